@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * bs_pmem: tgt backing store on persistent memory (devdax, fsdax files, plain files).
+ *
+ * The only file of the project that includes tgt's headers (they are C only). It adapts
+ * tgt's backing-store template to the C++ engine behind include/tgt_pmem/bs_pmem.h and
+ * maps the engine's results to sense data. Loaded by the distribution's tgtd from
+ * /usr/lib/tgt/backing-store/, which calls register_bs_module().
+ *
+ * Execution models (bsopts exec=): "inline" runs commands on tgtd's event loop, from a
+ * scheduled event so that tgt's SBC code has finished with the command first (sbc_unmap, for
+ * one, writes sense data after bs_cmd_submit returns); "threads" uses tgt's bs_thread pool.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/fs.h>
+
+#include "list.h"
+#include "util.h"
+#include "tgtd.h"
+#include "scsi.h"
+#include "spc.h"
+#include "bs_thread.h"
+
+#include "tgt_pmem/bs_pmem.h"
+
+#define BS_PMEM_NAME "pmem"
+
+struct bs_pmem_lu {
+	struct bs_thread_info thread_info; /* first: tgt's BS_THREAD_I() points here */
+	tgtpmem_options *opts;
+	tgtpmem_lun *lun;
+	int exec;
+	struct event_data sched;      /* exec=inline: runs the pending commands */
+	struct list_head pending;
+};
+
+static inline struct bs_pmem_lu *PMEM_LU(struct scsi_lu *lu)
+{
+	return (struct bs_pmem_lu *)((char *)lu + sizeof(*lu));
+}
+
+static int write_cache_enabled(struct scsi_lu *lu)
+{
+	struct mode_pg *pg = find_mode_page(lu, 0x08, 0);
+
+	/* No caching page means no way to ask for a cache: write-through. */
+	return pg && (pg->mode_data[0] & 0x04);
+}
+
+static void set_result(struct scsi_cmd *cmd, const struct tgtpmem_result *res)
+{
+	if (res->status == TGTPMEM_STATUS_GOOD) {
+		scsi_set_result(cmd, SAM_STAT_GOOD);
+		/* tgt sends sense data whenever sense_len != 0, whatever the status */
+		cmd->sense_len = 0;
+		return;
+	}
+	memset(cmd->sense_buffer, 0, sizeof(cmd->sense_buffer));
+	cmd->sense_len = 0;
+	if (res->info_valid)
+		sense_data_build_with_info(cmd, res->sense_key, res->asc, res->info);
+	else
+		sense_data_build(cmd, res->sense_key, res->asc);
+	scsi_set_result(cmd, res->status);
+	if (scsi_get_data_dir(cmd) == DATA_READ || scsi_get_data_dir(cmd) == DATA_BIDIRECTIONAL)
+		scsi_set_in_resid_by_actual(cmd, 0);
+}
+
+static void bs_pmem_request(struct scsi_cmd *cmd)
+{
+	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
+	struct tgtpmem_cmd c = {
+		.cdb = cmd->scb,
+		.cdb_len = (uint32_t)cmd->scb_len,
+		.out_buf = scsi_get_out_buffer(cmd),
+		.out_len = scsi_get_out_length(cmd),
+		.in_buf = scsi_get_in_buffer(cmd),
+		.in_len = scsi_get_in_length(cmd),
+		.write_cache_enabled = write_cache_enabled(cmd->dev),
+	};
+	struct tgtpmem_result res;
+
+	tgtpmem_execute(p->lun, &c, &res);
+	if (res.status != TGTPMEM_STATUS_GOOD)
+		eprintf("bs_pmem: %s: opcode 0x%02x failed: key 0x%x asc 0x%04x\n",
+			cmd->dev->path, cmd->scb[0], res.sense_key, res.asc);
+	set_result(cmd, &res);
+}
+
+static void bs_pmem_run_pending(struct event_data *ev)
+{
+	struct bs_pmem_lu *p = ev->data;
+	struct scsi_cmd *cmd;
+
+	/* Completions of the batch are posted one by one, each right after its own
+	 * command has executed (and so, for a write, has been made durable). */
+	while (!list_empty(&p->pending)) {
+		cmd = list_first_entry(&p->pending, struct scsi_cmd, bs_list);
+		list_del(&cmd->bs_list);
+		bs_pmem_request(cmd);
+		target_cmd_io_done(cmd, scsi_get_result(cmd));
+	}
+}
+
+static int bs_pmem_cmd_submit(struct scsi_cmd *cmd)
+{
+	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
+
+	if (p->exec == TGTPMEM_EXEC_THREADS)
+		return bs_thread_cmd_submit(cmd);
+
+	set_cmd_async(cmd);
+	list_add_tail(&cmd->bs_list, &p->pending);
+	tgt_add_sched_event(&p->sched);
+	return 0;
+}
+
+/* GET LBA STATUS, answered by the engine (tgt's own lseeks the fd, which a devdax has not). */
+static int bs_pmem_get_lba_status(int host_no, struct scsi_cmd *cmd)
+{
+	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
+	struct tgtpmem_cmd c = {
+		.cdb = cmd->scb,
+		.cdb_len = (uint32_t)cmd->scb_len,
+		.in_buf = scsi_get_in_buffer(cmd),
+		.in_len = scsi_get_in_length(cmd),
+	};
+	struct tgtpmem_result res;
+
+	if (!p->lun) {
+		scsi_set_in_resid_by_actual(cmd, 0);
+		sense_data_build(cmd, NOT_READY, ASC_MEDIUM_NOT_PRESENT);
+		return SAM_STAT_CHECK_CONDITION;
+	}
+	tgtpmem_execute(p->lun, &c, &res);
+	if (res.status != TGTPMEM_STATUS_GOOD) {
+		set_result(cmd, &res);
+		return res.status;
+	}
+	scsi_set_in_resid_by_actual(cmd, res.in_len);
+	return SAM_STAT_GOOD;
+}
+
+static struct service_action bs_pmem_sa_in[3];
+
+static void bs_pmem_hook_service_actions(struct scsi_lu *lu)
+{
+	struct device_type_operations *ops = &lu->dev_type_template.ops[SERVICE_ACTION_IN];
+	struct service_action *readcap16;
+
+	if (!bs_pmem_sa_in[0].cmd_perform) {
+		readcap16 = find_service_action(ops->service_actions, SAI_READ_CAPACITY_16);
+		if (!readcap16)
+			return; /* not an SBC device type: leave tgt's table alone */
+		bs_pmem_sa_in[0] = *readcap16;
+		bs_pmem_sa_in[1].service_action = SAI_GET_LBA_STATUS;
+		bs_pmem_sa_in[1].cmd_perform = bs_pmem_get_lba_status;
+	}
+	ops->service_actions = bs_pmem_sa_in;
+}
+
+/*
+ * Block Limits VPD page (SBC-3 6.6.4), our values: tgt's generic page claims 0xffffffff
+ * UNMAP block descriptors, which initiators read as -1 (libiscsi's Unmap.ZeroBlocks fails on
+ * every tgt store because of it). The engine enforces these same limits. tgt calls this
+ * again when the LU's thin_provisioning parameter changes. data[] omits the 4-byte header.
+ */
+static void bs_pmem_update_vpd_b0(struct scsi_lu *lu, void *arg)
+{
+	uint8_t *data = lu->attrs.lu_vpd[PCODE_OFFSET(0xb0)]->data;
+	uint32_t granule = 4096U >> lu->blk_shift ? 4096U >> lu->blk_shift : 1;
+
+	data[1] = TGTPMEM_MAX_COMPARE_AND_WRITE_BLOCKS;
+	if (lu->attrs.thinprovisioning) {
+		put_unaligned_be32(TGTPMEM_MAX_UNMAP_BLOCKS, data + 16);
+		put_unaligned_be32(TGTPMEM_MAX_UNMAP_DESCRIPTORS, data + 20);
+		/* holes are punched in whole pages: say so, so initiators align to them */
+		put_unaligned_be32(granule, data + 24);
+		put_unaligned_be32(0x80000000U, data + 28); /* UGAVALID, alignment 0 */
+	} else {
+		memset(data + 16, 0, 16);
+	}
+}
+
+static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+	struct tgtpmem_options_values v;
+	struct mode_pg *pg;
+	char err[512];
+	int ret;
+
+	ret = tgtpmem_options_parse(bsopts, &p->opts, err, sizeof(err));
+	if (ret) {
+		eprintf("bs_pmem: refused: %s\n", err);
+		return TGTADM_INVALID_REQUEST;
+	}
+	tgtpmem_options_get(p->opts, &v);
+
+	if (v.block_size) {
+		/* sbc_lu_init already defaulted blk_shift to 9 (512); --blocksize may have set it */
+		if (lu->blk_shift != 9 && (1U << lu->blk_shift) != v.block_size) {
+			eprintf("bs_pmem: refused: bsopts block_size=%u conflicts with "
+				"--blocksize %u\n", v.block_size, 1U << lu->blk_shift);
+			goto fail;
+		}
+		lu->blk_shift = v.block_size == 4096 ? 12 : 9;
+	}
+	if ((1U << lu->blk_shift) != 512 && (1U << lu->blk_shift) != 4096) {
+		eprintf("bs_pmem: refused: block size %u (must be 512 or 4096)\n",
+			1U << lu->blk_shift);
+		goto fail;
+	}
+
+	/* Durability contract: write-through (WCE=0) unless the administrator asked for a
+	 * volatile write cache; the initiator may still change WCE with MODE SELECT. */
+	pg = find_mode_page(lu, 0x08, 0);
+	if (pg) {
+		if (v.write_cache)
+			pg->mode_data[0] |= 0x04;
+		else
+			pg->mode_data[0] &= ~0x04;
+	}
+
+	lu->attrs.thinprovisioning = v.unmap;
+	if (lu->attrs.lu_vpd[PCODE_OFFSET(0xb0)]) {
+		lu->attrs.lu_vpd[PCODE_OFFSET(0xb0)]->vpd_update = bs_pmem_update_vpd_b0;
+		bs_pmem_update_vpd_b0(lu, NULL);
+	}
+	if (lu->attrs.lu_vpd[PCODE_OFFSET(0xb2)])
+		lu->attrs.lu_vpd[PCODE_OFFSET(0xb2)]->vpd_update(lu, NULL);
+
+	bs_pmem_hook_service_actions(lu);
+
+	p->exec = v.exec;
+	INIT_LIST_HEAD(&p->pending);
+	tgt_init_sched_event(&p->sched, bs_pmem_run_pending, p);
+	if (p->exec == TGTPMEM_EXEC_THREADS) {
+		if (bs_thread_open(&p->thread_info, bs_pmem_request, v.threads) != TGTADM_SUCCESS) {
+			eprintf("bs_pmem: refused: cannot start %d threads\n", v.threads);
+			goto fail;
+		}
+	}
+	return TGTADM_SUCCESS;
+fail:
+	/* tgt does not call bs_exit when bs_init fails */
+	tgtpmem_options_free(p->opts);
+	p->opts = NULL;
+	return TGTADM_INVALID_REQUEST;
+}
+
+static void bs_pmem_exit(struct scsi_lu *lu)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+
+	if (p->exec == TGTPMEM_EXEC_THREADS)
+		bs_thread_close(&p->thread_info);
+	else
+		tgt_remove_sched_event(&p->sched);
+	tgtpmem_options_free(p->opts);
+	p->opts = NULL;
+}
+
+static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+	struct tgtpmem_lun_info info;
+	char err[512];
+	int ret;
+
+	ret = tgtpmem_lun_open(path, p->opts, 1U << lu->blk_shift, &p->lun, err, sizeof(err));
+	if (ret) {
+		eprintf("bs_pmem: refused: %s\n", err);
+		*fd = -1;
+		return -1;
+	}
+	tgtpmem_lun_get_info(p->lun, &info);
+	*fd = info.fd;
+	*size = info.size;
+	/* The one line an administrator greps for; documented in bs_pmem(8). */
+	eprintf("bs_pmem: opened %s: %s, %" PRIu64 " bytes, block size %u, durability %s, "
+		"write cache %s, exec %s\n", path, info.medium, info.size, info.block_size,
+		info.durability, write_cache_enabled(lu) ? "on" : "off",
+		p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline");
+	return 0;
+}
+
+static void bs_pmem_close(struct scsi_lu *lu)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+
+	tgtpmem_lun_close(p->lun);
+	p->lun = NULL;
+}
+
+static struct backingstore_template pmem_bst = {
+	.bs_name		= BS_PMEM_NAME,
+	.bs_datasize		= sizeof(struct bs_pmem_lu),
+	.bs_open		= bs_pmem_open,
+	.bs_close		= bs_pmem_close,
+	.bs_init		= bs_pmem_init,
+	.bs_exit		= bs_pmem_exit,
+	.bs_cmd_submit		= bs_pmem_cmd_submit,
+};
+
+__attribute__((visibility("default"))) void register_bs_module(void)
+{
+	static unsigned char opcodes[] = {
+		ALLOW_MEDIUM_REMOVAL,
+		COMPARE_AND_WRITE,
+		FORMAT_UNIT,
+		INQUIRY,
+		MAINT_PROTOCOL_IN,
+		MODE_SELECT,
+		MODE_SELECT_10,
+		MODE_SENSE,
+		MODE_SENSE_10,
+		ORWRITE_16,
+		PERSISTENT_RESERVE_IN,
+		PERSISTENT_RESERVE_OUT,
+		PRE_FETCH_10,
+		PRE_FETCH_16,
+		READ_10,
+		READ_12,
+		READ_16,
+		READ_6,
+		READ_CAPACITY,
+		RELEASE,
+		REPORT_LUNS,
+		REQUEST_SENSE,
+		RESERVE,
+		SEND_DIAGNOSTIC,
+		SERVICE_ACTION_IN,
+		START_STOP,
+		SYNCHRONIZE_CACHE,
+		SYNCHRONIZE_CACHE_16,
+		TEST_UNIT_READY,
+		UNMAP,
+		VERIFY_10,
+		VERIFY_12,
+		VERIFY_16,
+		WRITE_10,
+		WRITE_12,
+		WRITE_16,
+		WRITE_6,
+		WRITE_SAME,
+		WRITE_SAME_16,
+		WRITE_VERIFY,
+		WRITE_VERIFY_12,
+		WRITE_VERIFY_16,
+	};
+
+	bs_create_opcode_map(&pmem_bst, opcodes, ARRAY_SIZE(opcodes));
+	register_backingstore_template(&pmem_bst);
+	eprintf("%s registered as bstype %s\n", tgtpmem_version(), BS_PMEM_NAME);
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The narrow C ABI between the tgt glue (glue/bs_pmem.c, the only file that includes tgt's
+ * headers) and the C++ engine. Opaque handles, POD arguments, negative error codes in the
+ * project's own range. Every function is noexcept on the C++ side and never throws or aborts.
+ *
+ * Thread-safety: tgtpmem_execute may run concurrently on one LUN from several threads;
+ * open/close/info must not race with anything else on the same LUN.
+ */
+#ifndef TGT_PMEM_BS_PMEM_H
+#define TGT_PMEM_BS_PMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define TGTPMEM_NOEXCEPT noexcept
+extern "C" {
+#else
+#define TGTPMEM_NOEXCEPT
+#endif
+
+/* Error codes (all negative). The error buffer always says more. */
+#define TGTPMEM_E_BSOPTS      (-31001) /* bsopts: unknown key, bad value, bad syntax */
+#define TGTPMEM_E_OPEN        (-31002) /* backing store missing, not a file/devdax, no access */
+#define TGTPMEM_E_READONLY    (-31003) /* backing store is read-only */
+#define TGTPMEM_E_SIZE        (-31004) /* too small, or not a multiple of block/map alignment */
+#define TGTPMEM_E_BLOCK_SIZE  (-31005) /* block size other than 512/4096, or conflicting */
+#define TGTPMEM_E_MAP         (-31006) /* libpmem2 could not map it */
+#define TGTPMEM_E_NOMEM       (-31007)
+#define TGTPMEM_E_INTERNAL    (-31008) /* a bug: an unexpected exception was caught */
+
+#define TGTPMEM_MIN_SIZE      (1u << 20) /* smallest backing store accepted: 1 MiB */
+
+/* Limits reported in the Block Limits VPD page and enforced by the engine. */
+#define TGTPMEM_MAX_COMPARE_AND_WRITE_BLOCKS 128
+#define TGTPMEM_MAX_UNMAP_BLOCKS             0x40000000u /* per descriptor */
+#define TGTPMEM_MAX_UNMAP_DESCRIPTORS        256
+
+typedef struct tgtpmem_options tgtpmem_options;
+typedef struct tgtpmem_lun tgtpmem_lun;
+
+/* Execution model of a LUN's commands, chosen by the bsopts key "exec". */
+enum tgtpmem_exec {
+	TGTPMEM_EXEC_INLINE = 0,  /* on tgtd's event loop (default, see docs/design) */
+	TGTPMEM_EXEC_THREADS = 1, /* on tgt's bs_thread worker pool */
+};
+
+/* Parsed bsopts. Values of 0 mean "not given". */
+struct tgtpmem_options_values {
+	uint32_t block_size;   /* 512 or 4096, 0 = take tgtadm's --blocksize (default 512) */
+	int write_cache;       /* 1: volatile write cache on (WCE=1); 0: write-through */
+	int unmap;             /* 1: thin provisioning (UNMAP, WRITE SAME UNMAP) enabled */
+	int exec;              /* enum tgtpmem_exec */
+	int threads;           /* worker threads for TGTPMEM_EXEC_THREADS */
+};
+
+/*
+ * Parses "key=value;key=value" (NULL or "" gives the defaults). On error returns
+ * TGTPMEM_E_BSOPTS and writes a message to err (always NUL-terminated).
+ */
+int tgtpmem_options_parse(const char *bsopts, tgtpmem_options **out, char *err, size_t errlen) TGTPMEM_NOEXCEPT;
+void tgtpmem_options_get(const tgtpmem_options *opts, struct tgtpmem_options_values *view) TGTPMEM_NOEXCEPT;
+void tgtpmem_options_free(tgtpmem_options *opts) TGTPMEM_NOEXCEPT;
+
+/*
+ * Opens and maps the backing store at path. block_size: the final logical block size.
+ * Never writes to the backing store. Errors: TGTPMEM_E_OPEN, _READONLY, _SIZE, _BLOCK_SIZE,
+ * _MAP, _NOMEM, _INTERNAL, each with a message in err.
+ */
+int tgtpmem_lun_open(const char *path, const tgtpmem_options *opts, uint32_t block_size,
+		     tgtpmem_lun **out, char *err, size_t errlen) TGTPMEM_NOEXCEPT;
+void tgtpmem_lun_close(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+
+struct tgtpmem_lun_info {
+	uint64_t size;          /* bytes */
+	uint32_t block_size;
+	const char *durability; /* "cache-flush", "fence-only", "msync"; valid while open */
+	const char *medium;     /* "devdax", "file" (static string) */
+	int fd;                 /* the open backing store; owned by the LUN, never close it */
+};
+void tgtpmem_lun_get_info(const tgtpmem_lun *lun, struct tgtpmem_lun_info *info) TGTPMEM_NOEXCEPT;
+
+/* One SCSI command, as the glue hands it over (tgt has already checked reservations). */
+struct tgtpmem_cmd {
+	const uint8_t *cdb;
+	uint32_t cdb_len;
+	const void *out_buf;      /* Data-Out (initiator to target), may be NULL */
+	uint32_t out_len;
+	void *in_buf;             /* Data-In (target to initiator), may be NULL */
+	uint32_t in_len;
+	int write_cache_enabled;  /* the WCE bit of the caching mode page right now */
+};
+
+/* SAM status codes used here. */
+#define TGTPMEM_STATUS_GOOD            0x00
+#define TGTPMEM_STATUS_CHECK_CONDITION 0x02
+
+struct tgtpmem_result {
+	uint8_t status;        /* TGTPMEM_STATUS_* */
+	uint8_t sense_key;     /* SPC sense key, with CHECK CONDITION */
+	uint16_t asc;          /* (ASC << 8) | ASCQ */
+	int info_valid;        /* the INFORMATION field is meaningful */
+	uint64_t info;         /* LBA of a medium error, offset of a miscompare */
+	uint32_t in_len;       /* bytes of Data-In produced */
+};
+
+/* Executes one command synchronously; never fails otherwise than through *res. */
+void tgtpmem_execute(tgtpmem_lun *lun, const struct tgtpmem_cmd *cmd,
+		     struct tgtpmem_result *res) TGTPMEM_NOEXCEPT;
+
+/* The engine's version and the tgt version it was built against. */
+const char *tgtpmem_version(void) TGTPMEM_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TGT_PMEM_BS_PMEM_H */

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The C ABI of include/tgt_pmem/bs_pmem.h. Every function catches everything: an exception
+// must never unwind into tgtd's C code.
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "lun.h"
+#include "options.h"
+#include "pmem_medium.h"
+#include "scsi_exec.h"
+#include "tgt_pmem/bs_pmem.h"
+#include "tgt_pmem/flush/flusher.h"
+
+struct tgtpmem_options {
+  tgt_pmem::bs::Options o;
+};
+
+struct tgtpmem_lun {
+  std::unique_ptr<tgt_pmem::bs::Lun> lun;
+  std::string durability;
+  int fd = -1;
+};
+
+namespace {
+
+void set_err(char* err, std::size_t errlen, const std::string& msg) noexcept {
+  if (err && errlen) std::snprintf(err, errlen, "%s", msg.c_str());
+}
+
+}  // namespace
+
+extern "C" {
+
+int tgtpmem_options_parse(const char* bsopts, tgtpmem_options** out, char* err,
+                          std::size_t errlen) noexcept {
+  try {
+    auto o = tgt_pmem::bs::parse_options(bsopts ? bsopts : "");
+    if (!o) {
+      set_err(err, errlen, o.error());
+      return TGTPMEM_E_BSOPTS;
+    }
+    *out = new tgtpmem_options{*o};
+    return 0;
+  } catch (const std::bad_alloc&) {
+    set_err(err, errlen, "out of memory");
+    return TGTPMEM_E_NOMEM;
+  } catch (...) {
+    set_err(err, errlen, "internal error while parsing bsopts");
+    return TGTPMEM_E_INTERNAL;
+  }
+}
+
+void tgtpmem_options_get(const tgtpmem_options* opts, struct tgtpmem_options_values* v) noexcept {
+  v->block_size = opts->o.block_size;
+  v->write_cache = opts->o.write_cache;
+  v->unmap = opts->o.unmap;
+  v->exec = opts->o.exec == tgt_pmem::bs::Exec::kThreads ? TGTPMEM_EXEC_THREADS
+                                                         : TGTPMEM_EXEC_INLINE;
+  v->threads = opts->o.threads;
+}
+
+void tgtpmem_options_free(tgtpmem_options* opts) noexcept { delete opts; }
+
+int tgtpmem_lun_open(const char* path, const tgtpmem_options* /*opts*/, std::uint32_t block_size,
+                     tgtpmem_lun** out, char* err, std::size_t errlen) noexcept {
+  try {
+    using tgt_pmem::bs::PmemMedium;
+    if (block_size != 512 && block_size != 4096) {
+      set_err(err, errlen, "block size " + std::to_string(block_size) + ": must be 512 or 4096");
+      return TGTPMEM_E_BLOCK_SIZE;
+    }
+    if (!path || !*path) {
+      set_err(err, errlen, "no backing store path given");
+      return TGTPMEM_E_OPEN;
+    }
+    auto m = PmemMedium::open(path, TGTPMEM_MIN_SIZE);
+    if (!m) {
+      set_err(err, errlen, m.error().message);
+      switch (m.error().code) {
+        case PmemMedium::OpenError::kReadOnly: return TGTPMEM_E_READONLY;
+        case PmemMedium::OpenError::kSize: return TGTPMEM_E_SIZE;
+        case PmemMedium::OpenError::kMap: return TGTPMEM_E_MAP;
+        case PmemMedium::OpenError::kNoMem: return TGTPMEM_E_NOMEM;
+        case PmemMedium::OpenError::kOpen: return TGTPMEM_E_OPEN;
+      }
+      return TGTPMEM_E_OPEN;
+    }
+    if ((*m)->size() % block_size != 0) {
+      set_err(err, errlen, std::string(path) + ": size " + std::to_string((*m)->size()) +
+                               " is not a multiple of the block size " +
+                               std::to_string(block_size));
+      return TGTPMEM_E_SIZE;
+    }
+    auto l = std::make_unique<tgtpmem_lun>();
+    l->durability = std::string(to_string((*m)->flusher().method()));
+    l->fd = (*m)->fd();
+    l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
+    *out = l.release();
+    return 0;
+  } catch (const std::bad_alloc&) {
+    set_err(err, errlen, "out of memory");
+    return TGTPMEM_E_NOMEM;
+  } catch (...) {
+    set_err(err, errlen, "internal error while opening the backing store");
+    return TGTPMEM_E_INTERNAL;
+  }
+}
+
+void tgtpmem_lun_close(tgtpmem_lun* lun) noexcept { delete lun; }
+
+void tgtpmem_lun_get_info(const tgtpmem_lun* lun, struct tgtpmem_lun_info* info) noexcept {
+  info->size = lun->lun->size();
+  info->block_size = lun->lun->block_size();
+  info->durability = lun->durability.c_str();
+  info->medium = lun->lun->medium().kind().data();  // static string literals
+  info->fd = lun->fd;
+}
+
+void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* res) noexcept {
+  tgt_pmem::bs::Command c;
+  c.cdb = {cmd->cdb, cmd->cdb_len};
+  if (cmd->out_buf) c.out = {static_cast<const std::byte*>(cmd->out_buf), cmd->out_len};
+  if (cmd->in_buf) c.in = {static_cast<std::byte*>(cmd->in_buf), cmd->in_len};
+  c.write_cache_enabled = cmd->write_cache_enabled != 0;
+  const tgt_pmem::bs::Result r = tgt_pmem::bs::execute(*lun->lun, c);
+  res->status = r.status;
+  res->sense_key = r.sense_key;
+  res->asc = r.asc;
+  res->info_valid = r.info_valid;
+  res->info = r.info;
+  res->in_len = r.in_len;
+}
+
+const char* tgtpmem_version(void) noexcept {
+  return "bs_pmem " TGTPMEM_VERSION " (built for tgt " TGTPMEM_TGT_VERSION ")";
+}
+
+}  // extern "C"

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A medium: a byte-addressable region that the engine loads from and stores to directly
+// (a libpmem2 mapping in production, plain memory in tests) together with the flusher that
+// makes stores to it durable, and the few operations that need more than loads and stores.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <string_view>
+#include <system_error>
+
+#include "tgt_pmem/flush/flusher.h"
+
+namespace tgt_pmem::bs {
+
+class Medium {
+ public:
+  // How a deallocation was done, which decides how it is made durable.
+  enum class Dealloc {
+    kZeroedInMemory,  // zeros were stored: flush the range, then drain
+    kPunchedInFile,   // a hole was punched through the fd: flusher().sync_file()
+  };
+  // A run of bytes starting at the asked offset, all mapped or all deallocated.
+  struct Extent {
+    bool mapped;
+    std::uint64_t end;  // exclusive, <= size()
+  };
+
+  virtual ~Medium() = default;
+  [[nodiscard]] virtual std::byte* data() noexcept = 0;
+  [[nodiscard]] virtual std::uint64_t size() const noexcept = 0;
+  [[nodiscard]] virtual flush::Flusher& flusher() noexcept = 0;
+  // "devdax", "file" or "memory".
+  [[nodiscard]] virtual std::string_view kind() const noexcept = 0;
+
+  // Makes [offset, offset + len) read as zeros, releasing the space where the medium can.
+  // Not yet durable: see Dealloc. Errors: the errno of fallocate(2).
+  [[nodiscard]] virtual std::expected<Dealloc, std::error_code> deallocate(
+      std::uint64_t offset, std::uint64_t len) noexcept = 0;
+
+  // The extent starting at offset (< size()). Errors: the errno of lseek(2).
+  [[nodiscard]] virtual std::expected<Extent, std::error_code> extent_at(
+      std::uint64_t offset) const noexcept = 0;
+};
+
+}  // namespace tgt_pmem::bs

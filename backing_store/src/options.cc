@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "options.h"
+
+#include <charconv>
+#include <set>
+
+namespace tgt_pmem::bs {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const auto ws = " \t\r\n";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::expected<bool, std::string> parse_bool(std::string_view key, std::string_view v) {
+  if (v == "on" || v == "1" || v == "yes" || v == "true") return true;
+  if (v == "off" || v == "0" || v == "no" || v == "false") return false;
+  return std::unexpected("bsopts: " + std::string(key) + "=" + std::string(v) +
+                         ": expected on or off");
+}
+
+std::expected<std::uint64_t, std::string> parse_uint(std::string_view key, std::string_view v) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    return std::unexpected("bsopts: " + std::string(key) + "=" + std::string(v) +
+                           ": expected a decimal number");
+  return n;
+}
+
+}  // namespace
+
+std::expected<Options, std::string> parse_options(std::string_view text) {
+  Options o;
+  std::set<std::string, std::less<>> seen;
+  while (!text.empty()) {
+    const auto semi = text.find(';');
+    const auto item = trim(text.substr(0, semi));
+    text = semi == std::string_view::npos ? std::string_view{} : text.substr(semi + 1);
+    if (item.empty()) continue;  // tolerate "a=b;" and ";;"
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos)
+      return std::unexpected("bsopts: '" + std::string(item) + "' is not key=value");
+    const auto key = trim(item.substr(0, eq));
+    const auto val = trim(item.substr(eq + 1));
+    if (!seen.emplace(key).second)
+      return std::unexpected("bsopts: " + std::string(key) + " given twice");
+
+    if (key == "block_size") {
+      auto n = parse_uint(key, val);
+      if (!n) return std::unexpected(n.error());
+      if (*n != 512 && *n != 4096)
+        return std::unexpected("bsopts: block_size=" + std::string(val) +
+                               ": must be 512 or 4096");
+      o.block_size = static_cast<std::uint32_t>(*n);
+    } else if (key == "write_cache") {
+      auto b = parse_bool(key, val);
+      if (!b) return std::unexpected(b.error());
+      o.write_cache = *b;
+    } else if (key == "unmap") {
+      auto b = parse_bool(key, val);
+      if (!b) return std::unexpected(b.error());
+      o.unmap = *b;
+    } else if (key == "exec") {
+      if (val == "inline") {
+        o.exec = Exec::kInline;
+      } else if (val == "threads") {
+        o.exec = Exec::kThreads;
+      } else {
+        return std::unexpected("bsopts: exec=" + std::string(val) +
+                               ": expected inline or threads");
+      }
+    } else if (key == "threads") {
+      auto n = parse_uint(key, val);
+      if (!n) return std::unexpected(n.error());
+      if (*n < 1 || *n > 128)
+        return std::unexpected("bsopts: threads=" + std::string(val) + ": must be 1 to 128");
+      o.threads = static_cast<int>(*n);
+    } else {
+      return std::unexpected("bsopts: unknown key '" + std::string(key) +
+                             "' (known: block_size, write_cache, unmap, exec, threads)");
+    }
+  }
+  if (seen.contains("threads") && o.exec != Exec::kThreads)
+    return std::unexpected("bsopts: threads= needs exec=threads");
+  return o;
+}
+
+}  // namespace tgt_pmem::bs

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// bsopts: the per-LUN options an administrator passes with `tgtadm --bsopts "k=v;k=v"`.
+// Parsing is a pure function: strict (unknown keys, bad values, duplicates are refused) so
+// that a typo never silently becomes a default.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace tgt_pmem::bs {
+
+enum class Exec { kInline, kThreads };
+
+struct Options {
+  std::uint32_t block_size = 0;  // 0: tgtadm's --blocksize (tgt's default is 512)
+  bool write_cache = false;      // volatile write cache (WCE=1); default write-through
+  bool unmap = true;             // thin provisioning: UNMAP / WRITE SAME(UNMAP) deallocate
+  Exec exec = Exec::kInline;
+  int threads = 4;               // bs_thread workers with exec=threads
+
+  friend bool operator==(const Options&, const Options&) = default;
+};
+
+// Error: a message naming the offending key or value.
+[[nodiscard]] std::expected<Options, std::string> parse_options(std::string_view text);
+
+}  // namespace tgt_pmem::bs

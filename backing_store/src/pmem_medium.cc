@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "pmem_medium.h"
+
+#include <fcntl.h>
+#include <libpmem2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "tgt_pmem/flush/select.h"
+
+namespace tgt_pmem::bs {
+
+namespace {
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+std::string pmem2_text(int rc) {
+  const char* m = pmem2_errormsg();
+  return (m && *m) ? std::string(m) : ("libpmem2 error " + std::to_string(rc));
+}
+
+}  // namespace
+
+void PmemMedium::FdCloser::operator()(int* fd) const noexcept {
+  if (*fd >= 0) ::close(*fd);
+  delete fd;
+}
+void PmemMedium::SourceDeleter::operator()(pmem2_source* s) const noexcept {
+  pmem2_source_delete(&s);
+}
+void PmemMedium::ConfigDeleter::operator()(pmem2_config* c) const noexcept {
+  pmem2_config_delete(&c);
+}
+void PmemMedium::MapDeleter::operator()(pmem2_map* m) const noexcept { pmem2_map_delete(&m); }
+
+// Members die in reverse order of declaration: flusher, map, config, source, fd.
+PmemMedium::~PmemMedium() = default;
+
+std::expected<std::unique_ptr<PmemMedium>, PmemMedium::Error> PmemMedium::open(
+    const std::string& path, std::uint64_t min_size) {
+  auto fail = [&](OpenError code, std::string msg) {
+    return std::unexpected(Error{code, path + ": " + std::move(msg)});
+  };
+
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int e = errno;
+    if (e == ENOENT)
+      return fail(OpenError::kOpen,
+                  "no such file or device (create it first, e.g. truncate -s 1G FILE)");
+    return fail(OpenError::kOpen, "cannot stat: " + errno_text(e));
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+    return fail(OpenError::kOpen, "not a regular file or a devdax character device");
+
+  std::unique_ptr<PmemMedium> m(new PmemMedium());
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    if (e == EACCES || e == EROFS || e == EPERM)
+      return fail(OpenError::kReadOnly,
+                  "cannot be opened for writing (" + errno_text(e) +
+                      "); bs_pmem serves writable backing stores only");
+    return fail(OpenError::kOpen, "cannot open: " + errno_text(e));
+  }
+  m->fd_.reset(new int(fd));
+
+  pmem2_source* src = nullptr;
+  if (int rc = pmem2_source_from_fd(&src, fd); rc != 0)
+    return fail(OpenError::kOpen, "not usable by libpmem2: " + pmem2_text(rc));
+  m->source_.reset(src);
+
+  // libpmem2 accepts a character device only if it is devdax (it checks sysfs).
+  m->devdax_ = S_ISCHR(st.st_mode);
+
+  size_t size = 0;
+  if (int rc = pmem2_source_size(src, &size); rc != 0)
+    return fail(OpenError::kOpen, "cannot read its size: " + pmem2_text(rc));
+  size_t align = 0;
+  if (int rc = pmem2_source_alignment(src, &align); rc != 0)
+    return fail(OpenError::kOpen, pmem2_text(rc));
+  if (size < min_size)
+    return fail(OpenError::kSize, "size " + std::to_string(size) + " is below the minimum of " +
+                                      std::to_string(min_size) + " bytes");
+  if (size % align != 0)
+    return fail(OpenError::kSize, "size " + std::to_string(size) +
+                                      " is not a multiple of the mapping alignment " +
+                                      std::to_string(align));
+
+  pmem2_config* cfg = nullptr;
+  if (int rc = pmem2_config_new(&cfg); rc != 0)
+    return fail(OpenError::kNoMem, pmem2_text(rc));
+  m->config_.reset(cfg);
+  // Accept any granularity: the flusher is chosen from what the mapping really offers.
+  if (int rc = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE); rc != 0)
+    return fail(OpenError::kMap, pmem2_text(rc));
+
+  pmem2_map* map = nullptr;
+  if (int rc = pmem2_map_new(&map, cfg, src); rc != 0)
+    return fail(OpenError::kMap, "cannot be mapped: " + pmem2_text(rc));
+  m->map_.reset(map);
+  m->data_ = static_cast<std::byte*>(pmem2_map_get_address(map));
+  m->size_ = pmem2_map_get_size(map);
+  m->flusher_ = flush::make_flusher_for_map(map, m->devdax_ ? -1 : fd);
+  return m;
+}
+
+std::expected<Medium::Dealloc, std::error_code> PmemMedium::deallocate(
+    std::uint64_t offset, std::uint64_t len) noexcept {
+  if (!devdax_ && punch_supported_.load(std::memory_order_relaxed)) {
+    if (::fallocate(*fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<off_t>(offset), static_cast<off_t>(len)) == 0)
+      return Dealloc::kPunchedInFile;
+    if (errno != EOPNOTSUPP) return std::unexpected(std::error_code(errno, std::generic_category()));
+    punch_supported_.store(false, std::memory_order_relaxed);  // e.g. a filesystem without hole punching: zero instead
+  }
+  std::memset(data_ + offset, 0, len);
+  return Dealloc::kZeroedInMemory;
+}
+
+std::expected<Medium::Extent, std::error_code> PmemMedium::extent_at(
+    std::uint64_t offset) const noexcept {
+  if (devdax_) return Extent{true, size_};
+  const off_t data = ::lseek(*fd_, static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0) {
+    if (errno == ENXIO) return Extent{false, size_};  // only a hole up to the end
+    return std::unexpected(std::error_code(errno, std::generic_category()));
+  }
+  if (static_cast<std::uint64_t>(data) > offset)
+    return Extent{false, std::min<std::uint64_t>(static_cast<std::uint64_t>(data), size_)};
+  const off_t hole = ::lseek(*fd_, static_cast<off_t>(offset), SEEK_HOLE);
+  if (hole < 0) return std::unexpected(std::error_code(errno, std::generic_category()));
+  return Extent{true, std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), size_)};
+}
+
+}  // namespace tgt_pmem::bs

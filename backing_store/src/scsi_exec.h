@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Executes the SBC data-path commands tgt hands a backing store, on a Lun, with the sense data
+// SBC-3 prescribes. Pure with respect to tgt: unit-testable on a memory medium.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "lun.h"
+
+namespace tgt_pmem::bs {
+
+struct Command {
+  std::span<const std::uint8_t> cdb;
+  std::span<const std::byte> out;  // Data-Out
+  std::span<std::byte> in;         // Data-In buffer (its size is the initiator's allocation)
+  bool write_cache_enabled = false;
+};
+
+struct Result {
+  std::uint8_t status = 0;  // scsi::kStatus*
+  std::uint8_t sense_key = 0;
+  std::uint16_t asc = 0;
+  bool info_valid = false;
+  std::uint64_t info = 0;
+  std::uint32_t in_len = 0;  // bytes of Data-In produced
+
+  [[nodiscard]] bool good() const noexcept { return status == 0; }
+};
+
+[[nodiscard]] Result execute(Lun& lun, const Command& cmd) noexcept;
+
+}  // namespace tgt_pmem::bs

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A medium in plain memory for engine tests. The flusher is the test's (recording,
+// power-cut); deallocation stores zeros, as on devdax, and tracks deallocated blocks so that
+// GET LBA STATUS can be tested without a file system.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "medium.h"
+
+namespace tgt_pmem::testing {
+
+class MemoryMedium final : public bs::Medium {
+ public:
+  // mem: the bytes the engine stores to (not owned); flusher: not owned.
+  MemoryMedium(std::span<std::byte> mem, flush::Flusher& flusher, std::uint64_t granule = 4096)
+      : mem_(mem), flusher_(flusher), granule_(granule), deallocated_(mem.size() / granule) {}
+
+  std::byte* data() noexcept override { return mem_.data(); }
+  std::uint64_t size() const noexcept override { return mem_.size(); }
+  flush::Flusher& flusher() noexcept override { return flusher_; }
+  std::string_view kind() const noexcept override { return "memory"; }
+
+  std::expected<Dealloc, std::error_code> deallocate(std::uint64_t offset,
+                                                     std::uint64_t len) noexcept override {
+    std::memset(mem_.data() + offset, 0, len);
+    // Whole granules inside the range count as deallocated, like punched file pages.
+    for (std::uint64_t g = (offset + granule_ - 1) / granule_; (g + 1) * granule_ <= offset + len;
+         ++g)
+      deallocated_[g] = true;
+    return Dealloc::kZeroedInMemory;
+  }
+
+  std::expected<Extent, std::error_code> extent_at(std::uint64_t offset) const noexcept override {
+    std::uint64_t g = offset / granule_;
+    const bool state = deallocated_[g];
+    while (g < deallocated_.size() && deallocated_[g] == state) ++g;
+    return Extent{!state, std::min<std::uint64_t>(g * granule_, mem_.size())};
+  }
+
+  // Tests store through data() directly; a store marks its granules allocated again.
+  void mark_written(std::uint64_t offset, std::uint64_t len) {
+    for (std::uint64_t g = offset / granule_; g * granule_ < offset + len; ++g)
+      deallocated_[g] = false;
+  }
+
+ private:
+  std::span<std::byte> mem_;
+  flush::Flusher& flusher_;
+  std::uint64_t granule_;
+  std::vector<bool> deallocated_;
+};
+
+}  // namespace tgt_pmem::testing

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "options.h"
+
+#include <gtest/gtest.h>
+
+namespace tgt_pmem::bs {
+namespace {
+
+TEST(ParseOptions, EmptyGivesDefaults) {
+  auto o = parse_options("");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(*o, Options{});
+  EXPECT_FALSE(o->write_cache) << "write-through is the default durability contract";
+  EXPECT_TRUE(o->unmap);
+  EXPECT_EQ(o->exec, Exec::kInline);
+}
+
+TEST(ParseOptions, AcceptsEveryKey) {
+  auto o = parse_options(" block_size=4096; write_cache=on;unmap=off ; exec=threads;threads=8;");
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->block_size, 4096u);
+  EXPECT_TRUE(o->write_cache);
+  EXPECT_FALSE(o->unmap);
+  EXPECT_EQ(o->exec, Exec::kThreads);
+  EXPECT_EQ(o->threads, 8);
+}
+
+struct Refused {
+  const char* text;
+  const char* message_part;
+};
+
+class ParseOptionsRefuses : public ::testing::TestWithParam<Refused> {};
+
+TEST_P(ParseOptionsRefuses, WithAClearMessage) {
+  auto o = parse_options(GetParam().text);
+  ASSERT_FALSE(o) << GetParam().text;
+  EXPECT_NE(o.error().find(GetParam().message_part), std::string::npos) << o.error();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ParseOptionsRefuses,
+    ::testing::Values(Refused{"blocksize=512", "unknown key 'blocksize'"},
+                      Refused{"block_size=1024", "must be 512 or 4096"},
+                      Refused{"block_size=", "expected a decimal number"},
+                      Refused{"block_size=4k", "expected a decimal number"},
+                      Refused{"write_cache=maybe", "expected on or off"},
+                      Refused{"write_cache", "is not key=value"},
+                      Refused{"unmap=on;unmap=off", "given twice"},
+                      Refused{"exec=fast", "expected inline or threads"},
+                      Refused{"exec=threads;threads=0", "must be 1 to 128"},
+                      Refused{"threads=4", "needs exec=threads"},
+                      Refused{"block_size=99999999999999999999999", "expected a decimal number"}));
+
+}  // namespace
+}  // namespace tgt_pmem::bs
