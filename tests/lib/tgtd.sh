@@ -12,7 +12,7 @@
 #       TGTD_CONTROL_PORT; waits until it answers tgtadm (returns 1 if it never does).
 #   tgtadm_c ARGS...       tgtadm on this instance's control port
 #   tgtd_kill9             SIGKILL, as a crash would; waits for it to be gone
-#   tgtd_stop              orderly shutdown (SIGTERM), waits
+#   tgtd_stop              orderly shutdown (targets, then the system), waits
 #   tgt_new_target TID IQN ; tgt_new_lun TID LUN BSTYPE PATH [BSOPTS] ; tgt_allow_all TID
 
 TGT_MODULE_MOUNTPOINT=/usr/lib/tgt/backing-store
@@ -49,17 +49,26 @@ tgtadm_c() { tgtadm -C "$TGTD_CONTROL_PORT" "$@"; }
 _tgtd_wait_gone() {
   local i
   for i in $(seq 1 100); do
-    kill -0 "$TGTD_PID" 2>/dev/null || { wait "$TGTD_PID" 2>/dev/null; return 0; }
+    kill -0 "$TGTD_PID" 2>/dev/null || { wait "$TGTD_PID" 2>/dev/null || true; return 0; }
     sleep 0.1
   done
   return 1
 }
 
-tgtd_kill9() { kill -9 "$TGTD_PID" 2>/dev/null; _tgtd_wait_gone; }
+tgtd_kill9() {
+  kill -9 "$TGTD_PID" 2>/dev/null
+  _tgtd_wait_gone 2>/dev/null  # no "Killed" job notice: that is what we asked for
+}
 
+# tgtd 1.0.85 ignores SIGTERM; the orderly way is to remove every target, then the system.
 tgtd_stop() {
   [[ -n ${TGTD_PID:-} ]] || return 0
-  kill -TERM "$TGTD_PID" 2>/dev/null
+  kill -0 "$TGTD_PID" 2>/dev/null || return 0
+  local tid
+  for tid in $(tgtadm_c --mode target --op show 2>/dev/null | sed -n 's/^Target \([0-9]*\):.*/\1/p'); do
+    tgtadm_c --mode target --op delete --force --tid "$tid" >/dev/null 2>&1
+  done
+  tgtadm_c --mode system --op delete >/dev/null 2>&1
   _tgtd_wait_gone || tgtd_kill9
 }
 

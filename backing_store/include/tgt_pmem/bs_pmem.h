@@ -34,7 +34,7 @@ extern "C" {
 
 /* Limits reported in the Block Limits VPD page and enforced by the engine. */
 #define TGTPMEM_MAX_COMPARE_AND_WRITE_BLOCKS 128
-#define TGTPMEM_MAX_UNMAP_BLOCKS             0x40000000u /* per descriptor */
+#define TGTPMEM_MAX_UNMAP_BLOCKS             (1u << 20) /* per descriptor */
 #define TGTPMEM_MAX_UNMAP_DESCRIPTORS        256
 
 typedef struct tgtpmem_options tgtpmem_options;

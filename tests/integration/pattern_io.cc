@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A libiscsi client for the integration tests: writes and verifies known patterns, and runs a
+// write load that logs which writes the target acknowledged, so that a test can kill tgtd
+// at any moment and then check that every acknowledged write survived.
+//
+//   pattern_io write  URL LBA BLOCKS SEED [fua]
+//   pattern_io verify URL LBA BLOCKS SEED        exit 1 on the first mismatch
+//   pattern_io churn  URL LOG SECONDS SEED REGION_BLOCKS
+//       random writes of 1-8 blocks in [0, REGION_BLOCKS); before each: "P lba n gen", after
+//       GOOD status: "A lba n gen"; stops at the first transport error (tgtd gone) or time.
+//   pattern_io check  URL LOG                    exit 1 if an acknowledged write is missing
+//   pattern_io wce    URL                        prints the caching mode page's WCE bit
+//
+// Exit codes: 0 ok, 1 data mismatch, 2 usage or connection error, 3 SCSI error.
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Connection {
+  iscsi_context* ctx = nullptr;
+  int lun = 0;
+  std::uint32_t block_size = 0;
+  std::uint64_t blocks = 0;
+  ~Connection() {
+    if (ctx) {
+      iscsi_logout_sync(ctx);
+      iscsi_destroy_context(ctx);
+    }
+  }
+};
+
+// A UNIT ATTENTION (a new or restarted target reports its power-on/reset once) is reported,
+// not executed: the command is sent again.
+bool unit_attention(const scsi_task* t) {
+  return t && t->status == SCSI_STATUS_CHECK_CONDITION &&
+         t->sense.key == SCSI_SENSE_UNIT_ATTENTION;
+}
+
+bool connect(Connection& c, const char* url_text) {
+  c.ctx = iscsi_create_context("iqn.2026-11.org.tgt-pmem:pattern-io");
+  if (!c.ctx) return false;
+  iscsi_url* url = iscsi_parse_full_url(c.ctx, url_text);
+  if (!url) {
+    std::fprintf(stderr, "pattern_io: bad URL %s: %s\n", url_text, iscsi_get_error(c.ctx));
+    return false;
+  }
+  iscsi_set_targetname(c.ctx, url->target);
+  iscsi_set_session_type(c.ctx, ISCSI_SESSION_NORMAL);
+  iscsi_set_header_digest(c.ctx, ISCSI_HEADER_DIGEST_NONE_CRC32C);
+  // A test kills tgtd on purpose: see the error instead of reconnecting for ever.
+  iscsi_set_noautoreconnect(c.ctx, 1);
+  iscsi_set_timeout(c.ctx, 30);
+  c.lun = url->lun;
+  const bool ok = iscsi_full_connect_sync(c.ctx, url->portal, url->lun) == 0;
+  if (!ok) std::fprintf(stderr, "pattern_io: connect: %s\n", iscsi_get_error(c.ctx));
+  iscsi_destroy_url(url);
+  if (!ok) return false;
+  scsi_task* t = nullptr;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (t) scsi_free_scsi_task(t);
+    t = iscsi_readcapacity16_sync(c.ctx, c.lun);
+    if (!unit_attention(t)) break;
+  }
+  if (!t || t->status != SCSI_STATUS_GOOD) {
+    std::fprintf(stderr, "pattern_io: READ CAPACITY(16) failed\n");
+    if (t) scsi_free_scsi_task(t);
+    return false;
+  }
+  auto* rc = static_cast<scsi_readcapacity16*>(scsi_datain_unmarshall(t));
+  c.block_size = rc->block_length;
+  c.blocks = rc->returned_lba + 1;
+  scsi_free_scsi_task(t);
+  return true;
+}
+
+void fill(std::vector<unsigned char>& buf, std::uint64_t lba, std::uint32_t bs,
+          std::uint64_t gen) {
+  for (std::size_t off = 0; off < buf.size(); off += 8) {
+    const std::uint64_t block = lba + off / bs;
+    const std::uint64_t v = (block << 24) ^ (gen * 0x9E3779B97F4A7C15ull) ^ (off % bs);
+    std::memcpy(&buf[off], &v, 8);
+  }
+}
+
+// One WRITE(16); returns -1 on a transport error, 0 on GOOD, 1 on a SCSI error.
+int write_blocks(Connection& c, std::uint64_t lba, std::uint32_t n, std::uint64_t gen, bool fua) {
+  std::vector<unsigned char> buf(std::size_t{n} * c.block_size);
+  fill(buf, lba, c.block_size, gen);
+  scsi_task* t = nullptr;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (t) scsi_free_scsi_task(t);
+    t = iscsi_write16_sync(c.ctx, c.lun, lba, buf.data(), buf.size(), c.block_size, 0, 0,
+                           fua ? 1 : 0, 0, 0);
+    if (!unit_attention(t)) break;
+  }
+  // No task, or libiscsi's own ERROR/CANCELLED/TIMEOUT status: the connection is gone.
+  if (!t || (t->status != SCSI_STATUS_GOOD && t->status != SCSI_STATUS_CHECK_CONDITION &&
+             t->status != SCSI_STATUS_BUSY && t->status != SCSI_STATUS_RESERVATION_CONFLICT)) {
+    if (t) scsi_free_scsi_task(t);
+    return -1;
+  }
+  const int r = t->status == SCSI_STATUS_GOOD ? 0 : 1;
+  if (r) std::fprintf(stderr, "pattern_io: WRITE(16) lba %llu: %s\n",
+                      static_cast<unsigned long long>(lba), iscsi_get_error(c.ctx));
+  scsi_free_scsi_task(t);
+  return r;
+}
+
+// Reads n blocks at lba into out; false on any error.
+bool read_blocks(Connection& c, std::uint64_t lba, std::uint32_t n, std::vector<unsigned char>& out) {
+  scsi_task* t = nullptr;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (t) scsi_free_scsi_task(t);
+    t = iscsi_read16_sync(c.ctx, c.lun, lba, n * c.block_size, c.block_size, 0, 0, 0, 0, 0);
+    if (!unit_attention(t)) break;
+  }
+  if (!t || t->status != SCSI_STATUS_GOOD || t->datain.size != static_cast<int>(n * c.block_size)) {
+    std::fprintf(stderr, "pattern_io: READ(16) lba %llu failed\n",
+                 static_cast<unsigned long long>(lba));
+    if (t) scsi_free_scsi_task(t);
+    return false;
+  }
+  out.assign(t->datain.data, t->datain.data + t->datain.size);
+  scsi_free_scsi_task(t);
+  return true;
+}
+
+int cmd_write(Connection& c, std::uint64_t lba, std::uint64_t blocks, std::uint64_t seed, bool fua) {
+  for (std::uint64_t done = 0; done < blocks;) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(64, blocks - done));
+    const int r = write_blocks(c, lba + done, n, seed, fua);
+    if (r) return r < 0 ? 2 : 3;
+    done += n;
+  }
+  return 0;
+}
+
+int cmd_verify(Connection& c, std::uint64_t lba, std::uint64_t blocks, std::uint64_t seed) {
+  std::vector<unsigned char> got, want;
+  for (std::uint64_t done = 0; done < blocks;) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(64, blocks - done));
+    if (!read_blocks(c, lba + done, n, got)) return 3;
+    want.resize(got.size());
+    fill(want, lba + done, c.block_size, seed);
+    if (got != want) {
+      std::size_t i = 0;
+      while (got[i] == want[i]) ++i;
+      std::fprintf(stderr, "pattern_io: mismatch at lba %llu byte %zu\n",
+                   static_cast<unsigned long long>(lba + done + i / c.block_size),
+                   i % c.block_size);
+      return 1;
+    }
+    done += n;
+  }
+  return 0;
+}
+
+int cmd_churn(Connection& c, const char* log_path, double seconds, std::uint64_t seed,
+              std::uint64_t region) {
+  std::FILE* log = std::fopen(log_path, "a");
+  if (!log) return 2;
+  std::mt19937_64 rng(seed);
+  region = std::min(region, c.blocks);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  std::uint64_t gen = seed << 32, acked = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    const std::uint32_t n = 1 + static_cast<std::uint32_t>(rng() % 8);
+    const std::uint64_t lba = rng() % (region - n);
+    ++gen;
+    std::fprintf(log, "P %llu %u %llu\n", static_cast<unsigned long long>(lba), n,
+                 static_cast<unsigned long long>(gen));
+    std::fflush(log);
+    const int r = write_blocks(c, lba, n, gen, false);
+    if (r < 0) break;  // the target went away: expected when a test kills it
+    if (r > 0) {
+      std::fclose(log);
+      return 3;
+    }
+    std::fprintf(log, "A %llu %u %llu\n", static_cast<unsigned long long>(lba), n,
+                 static_cast<unsigned long long>(gen));
+    std::fflush(log);
+    ++acked;
+  }
+  std::fclose(log);
+  std::printf("churn: %llu writes acknowledged\n", static_cast<unsigned long long>(acked));
+  return 0;
+}
+
+int cmd_check(Connection& c, const char* log_path) {
+  // Per block: the generation of the last acknowledged write, and of a later write that was
+  // sent but never acknowledged (it may or may not have reached the medium).
+  std::map<std::uint64_t, std::uint64_t> acked, pending;
+  std::ifstream in(log_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream s(line);
+    char kind;
+    unsigned long long lba, gen;
+    unsigned n;
+    if (!(s >> kind >> lba >> n >> gen)) continue;
+    for (unsigned i = 0; i < n; ++i) (kind == 'A' ? acked : pending)[lba + i] = gen;
+  }
+  std::vector<unsigned char> got, want(c.block_size);
+  std::uint64_t checked = 0;
+  for (const auto& [block, gen] : acked) {
+    if (!read_blocks(c, block, 1, got)) return 3;
+    fill(want, block, c.block_size, gen);
+    if (got == want) { ++checked; continue; }
+    const auto p = pending.find(block);
+    if (p != pending.end() && p->second > gen) {
+      fill(want, block, c.block_size, p->second);
+      if (got == want) { ++checked; continue; }
+    }
+    std::fprintf(stderr, "pattern_io: acknowledged write lost: lba %llu gen %llu\n",
+                 static_cast<unsigned long long>(block), static_cast<unsigned long long>(gen));
+    return 1;
+  }
+  std::printf("check: %llu acknowledged blocks verified\n", static_cast<unsigned long long>(checked));
+  return 0;
+}
+
+int cmd_wce(Connection& c) {
+  scsi_task* t = iscsi_modesense6_sync(c.ctx, c.lun, 1, SCSI_MODESENSE_PC_CURRENT,
+                                       SCSI_MODEPAGE_CACHING, 0, 255);
+  if (!t || t->status != SCSI_STATUS_GOOD) {
+    if (t) scsi_free_scsi_task(t);
+    return 3;
+  }
+  auto* ms = static_cast<scsi_mode_sense*>(scsi_datain_unmarshall(t));
+  for (scsi_mode_page* p = ms ? ms->pages : nullptr; p; p = p->next) {
+    if (p->page_code == SCSI_MODEPAGE_CACHING) {
+      std::printf("%d\n", p->caching.wce);
+      scsi_free_scsi_task(t);
+      return 0;
+    }
+  }
+  scsi_free_scsi_task(t);
+  return 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  auto u64 = [&](int i) { return std::strtoull(argv[i], nullptr, 0); };
+  Connection c;
+  if ((mode == "write" && (argc == 6 || argc == 7)) || (mode == "verify" && argc == 6)) {
+    if (!connect(c, argv[2])) return 2;
+    if (mode == "write") return cmd_write(c, u64(3), u64(4), u64(5), argc == 7);
+    return cmd_verify(c, u64(3), u64(4), u64(5));
+  }
+  if (mode == "churn" && argc == 7) {
+    if (!connect(c, argv[2])) return 2;
+    return cmd_churn(c, argv[3], std::strtod(argv[4], nullptr), u64(5), u64(6));
+  }
+  if (mode == "check" && argc == 4) {
+    if (!connect(c, argv[2])) return 2;
+    return cmd_check(c, argv[3]);
+  }
+  if (mode == "wce" && argc == 3) {
+    if (!connect(c, argv[2])) return 2;
+    return cmd_wce(c);
+  }
+  std::fprintf(stderr,
+               "usage: pattern_io write URL LBA BLOCKS SEED [fua] | verify URL LBA BLOCKS SEED |\n"
+               "       churn URL LOG SECONDS SEED REGION_BLOCKS | check URL LOG | wce URL\n");
+  return 2;
+}
