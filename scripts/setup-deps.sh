@@ -20,7 +20,7 @@ packages=(
   # real peers for the tests
   libiscsi-bin open-iscsi
   # util-linux gives unshare(1); iproute2/procps for the test harness
-  util-linux procps iproute2
+  util-linux procps iproute2 jq e2fsprogs
 )
 if [[ ${TGTPMEM_WITH_E2E:-0} == 1 ]]; then
   packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs cpio)
