@@ -33,6 +33,15 @@ Result check_with_info(std::uint8_t k, std::uint16_t a, std::uint64_t info) {
 
 // A failed flush means the data may not be durable: the write must not be acknowledged.
 Result write_failed() { return check(key::kMediumError, asc::kWriteError); }
+Result read_failed() { return check(key::kMediumError, asc::kUnrecoveredReadError); }
+
+// The medium's current content of [offset, offset + len), through the layout.
+std::expected<std::vector<std::byte>, Result> load(Lun& lun, std::uint64_t offset,
+                                                   std::uint64_t len) {
+  std::vector<std::byte> buf(len);
+  if (!lun.load(offset, buf)) return std::unexpected(read_failed());
+  return buf;
+}
 
 bool in_range(const Lun& lun, std::uint64_t lba, std::uint64_t blocks) {
   if (blocks == 0) return lba < lun.blocks();
@@ -57,7 +66,7 @@ std::int64_t first_difference(const std::byte* a, const std::byte* b, std::size_
 Result do_read(Lun& lun, const Command& c, const cdb::Extent& e) {
   const std::uint64_t bytes =
       std::min<std::uint64_t>(std::uint64_t{e.blocks} * lun.block_size(), c.in.size());
-  std::memcpy(c.in.data(), lun.at(e.lba * lun.block_size()), bytes);
+  if (!lun.load(e.lba * lun.block_size(), c.in.first(bytes))) return read_failed();
   Result r;
   r.in_len = static_cast<std::uint32_t>(bytes);
   return r;
@@ -76,7 +85,9 @@ Result do_verify(Lun& lun, const Command& c, const cdb::Extent& e) {
   if (bytchk == 0) return {};  // medium verification only: pmem has nothing more to check
   if (bytchk == 2) return check(key::kIllegalRequest, asc::kInvalidFieldInCdb);
   const std::uint32_t bs = lun.block_size();
-  const std::byte* medium = lun.at(e.lba * bs);
+  auto data = load(lun, e.lba * bs, std::uint64_t{e.blocks} * bs);
+  if (!data) return data.error();
+  const std::byte* medium = data->data();
   if (bytchk == 1) {
     const std::uint64_t bytes = std::min<std::uint64_t>(std::uint64_t{e.blocks} * bs, c.out.size());
     if (auto d = first_difference(c.out.data(), medium, bytes); d >= 0)
@@ -105,7 +116,9 @@ Result do_compare_and_write(Lun& lun, const Command& c, const cdb::Extent& e) {
   // SBC-3 5.2: the compare and the write are one atomic operation for other commands.
   std::unique_lock lock(lun.rmw_mutex());
   const std::uint64_t off = e.lba * lun.block_size();
-  if (auto d = first_difference(c.out.data(), lun.at(off), half); d >= 0)
+  auto current = load(lun, off, half);
+  if (!current) return current.error();
+  if (auto d = first_difference(c.out.data(), current->data(), half); d >= 0)
     return check_with_info(key::kMiscompare, asc::kMiscompareDuringVerify,
                            static_cast<std::uint64_t>(d));
   if (!lun.store(off, c.out.subspan(half, half), sync_for(c, fua_bit(c)))) return write_failed();
@@ -116,11 +129,12 @@ Result do_orwrite(Lun& lun, const Command& c, const cdb::Extent& e) {
   const std::uint64_t bytes =
       std::min<std::uint64_t>(std::uint64_t{e.blocks} * lun.block_size(), c.out.size());
   const std::uint64_t off = e.lba * lun.block_size();
-  std::vector<std::byte> merged(bytes);
   // The read, the OR and the write are atomic for other commands (SBC-3 5.9).
   std::unique_lock lock(lun.rmw_mutex());
-  for (std::uint64_t i = 0; i < bytes; ++i) merged[i] = *lun.at(off + i) | c.out[i];
-  if (!lun.store(off, merged, sync_for(c, fua_bit(c)))) return write_failed();
+  auto merged = load(lun, off, bytes);
+  if (!merged) return merged.error();
+  for (std::uint64_t i = 0; i < bytes; ++i) (*merged)[i] |= c.out[i];
+  if (!lun.store(off, *merged, sync_for(c, fua_bit(c)))) return write_failed();
   return {};
 }
 
@@ -226,7 +240,7 @@ Result do_get_lba_status(Lun& lun, const Command& c) {
   std::uint64_t off = lba * bs;
   while (off < lun.size() && buf.size() < 8 + 16 * kMaxDescriptors &&
          buf.size() + 16 <= std::max<std::size_t>(room, 24)) {
-    auto ext = lun.medium().extent_at(off);
+    auto ext = lun.layout().extent_at(off);
     if (!ext) return check(key::kHardwareError, asc::kInternalTargetFailure);
     std::uint64_t end = std::min(ext->end, lun.size());
     if (end <= off) end = off + bs;
@@ -274,8 +288,9 @@ Result dispatch(Lun& lun, const Command& c) {
       if (!r.good() || !(c.cdb[1] & 0x02)) return r;
       const std::uint64_t bytes =
           std::min<std::uint64_t>(std::uint64_t{e->blocks} * lun.block_size(), c.out.size());
-      if (auto d = first_difference(c.out.data(), lun.at(e->lba * lun.block_size()), bytes);
-          d >= 0)
+      auto written = load(lun, e->lba * lun.block_size(), bytes);
+      if (!written) return written.error();
+      if (auto d = first_difference(c.out.data(), written->data(), bytes); d >= 0)
         return check_with_info(key::kMiscompare, asc::kMiscompareDuringVerify,
                                static_cast<std::uint64_t>(d));
       return r;

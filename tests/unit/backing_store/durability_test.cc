@@ -4,6 +4,7 @@
 // and FUA make everything before them durable.
 #include <gtest/gtest.h>
 
+#include "dirty_ranges.h"
 #include "engine_fixture.h"
 #include "tgt_pmem/flush/recording.h"
 

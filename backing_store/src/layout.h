@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A layout: how logical blocks are placed on the medium, and how a write becomes durable and,
+// for the atomic layout, failure-atomic. Offsets and lengths are in bytes of the logical
+// address space and block-aligned at the start; a length may end inside a block (a short
+// Data-Out buffer), in which case the rest of that block keeps its content.
+//
+//   raw     logical block N is at byte N * block_size of the medium (files and devices with no
+//           header; the default). A power loss can leave a block half old, half new.
+//   atomic  a header, a map and per-lane logs (atomic_layout.h): every block, and every write
+//           of up to max_atomic_blocks(), is entirely old or entirely new after a power loss.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "medium.h"
+#include "tgt_pmem/flush/flusher.h"
+
+namespace tgt_pmem::bs {
+
+enum class Sync {
+  kLater,  // the write cache is on and the command does not ask for durability
+  kNow,    // durable before returning (WCE=0, or FUA)
+};
+
+class Layout {
+ public:
+  virtual ~Layout() = default;
+  [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+  // Bytes of logical address space.
+  [[nodiscard]] virtual std::uint64_t capacity() const noexcept = 0;
+  // Largest all-or-nothing write in blocks (WRITE ATOMIC); 0: none.
+  [[nodiscard]] virtual std::uint32_t max_atomic_blocks() const noexcept = 0;
+
+  [[nodiscard]] virtual flush::Status load(std::uint64_t offset,
+                                           std::span<std::byte> dst) noexcept = 0;
+  // With Sync::kNow, it and everything stored earlier are durable when this returns ok.
+  [[nodiscard]] virtual flush::Status store(std::uint64_t offset, std::span<const std::byte> src,
+                                            Sync sync) noexcept = 0;
+  // Like store(), all-or-nothing across a power loss; src.size() <= max_atomic_blocks() blocks.
+  [[nodiscard]] virtual flush::Status store_atomic(std::uint64_t offset,
+                                                   std::span<const std::byte> src) noexcept = 0;
+  // Fills len bytes at offset with a repeating pattern of one block.
+  [[nodiscard]] virtual flush::Status store_repeated(std::uint64_t offset, std::uint64_t len,
+                                                     std::span<const std::byte> pattern,
+                                                     Sync sync) noexcept = 0;
+  // Reads as zeros afterwards; releases space where the layout can.
+  [[nodiscard]] virtual flush::Status deallocate(std::uint64_t offset, std::uint64_t len,
+                                                 Sync sync) noexcept = 0;
+  // Everything stored so far is durable (SYNCHRONIZE CACHE).
+  [[nodiscard]] virtual flush::Status sync() noexcept = 0;
+  // Provisioning status of the logical run starting at offset.
+  [[nodiscard]] virtual std::expected<Medium::Extent, std::error_code> extent_at(
+      std::uint64_t offset) const noexcept = 0;
+};
+
+}  // namespace tgt_pmem::bs

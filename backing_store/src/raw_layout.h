@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The raw layout: logical byte X is medium byte X. Durability policy:
+//   - write-through (Sync::kNow): a store is flushed and drained before it returns;
+//   - write cache (Sync::kLater): a store is remembered as dirty; sync() or a later kNow store
+//     makes it and everything stored before it durable.
+#pragma once
+
+#include "dirty_ranges.h"
+#include "layout.h"
+
+namespace tgt_pmem::bs {
+
+class RawLayout final : public Layout {
+ public:
+  explicit RawLayout(Medium& medium) noexcept : medium_(medium) {}
+
+  std::string_view name() const noexcept override { return "raw"; }
+  std::uint64_t capacity() const noexcept override { return medium_.size(); }
+  std::uint32_t max_atomic_blocks() const noexcept override { return 0; }
+  flush::Status load(std::uint64_t offset, std::span<std::byte> dst) noexcept override;
+  flush::Status store(std::uint64_t offset, std::span<const std::byte> src,
+                      Sync sync) noexcept override;
+  flush::Status store_atomic(std::uint64_t offset,
+                             std::span<const std::byte> src) noexcept override;
+  flush::Status store_repeated(std::uint64_t offset, std::uint64_t len,
+                               std::span<const std::byte> pattern, Sync sync) noexcept override;
+  flush::Status deallocate(std::uint64_t offset, std::uint64_t len, Sync sync) noexcept override;
+  flush::Status sync() noexcept override;
+  std::expected<Medium::Extent, std::error_code> extent_at(
+      std::uint64_t offset) const noexcept override {
+    return medium_.extent_at(offset);
+  }
+
+ private:
+  [[nodiscard]] flush::Status commit(std::uint64_t offset, std::uint64_t len, Sync sync) noexcept;
+
+  Medium& medium_;
+  DirtyRanges dirty_;
+};
+
+}  // namespace tgt_pmem::bs
