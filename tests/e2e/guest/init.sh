@@ -1,0 +1,154 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# PID 1 of one e2e run, exec'd by /sbin/e2e-boot from the artefact disk mounted on /e2e.
+#
+# Mounts what a bare init needs, installs the module under test, brings up Soft-RoCE on a
+# veth pair inside the guest (the guest has no NIC: nothing can leave it), runs each scenario
+# of /e2e/config in turn and prints one machine-readable line per scenario on the console:
+#
+#   E2E-RESULT <scenario> PASS|FAIL|SKIP <detail>
+#
+# then E2E-DONE, and powers off whatever happens (EXIT trap, guest watchdog; the host has a
+# hard timeout of its own). Logs of each scenario go to /e2e/out/<scenario>/, which the host
+# copies out of the artefact disk after the run.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=${TERM:-linux}
+cd /
+
+E2E=/e2e
+OUT=$E2E/out
+# E2E_BSTYPE E2E_BSOPTS E2E_SCENARIOS E2E_SHELL E2E_GUEST_TIMEOUT E2E_SCENARIO_TIMEOUT
+set -a
+# shellcheck source=/dev/null
+source "$E2E/config"
+set +a
+
+power_off() {
+  trap - EXIT
+  echo "E2E-POWEROFF"
+  [[ -d $OUT ]] && dmesg > "$OUT/dmesg.txt" 2>/dev/null
+  sync
+  umount "$E2E" 2>/dev/null || mount -o remount,ro "$E2E" 2>/dev/null
+  sync
+  busybox poweroff -f
+  echo o > /proc/sysrq-trigger
+  sleep 30
+}
+trap power_off EXIT
+
+mountpoint -q /run || mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mkdir -p /dev/pts /dev/shm /run/lock/iscsi
+mountpoint -q /dev/pts || mount -t devpts -o gid=5,mode=620 devpts /dev/pts
+mountpoint -q /dev/shm || mount -t tmpfs -o nosuid,nodev tmpfs /dev/shm
+mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config 2>/dev/null
+mountpoint -q /tmp || mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p "$OUT"
+hostname tgt-pmem-e2e
+# shellcheck source=lib.sh
+E2E_NAME=init E2E_LOG=$OUT
+source "$E2E/guest/lib.sh"
+
+# Guest-side watchdog: even if a scenario wedges the kernel's I/O path, power off in time.
+( sleep "${E2E_GUEST_TIMEOUT:-1500}"
+  echo "E2E-ERROR guest watchdog: ${E2E_GUEST_TIMEOUT:-1500} s elapsed, powering off"
+  sync; echo o > /proc/sysrq-trigger ) &
+
+echo "E2E-BOOTED $(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)s bstype=$E2E_BSTYPE scenarios=[$E2E_SCENARIOS]"
+
+# Everything every scenario shares; a failure here fails every requested scenario.
+setup_error=""
+guest_setup() {
+  local m
+  # Drivers a udev would load from modaliases; we run no udevd, so load them by name.
+  for m in nfit nd_pmem dax_pmem device_dax sd_mod sg rdma_rxe ib_iser iscsi_tcp ib_srp rdma_ucm \
+           ib_uverbs; do
+    modprobe "$m" 2>>"$OUT/setup.log" || { setup_error="modprobe $m failed"; return 1; }
+  done
+
+  if [[ -f $E2E/module/bs_pmem.so ]]; then
+    # Debian's tgt ships no modules, so the directory tgtd scans may not exist yet.
+    install -D -m 0644 "$E2E/module/bs_pmem.so" /usr/lib/tgt/backing-store/bs_pmem.so ||
+      { setup_error="could not install bs_pmem.so"; return 1; }
+    if ldd /usr/lib/tgt/backing-store/bs_pmem.so | grep -q 'not found'; then
+      ldd /usr/lib/tgt/backing-store/bs_pmem.so | tee -a "$OUT/setup.log"
+      setup_error="bs_pmem.so has unresolved libraries in the guest (see setup.log)"
+      return 1
+    fi
+  fi
+
+  # Soft-RoCE on one side of a veth pair. Addresses are from TEST-NET-1 (RFC 5737) and live
+  # only inside this NIC-less guest.
+  ip link set lo up
+  ip link add veth0 type veth peer name veth1 || { setup_error="veth"; return 1; }
+  ip addr add "$E2E_TARGET_IP/24" dev veth0
+  ip addr add "$E2E_PEER_IP/24" dev veth1
+  ip link set veth0 up && ip link set veth1 up
+  rdma link add rxe0 type rxe netdev veth0 || { setup_error="rdma link add rxe0 failed"; return 1; }
+  for _ in $(seq 1 50); do
+    rdma link show rxe0/1 2>/dev/null | grep -q 'state ACTIVE' && break
+    sleep 0.2
+  done
+  rdma link show >> "$OUT/setup.log" 2>&1
+  rdma link show rxe0/1 | grep -q 'state ACTIVE' || { setup_error="rxe0 port not ACTIVE"; return 1; }
+
+  # Gate: an RDMA CM connection with data transfer over rxe0 (rping), before any iSER.
+  rping -s -a "$E2E_TARGET_IP" -C 3 >>"$OUT/setup.log" 2>&1 &
+  local srv=$!
+  sleep 1
+  if ! timeout 30 rping -c -a "$E2E_TARGET_IP" -C 3 -v >>"$OUT/setup.log" 2>&1; then
+    kill "$srv" 2>/dev/null
+    setup_error="rping over rxe0 failed"
+    return 1
+  fi
+  timeout 10 tail --pid="$srv" -f /dev/null 2>/dev/null || kill "$srv" 2>/dev/null
+
+  # open-iscsi: a fixed initiator name (targets bind to it) and iscsid by hand (no systemd).
+  echo "InitiatorName=$E2E_INITIATOR_IQN" > /etc/iscsi/initiatorname.iscsi
+  iscsid >>"$OUT/setup.log" 2>&1 || { setup_error="iscsid failed to start"; return 1; }
+  return 0
+}
+
+start=$(cut -d' ' -f1 /proc/uptime)
+if guest_setup; then
+  echo "E2E-SETUP ok in $(awk -v s="$start" '{printf "%.1f", $1 - s}' /proc/uptime) s"
+else
+  echo "E2E-SETUP failed: $setup_error"
+fi
+
+for s in $E2E_SCENARIOS; do
+  if [[ -n $setup_error ]]; then
+    echo "E2E-RESULT $s FAIL guest setup failed: $setup_error"
+    continue
+  fi
+  script=$E2E/scenarios/$s.sh
+  if [[ ! -f $script ]]; then
+    echo "E2E-RESULT $s FAIL no such scenario script"
+    continue
+  fi
+  mkdir -p "$OUT/$s"
+  echo "E2E-BEGIN $s"
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  E2E_NAME=$s E2E_LOG=$OUT/$s timeout -k 10 "${E2E_SCENARIO_TIMEOUT:-600}" \
+    bash "$script" 2>&1 | tee "$OUT/$s/output.log"
+  rc=${PIPESTATUS[0]}
+  secs=$(awk -v s="$t0" '{printf "%.0f", $1 - s}' /proc/uptime)
+  detail=$(head -n 1 "$OUT/$s/summary" 2>/dev/null)
+  case $rc in
+    0) status=PASS ;;
+    77) status=SKIP ;;
+    124|137) status=FAIL; detail="timed out after ${E2E_SCENARIO_TIMEOUT:-600} s; ${detail:-no summary}" ;;
+    *) status=FAIL
+       [[ -n $detail ]] || detail="exit status $rc; last output: $(grep -v '^$' "$OUT/$s/output.log" | tail -n 1)" ;;
+  esac
+  # Whatever the scenario left behind must not leak into the next one.
+  E2E_NAME=$s E2E_LOG=$OUT/$s e2e_cleanup >>"$OUT/$s/cleanup.log" 2>&1
+  echo "E2E-RESULT $s $status ${secs}s ${detail:-}"
+done
+echo "E2E-DONE"
+
+if [[ ${E2E_SHELL:-0} == 1 ]]; then
+  echo "e2e: interactive shell; helpers: source /e2e/guest/lib.sh. Exit the shell to power off."
+  setsid -w -c bash -l <>/dev/ttyS0 >&0 2>&0
+fi
+exit 0
