@@ -15,6 +15,8 @@ packages=(
   # build
   build-essential cmake pkg-config dpkg-dev googletest libgtest-dev libgmock-dev
   libbenchmark-dev libboost-program-options-dev
+  # the libFuzzer targets (tests/fuzz): clang >= 16 for libstdc++ 12's std::expected
+  clang-16 libclang-rt-16-dev
   # the target and the libraries we build on
   tgt libpmem2-dev libibverbs-dev librdmacm-dev libiscsi-dev
   # real peers for the tests

@@ -7,9 +7,8 @@
  * maps the engine's results to sense data. Loaded by the distribution's tgtd from
  * /usr/lib/tgt/backing-store/, which calls register_bs_module().
  *
- * Execution models (bsopts exec=): "inline" runs commands on tgtd's event loop, from a
- * scheduled event so that tgt's SBC code has finished with the command first (sbc_unmap, for
- * one, writes sense data after bs_cmd_submit returns); "threads" uses tgt's bs_thread pool.
+ * Execution models (bsopts exec=): "inline" runs commands on tgtd's event loop as they are
+ * submitted (see bs_pmem_cmd_submit); "threads" uses tgt's bs_thread pool.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,14 +29,18 @@
 #include "tgt_pmem/bs_pmem.h"
 
 #define BS_PMEM_NAME "pmem"
+#ifndef WRITE_ATOMIC_16
+#define WRITE_ATOMIC_16 0x9c /* SBC-4; not in tgt 1.0.85's scsi.h */
+#endif
 
 struct bs_pmem_lu {
 	struct bs_thread_info thread_info; /* first: tgt's BS_THREAD_I() points here */
 	tgtpmem_options *opts;
 	tgtpmem_lun *lun;
 	int exec;
-	struct event_data sched;      /* exec=inline: runs the pending commands */
-	struct list_head pending;
+	struct event_data sched;      /* exec=inline: completes deferred commands */
+	struct list_head pending;     /* to execute, then complete */
+	struct list_head finished;    /* executed (failed), to complete */
 };
 
 static inline struct bs_pmem_lu *PMEM_LU(struct scsi_lu *lu)
@@ -98,8 +101,15 @@ static void bs_pmem_run_pending(struct event_data *ev)
 	struct bs_pmem_lu *p = ev->data;
 	struct scsi_cmd *cmd;
 
-	/* Completions of the batch are posted one by one, each right after its own
-	 * command has executed (and so, for a write, has been made durable). */
+	/* Commands that failed when submitted: their completion is posted from here, after
+	 * tgt's SBC code returned, so that the CHECK CONDITION reaches the initiator. */
+	while (!list_empty(&p->finished)) {
+		cmd = list_first_entry(&p->finished, struct scsi_cmd, bs_list);
+		list_del(&cmd->bs_list);
+		target_cmd_io_done(cmd, scsi_get_result(cmd));
+	}
+	/* Commands whose tgt caller writes sense data after submitting (UNMAP): executed here,
+	 * each completion posted right after its own command has executed. */
 	while (!list_empty(&p->pending)) {
 		cmd = list_first_entry(&p->pending, struct scsi_cmd, bs_list);
 		list_del(&cmd->bs_list);
@@ -108,6 +118,13 @@ static void bs_pmem_run_pending(struct event_data *ev)
 	}
 }
 
+/*
+ * exec=inline: a command is executed right here, on tgtd's event loop. When it succeeds,
+ * returning 0 lets tgt's SBC code complete it with GOOD at once (its data is already durable:
+ * bs_pmem_request returned). A failure is completed asynchronously from a scheduled event,
+ * because tgt would otherwise post GOOD. UNMAP is deferred whole: sbc_unmap() builds sense
+ * data after bs_cmd_submit returns and relies on the store completing it later.
+ */
 static int bs_pmem_cmd_submit(struct scsi_cmd *cmd)
 {
 	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
@@ -115,8 +132,16 @@ static int bs_pmem_cmd_submit(struct scsi_cmd *cmd)
 	if (p->exec == TGTPMEM_EXEC_THREADS)
 		return bs_thread_cmd_submit(cmd);
 
-	set_cmd_async(cmd);
-	list_add_tail(&cmd->bs_list, &p->pending);
+	if (cmd->scb[0] == UNMAP) {
+		set_cmd_async(cmd);
+		list_add_tail(&cmd->bs_list, &p->pending);
+	} else {
+		bs_pmem_request(cmd);
+		if (scsi_get_result(cmd) == SAM_STAT_GOOD)
+			return 0;
+		set_cmd_async(cmd);
+		list_add_tail(&cmd->bs_list, &p->finished);
+	}
 	tgt_add_sched_event(&p->sched);
 	return 0;
 }
@@ -147,6 +172,75 @@ static int bs_pmem_get_lba_status(int host_no, struct scsi_cmd *cmd)
 	return SAM_STAT_GOOD;
 }
 
+/*
+ * WRITE ATOMIC(16) for LUNs on the atomic layout: tgt's SBC code does not know the opcode,
+ * so this is its device-type handler, doing what sbc_rw does before a write (reservations,
+ * write protection) and handing the command to the engine like every other write.
+ */
+static int bs_pmem_write_atomic(int host_no, struct scsi_cmd *cmd)
+{
+	struct scsi_lu *lu = cmd->dev;
+
+	if (device_reserved(cmd))
+		return SAM_STAT_RESERVATION_CONFLICT;
+	if (lu->attrs.readonly || lu->attrs.swp) {
+		sense_data_build(cmd, DATA_PROTECT, ASC_WRITE_PROTECT);
+		return SAM_STAT_CHECK_CONDITION;
+	}
+	if (bs_pmem_cmd_submit(cmd)) {
+		sense_data_build(cmd, HARDWARE_ERROR, ASC_INTERNAL_TGT_FAILURE);
+		return SAM_STAT_CHECK_CONDITION;
+	}
+	return SAM_STAT_GOOD;
+}
+
+/*
+ * REPORT SUPPORTED OPERATION CODES for one command (SPC-4 6.35): tgt's table of CDB usage
+ * data does not know WRITE ATOMIC(16); answer that one ourselves, everything else is tgt's.
+ */
+static struct service_action bs_pmem_maint_in[2];
+static int (*tgt_report_opcodes)(int host_no, struct scsi_cmd *cmd);
+
+static int bs_pmem_report_opcodes(int host_no, struct scsi_cmd *cmd)
+{
+	static const uint8_t usage[16] = {
+		WRITE_ATOMIC_16, 0x18, /* DPO, FUA */
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* LBA */
+		0x00, 0x00, /* ATOMIC BOUNDARY: boundaries are not offered */
+		0xff, 0xff, /* TRANSFER LENGTH */
+		0x00, 0x00,
+	};
+	uint8_t buf[4 + sizeof(usage)] = { 0, 0x03 /* supported, standard */, 0, 16 };
+	uint32_t alloc_len = get_unaligned_be32(&cmd->scb[6]);
+	uint32_t len;
+
+	if ((cmd->scb[2] & 0x87) != 0x01 || cmd->scb[3] != WRITE_ATOMIC_16)
+		return tgt_report_opcodes(host_no, cmd);
+	memcpy(buf + 4, usage, sizeof(usage));
+	len = alloc_len < sizeof(buf) ? alloc_len : sizeof(buf);
+	if (len > scsi_get_in_length(cmd))
+		len = scsi_get_in_length(cmd);
+	memcpy(scsi_get_in_buffer(cmd), buf, len);
+	scsi_set_in_resid_by_actual(cmd, len);
+	return SAM_STAT_GOOD;
+}
+
+static void bs_pmem_hook_report_opcodes(struct scsi_lu *lu)
+{
+	struct device_type_operations *ops = &lu->dev_type_template.ops[MAINT_PROTOCOL_IN];
+	struct service_action *rsoc;
+
+	if (!tgt_report_opcodes) {
+		rsoc = find_service_action(ops->service_actions, MPI_REPORT_SUPPORTED_OPCODES);
+		if (!rsoc)
+			return;
+		tgt_report_opcodes = rsoc->cmd_perform;
+		bs_pmem_maint_in[0].service_action = MPI_REPORT_SUPPORTED_OPCODES;
+		bs_pmem_maint_in[0].cmd_perform = bs_pmem_report_opcodes;
+	}
+	ops->service_actions = bs_pmem_maint_in;
+}
+
 static struct service_action bs_pmem_sa_in[3];
 
 static void bs_pmem_hook_service_actions(struct scsi_lu *lu)
@@ -173,10 +267,23 @@ static void bs_pmem_hook_service_actions(struct scsi_lu *lu)
  */
 static void bs_pmem_update_vpd_b0(struct scsi_lu *lu, void *arg)
 {
+	struct bs_pmem_lu *p = PMEM_LU(lu);
 	uint8_t *data = lu->attrs.lu_vpd[PCODE_OFFSET(0xb0)]->data;
 	uint32_t granule = 4096U >> lu->blk_shift ? 4096U >> lu->blk_shift : 1;
+	struct tgtpmem_lun_info info = { .max_atomic_blocks = 0 };
 
+	if (p->lun)
+		tgtpmem_lun_get_info(p->lun, &info);
 	data[1] = TGTPMEM_MAX_COMPARE_AND_WRITE_BLOCKS;
+	if (info.max_atomic_blocks) {
+		/* SBC-4: MAXIMUM ATOMIC TRANSFER LENGTH must not exceed MAXIMUM TRANSFER
+		 * LENGTH, which tgt leaves at 0 (unreported): report 0xffff blocks. */
+		put_unaligned_be32(0xffff, data + 4);
+		put_unaligned_be32(info.max_atomic_blocks, data + 40); /* bytes 44-47 */
+		memset(data + 44, 0, 16); /* no alignment, no granularity, no boundaries */
+	} else {
+		memset(data + 40, 0, 20);
+	}
 	if (lu->attrs.thinprovisioning) {
 		put_unaligned_be32(TGTPMEM_MAX_UNMAP_BLOCKS, data + 16);
 		put_unaligned_be32(TGTPMEM_MAX_UNMAP_DESCRIPTORS, data + 20);
@@ -240,6 +347,7 @@ static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
 
 	p->exec = v.exec;
 	INIT_LIST_HEAD(&p->pending);
+	INIT_LIST_HEAD(&p->finished);
 	tgt_init_sched_event(&p->sched, bs_pmem_run_pending, p);
 	if (p->exec == TGTPMEM_EXEC_THREADS) {
 		if (bs_thread_open(&p->thread_info, bs_pmem_request, v.threads) != TGTADM_SUCCESS) {
@@ -267,6 +375,34 @@ static void bs_pmem_exit(struct scsi_lu *lu)
 	p->opts = NULL;
 }
 
+/*
+ * A layout with a header (atomic) carries a UUID: it becomes the LU's serial number (VPD
+ * 0x80) and its identification descriptors (VPD 0x83), so that initiators see the same LU
+ * after a restart, under whatever target and LUN number it is exported. An administrator's
+ * own scsi_id/scsi_sn (tgtadm --params) still override it afterwards.
+ */
+static void bs_pmem_set_identity(struct scsi_lu *lu, const uint8_t uuid[16])
+{
+	static const uint8_t zero[16];
+	char hex[33];
+	uint64_t hi = 0;
+	int i;
+
+	if (!memcmp(uuid, zero, sizeof(zero)))
+		return;
+	for (i = 0; i < 16; i++)
+		sprintf(hex + 2 * i, "%02x", uuid[i]);
+	for (i = 0; i < 8; i++)
+		hi = hi << 8 | uuid[i];
+	snprintf(lu->attrs.scsi_sn, sizeof(lu->attrs.scsi_sn), "%s", hex);
+	snprintf(lu->attrs.scsi_id, sizeof(lu->attrs.scsi_id), "TGTPMEM %.28s", hex);
+	lu->attrs.numeric_id = hi >> 4; /* NAA local: 60 bits */
+	if (lu->attrs.lu_vpd[PCODE_OFFSET(0x80)])
+		lu->attrs.lu_vpd[PCODE_OFFSET(0x80)]->vpd_update(lu, lu->attrs.scsi_sn);
+	if (lu->attrs.lu_vpd[PCODE_OFFSET(0x83)])
+		lu->attrs.lu_vpd[PCODE_OFFSET(0x83)]->vpd_update(lu, lu->attrs.scsi_id);
+}
+
 static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 {
 	struct bs_pmem_lu *p = PMEM_LU(lu);
@@ -283,11 +419,21 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 	tgtpmem_lun_get_info(p->lun, &info);
 	*fd = info.fd;
 	*size = info.size;
+	if (info.max_atomic_blocks) {
+		struct device_type_operations *op = &lu->dev_type_template.ops[WRITE_ATOMIC_16];
+
+		op->cmd_perform = bs_pmem_write_atomic;
+		op->pr_conflict_bits = PR_WE_FA | PR_EA_FA | PR_WE_FN | PR_EA_FN;
+		bs_pmem_hook_report_opcodes(lu);
+	}
+	if (lu->attrs.lu_vpd[PCODE_OFFSET(0xb0)])
+		bs_pmem_update_vpd_b0(lu, NULL);
+	bs_pmem_set_identity(lu, info.uuid);
 	/* The one line an administrator greps for; documented in bs_pmem(8). */
 	eprintf("bs_pmem: opened %s: %s, %" PRIu64 " bytes, block size %u, durability %s, "
-		"write cache %s, exec %s\n", path, info.medium, info.size, info.block_size,
-		info.durability, write_cache_enabled(lu) ? "on" : "off",
-		p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline");
+		"write cache %s, exec %s, layout %s\n", path, info.medium, info.size,
+		info.block_size, info.durability, write_cache_enabled(lu) ? "on" : "off",
+		p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline", info.layout);
 	return 0;
 }
 
@@ -354,6 +500,7 @@ __attribute__((visibility("default"))) void register_bs_module(void)
 		WRITE_VERIFY,
 		WRITE_VERIFY_12,
 		WRITE_VERIFY_16,
+		WRITE_ATOMIC_16, /* served only on the atomic layout, see bs_pmem_open */
 	};
 
 	bs_create_opcode_map(&pmem_bst, opcodes, ARRAY_SIZE(opcodes));

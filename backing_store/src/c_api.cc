@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The C ABI of include/tgt_pmem/bs_pmem.h. Every function catches everything: an exception
 // must never unwind into tgtd's C code.
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
+#include "atomic_layout.h"
 #include "lun.h"
 #include "options.h"
 #include "pmem_medium.h"
@@ -21,6 +23,7 @@ struct tgtpmem_lun {
   std::unique_ptr<tgt_pmem::bs::Lun> lun;
   std::string durability;
   int fd = -1;
+  std::array<std::uint8_t, 16> uuid{};
 };
 
 namespace {
@@ -59,11 +62,12 @@ void tgtpmem_options_get(const tgtpmem_options* opts, struct tgtpmem_options_val
   v->exec = opts->o.exec == tgt_pmem::bs::Exec::kThreads ? TGTPMEM_EXEC_THREADS
                                                          : TGTPMEM_EXEC_INLINE;
   v->threads = opts->o.threads;
+  v->atomic_layout = opts->o.layout == tgt_pmem::bs::LayoutKind::kAtomic;
 }
 
 void tgtpmem_options_free(tgtpmem_options* opts) noexcept { delete opts; }
 
-int tgtpmem_lun_open(const char* path, const tgtpmem_options* /*opts*/, std::uint32_t block_size,
+int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_t block_size,
                      tgtpmem_lun** out, char* err, std::size_t errlen) noexcept {
   try {
     using tgt_pmem::bs::PmemMedium;
@@ -96,7 +100,17 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* /*opts*/, std::uin
     auto l = std::make_unique<tgtpmem_lun>();
     l->durability = std::string(to_string((*m)->flusher().method()));
     l->fd = (*m)->fd();
-    l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
+    if (opts && opts->o.layout == tgt_pmem::bs::LayoutKind::kAtomic) {
+      auto a = tgt_pmem::bs::AtomicLayout::open(**m, block_size);
+      if (!a) {
+        set_err(err, errlen, std::string(path) + ": layout=atomic: " + a.error());
+        return TGTPMEM_E_LAYOUT;
+      }
+      l->uuid = (*a)->header().uuid;
+      l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), std::move(*a), block_size);
+    } else {
+      l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
+    }
     *out = l.release();
     return 0;
   } catch (const std::bad_alloc&) {
@@ -116,6 +130,9 @@ void tgtpmem_lun_get_info(const tgtpmem_lun* lun, struct tgtpmem_lun_info* info)
   info->durability = lun->durability.c_str();
   info->medium = lun->lun->medium().kind().data();  // static string literals
   info->fd = lun->fd;
+  info->layout = lun->lun->layout().name().data();  // static string literals
+  info->max_atomic_blocks = lun->lun->layout().max_atomic_blocks();
+  std::memcpy(info->uuid, lun->uuid.data(), sizeof info->uuid);
 }
 
 void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* res) noexcept {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -53,6 +54,14 @@ class Layout {
   // Provisioning status of the logical run starting at offset.
   [[nodiscard]] virtual std::expected<Medium::Extent, std::error_code> extent_at(
       std::uint64_t offset) const noexcept = 0;
+  // After a load (write false) or a store (write true) of [offset, offset + len) failed: the
+  // first logical byte of it that is bad on the medium, for the INFORMATION field of the
+  // MEDIUM ERROR; nullopt if the failure was no media error, or the layout cannot tell.
+  [[nodiscard]] virtual std::optional<std::uint64_t> media_error_at(std::uint64_t /*offset*/,
+                                                                    std::uint64_t /*len*/,
+                                                                    bool /*write*/) const noexcept {
+    return std::nullopt;
+  }
 };
 
 }  // namespace tgt_pmem::bs

@@ -9,6 +9,7 @@
 #include <expected>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "tgt_pmem/flush/flusher.h"
 
@@ -42,6 +43,21 @@ class Medium {
   // The extent starting at offset (< size()). Errors: the errno of lseek(2).
   [[nodiscard]] virtual std::expected<Extent, std::error_code> extent_at(
       std::uint64_t offset) const noexcept = 0;
+
+  // A byte range of the medium.
+  struct ByteRange {
+    std::uint64_t offset;
+    std::uint64_t len;
+  };
+  // The bad ranges the platform knew of when the medium was opened (libpmem2's bad blocks:
+  // poisoned pmem); none where it cannot tell (a plain file). Throws std::bad_alloc.
+  [[nodiscard]] virtual std::vector<ByteRange> bad_ranges_at_open() const { return {}; }
+  // Clears one of those ranges so that it can be written afresh (pmem2_badblock_clear): its
+  // content is lost. Errors: the errno of the clearing (EIO, ENOTSUP, ...).
+  [[nodiscard]] virtual std::error_code clear_bad_range(std::uint64_t /*offset*/,
+                                                        std::uint64_t /*len*/) noexcept {
+    return {};
+  }
 };
 
 }  // namespace tgt_pmem::bs

@@ -79,13 +79,32 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       if (*n < 1 || *n > 128)
         return std::unexpected("bsopts: threads=" + std::string(val) + ": must be 1 to 128");
       o.threads = static_cast<int>(*n);
+    } else if (key == "layout") {
+      if (val == "raw") {
+        o.layout = LayoutKind::kRaw;
+      } else if (val == "atomic") {
+        o.layout = LayoutKind::kAtomic;
+      } else {
+        return std::unexpected("bsopts: layout=" + std::string(val) +
+                               ": expected raw or atomic");
+      }
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
-                             "' (known: block_size, write_cache, unmap, exec, threads)");
+                             "' (known: block_size, write_cache, unmap, exec, threads, layout)");
     }
   }
   if (seen.contains("threads") && o.exec != Exec::kThreads)
     return std::unexpected("bsopts: threads= needs exec=threads");
+  if (o.layout == LayoutKind::kAtomic) {
+    // The atomic layout makes every write durable and failure-atomic before it is
+    // acknowledged, and remaps blocks (no hole punching): say so rather than pretend.
+    if (o.write_cache)
+      return std::unexpected("bsopts: write_cache=on cannot be combined with layout=atomic "
+                             "(it is always write-through)");
+    if (seen.contains("unmap") && o.unmap)
+      return std::unexpected("bsopts: unmap=on cannot be combined with layout=atomic");
+    o.unmap = false;
+  }
   return o;
 }
 

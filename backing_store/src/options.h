@@ -12,6 +12,7 @@
 namespace tgt_pmem::bs {
 
 enum class Exec { kInline, kThreads };
+enum class LayoutKind { kRaw, kAtomic };
 
 struct Options {
   std::uint32_t block_size = 0;  // 0: tgtadm's --blocksize (tgt's default is 512)
@@ -19,6 +20,7 @@ struct Options {
   bool unmap = true;             // thin provisioning: UNMAP / WRITE SAME(UNMAP) deallocate
   Exec exec = Exec::kInline;
   int threads = 4;               // bs_thread workers with exec=threads
+  LayoutKind layout = LayoutKind::kRaw;  // atomic: torn-write-free, WRITE ATOMIC (no unmap)
 
   friend bool operator==(const Options&, const Options&) = default;
 };

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "pmem_badblocks.h"
 #include "tgt_pmem/flush/select.h"
 
 namespace tgt_pmem::bs {
@@ -105,7 +106,15 @@ std::expected<std::unique_ptr<PmemMedium>, PmemMedium::Error> PmemMedium::open(
   m->data_ = static_cast<std::byte*>(pmem2_map_get_address(map));
   m->size_ = pmem2_map_get_size(map);
   m->flusher_ = flush::make_flusher_for_map(map, m->devdax_ ? -1 : fd);
+  // Known poison: reads of it fail, a write covering it clears it (media_access.h). A source
+  // whose bad blocks cannot be read is served as if it had none: a read of poison then
+  // faults, and the fault is caught and learnt instead.
+  if (auto bad = read_bad_blocks(src)) m->bad_at_open_ = std::move(*bad);
   return m;
+}
+
+std::error_code PmemMedium::clear_bad_range(std::uint64_t offset, std::uint64_t len) noexcept {
+  return clear_bad_block(source_.get(), offset, len);
 }
 
 std::expected<Medium::Dealloc, std::error_code> PmemMedium::deallocate(

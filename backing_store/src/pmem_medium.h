@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "medium.h"
 
@@ -41,6 +42,9 @@ class PmemMedium final : public Medium {
   std::expected<Dealloc, std::error_code> deallocate(std::uint64_t offset,
                                                      std::uint64_t len) noexcept override;
   std::expected<Extent, std::error_code> extent_at(std::uint64_t offset) const noexcept override;
+  // libpmem2's bad blocks, read once at open (pmem_badblocks.h); none for a plain file.
+  std::vector<ByteRange> bad_ranges_at_open() const override { return bad_at_open_; }
+  std::error_code clear_bad_range(std::uint64_t offset, std::uint64_t len) noexcept override;
 
  private:
   PmemMedium() = default;
@@ -59,6 +63,7 @@ class PmemMedium final : public Medium {
   std::uint64_t size_ = 0;
   bool devdax_ = false;
   std::atomic<bool> punch_supported_{true};
+  std::vector<ByteRange> bad_at_open_;
 };
 
 }  // namespace tgt_pmem::bs

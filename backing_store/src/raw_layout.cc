@@ -1,14 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "raw_layout.h"
 
-#include <algorithm>
-#include <cstring>
+#include <cerrno>
 
 namespace tgt_pmem::bs {
 
 flush::Status RawLayout::load(std::uint64_t offset, std::span<std::byte> dst) noexcept {
-  std::memcpy(dst.data(), medium_.data() + offset, dst.size());
+  if (media_.read(offset, dst))
+    return std::unexpected(std::error_code(EIO, std::generic_category()));
   return {};
+}
+
+std::optional<std::uint64_t> RawLayout::media_error_at(std::uint64_t offset, std::uint64_t len,
+                                                       bool write) const noexcept {
+  if (write) return media_.write_error_at(offset, len);
+  try {
+    return media_.bad_ranges().first_bad(offset, len);
+  } catch (...) {
+    return std::nullopt;
+  }
 }
 
 flush::Status RawLayout::store_atomic(std::uint64_t, std::span<const std::byte>) noexcept {
@@ -30,43 +40,18 @@ flush::Status RawLayout::commit(std::uint64_t offset, std::uint64_t len, Sync sy
 
 flush::Status RawLayout::store(std::uint64_t offset, std::span<const std::byte> data,
                          Sync sync) noexcept {
-  auto& f = medium_.flusher();
-  std::byte* dst = medium_.data() + offset;
-  if (sync == Sync::kLater) {
-    std::memcpy(dst, data.data(), data.size());
-  } else if (auto s = f.copy_and_flush(dst, data.data(), data.size()); !s) {
-    return s;
-  }
+  if (auto s = media_.store(offset, data, sync == Sync::kNow); !s) return s;
   return commit(offset, data.size(), sync);
 }
 
 flush::Status RawLayout::store_repeated(std::uint64_t offset, std::uint64_t len,
                                   std::span<const std::byte> pattern, Sync sync) noexcept {
-  auto& f = medium_.flusher();
-  std::byte* dst = medium_.data() + offset;
-  const bool uniform = std::all_of(pattern.begin(), pattern.end(),
-                                   [&](std::byte b) { return b == pattern[0]; });
-  if (uniform) {
-    if (sync == Sync::kLater) {
-      std::memset(dst, std::to_integer<int>(pattern[0]), len);
-    } else if (auto s = f.fill_and_flush(dst, std::to_integer<int>(pattern[0]), len); !s) {
-      return s;
-    }
-  } else {
-    for (std::uint64_t done = 0; done < len; done += pattern.size()) {
-      const auto n = std::min<std::uint64_t>(pattern.size(), len - done);
-      if (sync == Sync::kLater) {
-        std::memcpy(dst + done, pattern.data(), n);
-      } else if (auto s = f.copy_and_flush(dst + done, pattern.data(), n); !s) {
-        return s;
-      }
-    }
-  }
+  if (auto s = media_.store_repeated(offset, len, pattern, sync == Sync::kNow); !s) return s;
   return commit(offset, len, sync);
 }
 
 flush::Status RawLayout::deallocate(std::uint64_t offset, std::uint64_t len, Sync sync) noexcept {
-  auto how = medium_.deallocate(offset, len);
+  auto how = media_.deallocate(offset, len);
   if (!how) return std::unexpected(how.error());
   auto& f = medium_.flusher();
   if (*how == Medium::Dealloc::kPunchedInFile) {
@@ -78,7 +63,7 @@ flush::Status RawLayout::deallocate(std::uint64_t offset, std::uint64_t len, Syn
     return commit(offset, 0, sync);
   }
   if (sync == Sync::kNow) {
-    if (auto s = f.flush(medium_.data() + offset, len); !s) return s;
+    if (auto s = media_.flush(offset, len); !s) return s;
   }
   return commit(offset, len, sync);
 }
@@ -91,10 +76,10 @@ flush::Status RawLayout::sync() noexcept {
     return s;
   };
   if (t.everything) {
-    if (auto s = f.flush(medium_.data(), medium_.size()); !s) return fail(s);
+    if (auto s = media_.flush(0, medium_.size()); !s) return fail(s);
   } else {
     for (const auto& r : t.ranges)
-      if (auto s = f.flush(medium_.data() + r.offset, r.len); !s) return fail(s);
+      if (auto s = media_.flush(r.offset, r.len); !s) return fail(s);
   }
   if (auto s = f.drain(); !s) return fail(s);
   if (t.file_changed) {

@@ -3,16 +3,20 @@
 //   - write-through (Sync::kNow): a store is flushed and drained before it returns;
 //   - write cache (Sync::kLater): a store is remembered as dirty; sync() or a later kNow store
 //     makes it and everything stored before it durable.
+// Every access to the medium goes through MediaAccess: a media error (SIGBUS, a known bad
+// range) fails the one access with EIO, and media_error_at() names the byte.
 #pragma once
 
 #include "dirty_ranges.h"
 #include "layout.h"
+#include "media_access.h"
 
 namespace tgt_pmem::bs {
 
 class RawLayout final : public Layout {
  public:
-  explicit RawLayout(Medium& medium) noexcept : medium_(medium) {}
+  // Throws std::bad_alloc (the medium's bad ranges are copied).
+  explicit RawLayout(Medium& medium) : medium_(medium), media_(medium) {}
 
   std::string_view name() const noexcept override { return "raw"; }
   std::uint64_t capacity() const noexcept override { return medium_.size(); }
@@ -30,11 +34,14 @@ class RawLayout final : public Layout {
       std::uint64_t offset) const noexcept override {
     return medium_.extent_at(offset);
   }
+  std::optional<std::uint64_t> media_error_at(std::uint64_t offset, std::uint64_t len,
+                                              bool write) const noexcept override;
 
  private:
   [[nodiscard]] flush::Status commit(std::uint64_t offset, std::uint64_t len, Sync sync) noexcept;
 
   Medium& medium_;
+  MediaAccess media_;
   DirtyRanges dirty_;
 };
 

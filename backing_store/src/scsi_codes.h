@@ -17,7 +17,7 @@ inline constexpr std::uint8_t kRead12 = 0xa8, kWrite12 = 0xaa, kWriteVerify12 = 
 inline constexpr std::uint8_t kRead16 = 0x88, kCompareAndWrite = 0x89, kWrite16 = 0x8a,
                               kOrWrite16 = 0x8b, kWriteVerify16 = 0x8e, kVerify16 = 0x8f,
                               kPreFetch16 = 0x90, kSyncCache16 = 0x91, kWriteSame16 = 0x93,
-                              kServiceActionIn16 = 0x9e;
+                              kWriteAtomic16 = 0x9c, kServiceActionIn16 = 0x9e;
 inline constexpr std::uint8_t kSaGetLbaStatus = 0x12;
 }  // namespace op
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // A medium in plain memory for engine tests. The flusher is the test's (recording,
 // power-cut); deallocation stores zeros, as on devdax, and tracks deallocated blocks so that
-// GET LBA STATUS can be tested without a file system.
+// GET LBA STATUS can be tested without a file system. Bad ranges can be injected as if the
+// platform had reported them at open (libpmem2's bad blocks), and their clearing observed.
 #pragma once
 
 #include <algorithm>
@@ -39,6 +40,23 @@ class MemoryMedium final : public bs::Medium {
     while (g < deallocated_.size() && deallocated_[g] == state) ++g;
     return Extent{!state, std::min<std::uint64_t>(g * granule_, mem_.size())};
   }
+
+  std::vector<ByteRange> bad_ranges_at_open() const override { return bad_at_open; }
+  std::error_code clear_bad_range(std::uint64_t offset, std::uint64_t len) noexcept override {
+    if (clear_error) return clear_error;
+    try {
+      cleared.push_back({offset, len});
+    } catch (...) {
+      return std::make_error_code(std::errc::not_enough_memory);
+    }
+    return {};
+  }
+
+  // Set before the Lun is made: what bad_ranges_at_open() reports.
+  std::vector<ByteRange> bad_at_open;
+  // Every successful clear_bad_range(), in order; clear_error makes them fail.
+  std::vector<ByteRange> cleared;
+  std::error_code clear_error;
 
   // Tests store through data() directly; a store marks its granules allocated again.
   void mark_written(std::uint64_t offset, std::uint64_t len) {

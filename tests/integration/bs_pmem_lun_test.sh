@@ -69,6 +69,8 @@ refuse "missing file" "no such file" --bstype pmem --backing-store "$WORK/missin
 refuse "too small" "below the minimum" --bstype pmem --backing-store "$WORK/small.img"
 refuse "unaligned size" "not a multiple of the mapping alignment" --bstype pmem --backing-store "$WORK/odd.img"
 refuse "directory" "not a regular file" --bstype pmem --backing-store "$WORK/dir"
+refuse "atomic layout over raw data" "refusing to format over existing data" --bstype pmem --backing-store "$WORK/good.img" --bsopts "layout=atomic"
+refuse "atomic layout with a write cache" "cannot be combined with layout=atomic" --bstype pmem --backing-store "$WORK/good.img" --bsopts "layout=atomic;write_cache=on"
 cp "$WORK/good.img" "$WORK/ro.img"
 if chattr +i "$WORK/ro.img" 2>/dev/null; then
   refuse "read-only (immutable) file" "cannot be opened for writing" --bstype pmem --backing-store "$WORK/ro.img"
@@ -129,6 +131,38 @@ if ((lost == 0 && acked > 0)); then
   pass "SIGKILL under load: $ROUNDS rounds, $acked acknowledged writes, none lost"
 else
   fail "SIGKILL under load: $lost of $ROUNDS rounds lost acknowledged writes ($acked acknowledged)"
+fi
+
+# --- the same on the atomic layout --------------------------------------------------------------
+truncate -s 64M "$WORK/atomic.img"
+rm -f "$WORK/churn-atomic.log"
+lost=0
+tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic"
+AURL=iscsi://127.0.0.1:$PORT/$IQN/3
+lun3_sn() { tgtadm_c --mode target --op show | awk '/LUN: 3/ {f=1} f && /SCSI SN:/ {print $3; exit}'; }
+sn_before=$(lun3_sn)
+for round in $(seq 1 "$ROUNDS"); do
+  "$PATTERN_IO" churn "$AURL" "$WORK/churn-atomic.log" 5 "$((round + 100))" 20000 >/dev/null &
+  churn=$!
+  sleep "0.$((RANDOM % 9 + 1))"
+  tgtd_kill9
+  wait $churn || fail "atomic SIGKILL round $round: the load tool failed"
+  start PMEM2_FORCE_GRANULARITY=CACHE_LINE
+  tgt_new_lun 1 1 pmem "$WORK/good.img"
+  tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic" || { fail "atomic LUN reopen"; break; }
+  "$PATTERN_IO" check "$AURL" "$WORK/churn-atomic.log" >/dev/null || lost=$((lost + 1))
+done
+sn_after=$(lun3_sn)
+if [[ ${#sn_before} == 32 && $sn_before == "$sn_after" ]]; then
+  pass "atomic layout: serial number $sn_before (from the header's UUID) survives restarts"
+else
+  fail "atomic layout: serial number '$sn_before' became '$sn_after'"
+fi
+acked=$(grep -c '^A' "$WORK/churn-atomic.log")
+if ((lost == 0 && acked > 0)); then
+  pass "atomic layout, SIGKILL under load: $ROUNDS rounds, $acked acknowledged writes, none lost"
+else
+  fail "atomic layout, SIGKILL under load: $lost of $ROUNDS rounds lost acknowledged writes"
 fi
 
 # --- the caching mode page tells the truth ---------------------------------------------------------

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# libiscsi's iscsi-test-cu (SCSI family) against two LUNs of one real tgtd: tgt's own `rdwr`
-# store and bs_pmem, both thin-provisioned, same size. Passes when
-#   1. every test that passes on rdwr also passes on pmem, and
-#   2. pmem has no failure in the suites that exercise a backing store, except failures that
-#      are tgt's own (listed below, each checked to fail on rdwr too).
+# libiscsi's iscsi-test-cu (SCSI family) against three LUNs of one real tgtd: tgt's own `rdwr`
+# store and bs_pmem, both thin-provisioned, and bs_pmem on the atomic layout, same size.
+# Passes when, for each pmem LUN,
+#   1. every test that passes on rdwr also passes on it, and
+#   2. it has no failure in the suites that exercise a backing store, except failures that
+#      are tgt's own (listed below, each checked to fail on rdwr too);
+# and WRITE ATOMIC(16) is really exercised (not skipped) on the atomic LUN.
 # Usage: conformance_test.sh MODULE_DIR OUT_DIR      (results kept in OUT_DIR)
 set -uo pipefail
 MODULE_DIR=$1 OUT=$2
@@ -18,7 +20,7 @@ WORK=$(mktemp -d /tmp/tgtpmem-cu-XXXXXX)
 trap 'tgtd_stop; rm -rf "$WORK"' EXIT
 
 # Suites whose commands reach the backing store.
-BS_SUITES='^(Read6|Read10|Read12|Read16|Write10|Write12|Write16|WriteVerify10|WriteVerify12|WriteVerify16|Verify10|Verify12|Verify16|WriteSame10|WriteSame16|Unmap|CompareAndWrite|GetLBAStatus|Prefetch10|Prefetch16|OrWrite)\.'
+BS_SUITES='^(Read6|Read10|Read12|Read16|Write10|Write12|Write16|WriteVerify10|WriteVerify12|WriteVerify16|Verify10|Verify12|Verify16|WriteSame10|WriteSame16|Unmap|CompareAndWrite|GetLBAStatus|Prefetch10|Prefetch16|OrWrite|WriteAtomic16)\.'
 # Failures that are tgt's own, not the backing store's (each must fail on rdwr too):
 #   none known at present.
 KNOWN_TGT_FAILURES=()
@@ -26,10 +28,11 @@ KNOWN_TGT_FAILURES=()
 export PMEM2_FORCE_GRANULARITY=CACHE_LINE
 tgtd_start "$MODULE_DIR" $CTL $PORT "$OUT/tgtd.log" || exit 1
 tgt_new_target 1 $IQN && tgt_allow_all 1
-truncate -s 256M "$WORK/rdwr.img" "$WORK/pmem.img"
+truncate -s 256M "$WORK/rdwr.img" "$WORK/pmem.img" "$WORK/atomic.img"
 tgt_new_lun 1 1 rdwr "$WORK/rdwr.img"
 tgtadm_c --mode logicalunit --op update --tid 1 --lun 1 --params thin_provisioning=1
 tgt_new_lun 1 2 pmem "$WORK/pmem.img"
+tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic"
 
 run_suite() {  # run_suite NAME LUN
   mkdir -p "$OUT/$1"
@@ -39,34 +42,47 @@ run_suite() {  # run_suite NAME LUN
 }
 run_suite rdwr 1
 run_suite pmem 2
+run_suite atomic 3
 kill -0 "$TGTD_PID" || { echo "FAIL: tgtd died during the conformance run"; exit 1; }
 
 failures=0 passes=0
-n_tests=$(wc -l < "$OUT/pmem.results")
-((n_tests > 100)) || { echo "FAIL: only $n_tests tests ran"; exit 1; }
+for lun in pmem atomic; do
+  n_tests=$(wc -l < "$OUT/$lun.results")
+  ((n_tests > 100)) || { echo "FAIL: only $n_tests tests ran on $lun"; exit 1; }
 
-# 1. Nothing rdwr passes may fail on pmem.
-regress=$(join "$OUT/rdwr.results" "$OUT/pmem.results" | awk '$2 == "PASS" && $3 != "PASS" {print $1}')
-if [[ -z $regress ]]; then
-  passes=$((passes + 1)); echo "PASS: every test that passes on rdwr passes on pmem"
+  # 1. Nothing rdwr passes may fail here.
+  regress=$(join "$OUT/rdwr.results" "$OUT/$lun.results" | awk '$2 == "PASS" && $3 != "PASS" {print $1}')
+  if [[ -z $regress ]]; then
+    passes=$((passes + 1)); echo "PASS: every test that passes on rdwr passes on $lun"
+  else
+    failures=$((failures + 1)); echo "FAIL: pass on rdwr, fail on $lun:"; echo "$regress" | sed 's/^/    /'
+  fi
+
+  # 2. No backing-store failure, apart from tgt's own.
+  bs_fail=$(grep -E "$BS_SUITES" "$OUT/$lun.results" | awk '$2 == "FAIL" {print $1}')
+  before=$failures
+  for t in $bs_fail; do
+    if printf '%s\n' "${KNOWN_TGT_FAILURES[@]}" | grep -qx "$t" &&
+       grep -qx "$t FAIL" "$OUT/rdwr.results"; then
+      echo "note: $t fails on $lun and on rdwr alike (tgt's own)"
+    else
+      failures=$((failures + 1)); echo "FAIL: backing-store test $t fails on $lun"
+    fi
+  done
+  ((failures == before)) && { passes=$((passes + 1)); echo "PASS: no backing-store failure on $lun"; }
+done
+
+# 3. WRITE ATOMIC(16) ran on the atomic LUN (libiscsi reports a skip as a pass: check the log).
+if grep -q 'WRITEATOMIC16 is not implemented' "$OUT/atomic/iscsi-test-cu.log"; then
+  failures=$((failures + 1)); echo "FAIL: WRITE ATOMIC(16) was skipped on the atomic LUN"
+elif grep -q '^WriteAtomic16.Simple PASS' "$OUT/atomic.results"; then
+  passes=$((passes + 1)); echo "PASS: WriteAtomic16 suite ran and passed on the atomic LUN"
 else
-  failures=$((failures + 1)); echo "FAIL: pass on rdwr, fail on pmem:"; echo "$regress" | sed 's/^/    /'
+  failures=$((failures + 1)); echo "FAIL: WriteAtomic16.Simple did not pass on the atomic LUN"
 fi
 
-# 2. No backing-store failure on pmem, apart from tgt's own.
-bs_fail=$(grep -E "$BS_SUITES" "$OUT/pmem.results" | awk '$2 == "FAIL" {print $1}')
-for t in $bs_fail; do
-  if printf '%s\n' "${KNOWN_TGT_FAILURES[@]}" | grep -qx "$t" &&
-     grep -qx "$t FAIL" "$OUT/rdwr.results"; then
-    echo "note: $t fails on pmem and on rdwr alike (tgt's own)"
-  else
-    failures=$((failures + 1)); echo "FAIL: backing-store test $t fails on pmem"
-  fi
-done
-((failures == 0)) && { passes=$((passes + 1)); echo "PASS: no backing-store failure on pmem"; }
-
 summary() { awk '{n[$2]++} END {printf "%d passed, %d failed", n["PASS"], n["FAIL"]}' "$1"; }
-echo "iscsi-test-cu SCSI family: rdwr $(summary "$OUT/rdwr.results"); pmem $(summary "$OUT/pmem.results")"
+echo "iscsi-test-cu SCSI family: rdwr $(summary "$OUT/rdwr.results"); pmem $(summary "$OUT/pmem.results"); pmem atomic $(summary "$OUT/atomic.results")"
 echo "pmem passes where rdwr fails: $(join "$OUT/rdwr.results" "$OUT/pmem.results" | awk '$2 == "FAIL" && $3 == "PASS" {printf "%s ", $1}')"
 echo "$passes passed, $failures failed"
 exit $((failures > 0))

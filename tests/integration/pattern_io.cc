@@ -10,11 +10,14 @@
 //       GOOD status: "A lba n gen"; stops at the first transport error (tgtd gone) or time.
 //   pattern_io check  URL LOG                    exit 1 if an acknowledged write is missing
 //   pattern_io wce    URL                        prints the caching mode page's WCE bit
+//   pattern_io sense  read|write URL LBA BLOCKS  one READ(16)/WRITE(16); prints "GOOD" or
+//       "CHECK key=0x3 asc=0x1100 info=LBA" (info=- if the sense has no valid INFORMATION)
 //
 // Exit codes: 0 ok, 1 data mismatch, 2 usage or connection error, 3 SCSI error.
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -251,6 +254,55 @@ int cmd_wce(Connection& c) {
   return 3;
 }
 
+// The INFORMATION field of fixed-format (0x70/0x71, VALID bit) or descriptor-format
+// (0x72/0x73, descriptor type 0) sense data; -1 if there is none. libiscsi keeps the sense
+// data, after its two-byte length, in datain.
+long long sense_information(const scsi_task* t) {
+  if (!t->datain.data || t->datain.size < 4) return -1;
+  const unsigned char* s = t->datain.data + 2;
+  const int n = std::min(t->datain.size - 2, (t->datain.data[0] << 8) | t->datain.data[1]);
+  const int code = s[0] & 0x7f;
+  if ((code == 0x70 || code == 0x71) && n >= 7 && (s[0] & 0x80))
+    return (static_cast<long long>(s[3]) << 24) | (s[4] << 16) | (s[5] << 8) | s[6];
+  if ((code == 0x72 || code == 0x73) && n >= 8) {
+    for (int i = 8; i + 12 <= n; i += 2 + s[i + 1]) {
+      if (s[i] != 0x00 || !(s[i + 2] & 0x80)) continue;
+      long long v = 0;
+      for (int k = 0; k < 8; ++k) v = (v << 8) | s[i + 4 + k];
+      return v;
+    }
+  }
+  return -1;
+}
+
+int cmd_sense(Connection& c, const std::string& what, std::uint64_t lba, std::uint32_t n) {
+  std::vector<unsigned char> buf(std::size_t{n} * c.block_size);
+  fill(buf, lba, c.block_size, 1);
+  scsi_task* t = nullptr;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (t) scsi_free_scsi_task(t);
+    t = what == "read"
+            ? iscsi_read16_sync(c.ctx, c.lun, lba, n * c.block_size, c.block_size, 0, 0, 0, 0, 0)
+            : iscsi_write16_sync(c.ctx, c.lun, lba, buf.data(), buf.size(), c.block_size, 0, 0,
+                                 0, 0, 0);
+    if (!unit_attention(t)) break;
+  }
+  if (!t) return 2;
+  int rc = 0;
+  if (t->status == SCSI_STATUS_GOOD) {
+    std::printf("GOOD\n");
+  } else if (t->status == SCSI_STATUS_CHECK_CONDITION) {
+    const long long info = sense_information(t);
+    std::printf("CHECK key=0x%x asc=0x%04x info=", static_cast<unsigned>(t->sense.key),
+                static_cast<unsigned>(t->sense.ascq));
+    if (info < 0) std::printf("-\n"); else std::printf("%lld\n", info);
+  } else {
+    rc = 2;  // the connection is gone (tgtd died?)
+  }
+  scsi_free_scsi_task(t);
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -270,12 +322,17 @@ int main(int argc, char** argv) {
     if (!connect(c, argv[2])) return 2;
     return cmd_check(c, argv[3]);
   }
+  if (mode == "sense" && argc == 6) {
+    if (!connect(c, argv[3])) return 2;
+    return cmd_sense(c, argv[2], u64(4), static_cast<std::uint32_t>(u64(5)));
+  }
   if (mode == "wce" && argc == 3) {
     if (!connect(c, argv[2])) return 2;
     return cmd_wce(c);
   }
   std::fprintf(stderr,
                "usage: pattern_io write URL LBA BLOCKS SEED [fua] | verify URL LBA BLOCKS SEED |\n"
-               "       churn URL LOG SECONDS SEED REGION_BLOCKS | check URL LOG | wce URL\n");
+               "       churn URL LOG SECONDS SEED REGION_BLOCKS | check URL LOG | wce URL |\n"
+               "       sense read|write URL LBA BLOCKS\n");
   return 2;
 }

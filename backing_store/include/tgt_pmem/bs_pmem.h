@@ -29,6 +29,7 @@ extern "C" {
 #define TGTPMEM_E_MAP         (-31006) /* libpmem2 could not map it */
 #define TGTPMEM_E_NOMEM       (-31007)
 #define TGTPMEM_E_INTERNAL    (-31008) /* a bug: an unexpected exception was caught */
+#define TGTPMEM_E_LAYOUT      (-31009) /* atomic layout: corrupt/foreign/newer header, etc. */
 
 #define TGTPMEM_MIN_SIZE      (1u << 20) /* smallest backing store accepted: 1 MiB */
 
@@ -53,6 +54,7 @@ struct tgtpmem_options_values {
 	int unmap;             /* 1: thin provisioning (UNMAP, WRITE SAME UNMAP) enabled */
 	int exec;              /* enum tgtpmem_exec */
 	int threads;           /* worker threads for TGTPMEM_EXEC_THREADS */
+	int atomic_layout;     /* 1: layout=atomic */
 };
 
 /*
@@ -65,8 +67,10 @@ void tgtpmem_options_free(tgtpmem_options *opts) TGTPMEM_NOEXCEPT;
 
 /*
  * Opens and maps the backing store at path. block_size: the final logical block size.
- * Never writes to the backing store. Errors: TGTPMEM_E_OPEN, _READONLY, _SIZE, _BLOCK_SIZE,
- * _MAP, _NOMEM, _INTERNAL, each with a message in err.
+ * Never writes to the backing store, except: with layout=atomic, a store whose metadata area
+ * is all zero is formatted (its header written), and recovery finishes the last transaction
+ * of each lane. Errors: TGTPMEM_E_OPEN, _READONLY, _SIZE, _BLOCK_SIZE, _MAP, _LAYOUT, _NOMEM,
+ * _INTERNAL, each with a message in err.
  */
 int tgtpmem_lun_open(const char *path, const tgtpmem_options *opts, uint32_t block_size,
 		     tgtpmem_lun **out, char *err, size_t errlen) TGTPMEM_NOEXCEPT;
@@ -78,6 +82,9 @@ struct tgtpmem_lun_info {
 	const char *durability; /* "cache-flush", "fence-only", "msync"; valid while open */
 	const char *medium;     /* "devdax", "file" (static string) */
 	int fd;                 /* the open backing store; owned by the LUN, never close it */
+	const char *layout;     /* "raw" or "atomic" (static string) */
+	uint32_t max_atomic_blocks; /* WRITE ATOMIC limit in blocks; 0: not supported */
+	uint8_t uuid[16];       /* the atomic layout's UUID; all zero for raw */
 };
 void tgtpmem_lun_get_info(const tgtpmem_lun *lun, struct tgtpmem_lun_info *info) TGTPMEM_NOEXCEPT;
 

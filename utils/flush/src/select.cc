@@ -9,16 +9,22 @@
 
 namespace tgt_pmem::flush {
 
-std::unique_ptr<Flusher> make_flusher_for_map(pmem2_map* map, int fd) {
+Method method_for_map(pmem2_map* map) noexcept {
   switch (pmem2_map_get_store_granularity(map)) {
     case PMEM2_GRANULARITY_BYTE:
-      return std::make_unique<CpuFlusher>(map, fd, Method::kFenceOnly);
+      return Method::kFenceOnly;
     case PMEM2_GRANULARITY_CACHE_LINE:
-      return std::make_unique<CpuFlusher>(map, fd, Method::kCacheFlush);
+      return Method::kCacheFlush;
     case PMEM2_GRANULARITY_PAGE:
       break;
   }
-  return std::make_unique<MsyncFlusher>(fd);
+  return Method::kMsync;
+}
+
+std::unique_ptr<Flusher> make_flusher_for_map(pmem2_map* map, int fd) {
+  const Method method = method_for_map(map);
+  if (method == Method::kMsync) return std::make_unique<MsyncFlusher>(fd);
+  return std::make_unique<CpuFlusher>(map, fd, method);
 }
 
 std::unique_ptr<Flusher> make_fdatasync_flusher(int fd) {

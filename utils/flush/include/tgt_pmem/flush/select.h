@@ -15,6 +15,10 @@ struct pmem2_map;
 
 namespace tgt_pmem::flush {
 
+// The method make_flusher_for_map() chooses for `map`, without making a flusher: what tools
+// report (tgtpmem-admin info) is then exactly what the module will do.
+[[nodiscard]] Method method_for_map(pmem2_map* map) noexcept;
+
 // `map` must outlive the returned flusher; `fd` (the mapped file, or -1) is what
 // sync_file() fdatasyncs; it is not owned.
 [[nodiscard]] std::unique_ptr<Flusher> make_flusher_for_map(pmem2_map* map, int fd);
