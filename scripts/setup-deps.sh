@@ -23,6 +23,8 @@ packages=(
   libiscsi-bin open-iscsi
   # util-linux gives unshare(1); iproute2/procps for the test harness
   util-linux procps iproute2 jq e2fsprogs
+  # man pages (scdoc), the .deb (debhelper, lintian) and the .rpm (rpmbuild) in packaging/
+  scdoc debhelper lintian rpm
 )
 if [[ ${TGTPMEM_WITH_E2E:-0} == 1 ]]; then
   packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs cpio)

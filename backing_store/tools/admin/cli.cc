@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "cli.h"
+
+#include <boost/program_options.hpp>
+#include <sstream>
+#include <vector>
+
+#include "layout.h"
+#include "size.h"
+
+namespace tgt_pmem::admin {
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* kExitStatus =
+    "Exit status:\n"
+    "  0  success (check: every check passed)\n"
+    "  1  check: bs_pmem would refuse the store, or libpmem2 reports bad blocks in it\n"
+    "  2  invalid command line: unknown option, bad value, missing argument\n"
+    "  3  PATH is missing, unreadable, not a file or devdax device, cannot be mapped, or an\n"
+    "     I/O error happened\n"
+    "  4  create refused: PATH holds data (see --force), or a devdax device has another\n"
+    "     size than --size\n";
+
+po::options_description common_options() {
+  po::options_description d("Options");
+  d.add_options()
+      ("json", "print the result as one JSON object on stdout")
+      ("help,h", "print this help");
+  return d;
+}
+
+po::options_description create_options() {
+  po::options_description d("Options");
+  d.add_options()
+      ("size,s", po::value<std::string>()->value_name("SIZE"),
+       "size of the store: required for a new file, resizes an existing one, must equal the "
+       "size of a devdax device (or be omitted). At least 1m, a multiple of the page size and "
+       "of the block size. Binary suffixes k, m, g, t.")
+      ("block-size,b", po::value<std::string>()->value_name("BYTES"),
+       "logical block size the LUN will use, 512 or 4096 (default 512); the size must be a "
+       "multiple of it. The raw layout does not record it: give the same value to bsopts "
+       "block_size=.")
+      ("layout", po::value<std::string>()->value_name("NAME"),
+       "on-media layout (default raw: no metadata, every byte is LUN data)")
+      ("force,f", "overwrite a store that holds data (any non-zero byte); without it create "
+                  "refuses and changes nothing")
+      ("zero,z", "write zeros over the whole store, durably, with a progress bar on a terminal "
+                 "(progress lines otherwise); allocates every block of a file")
+      ("json", "print the result as one JSON object on stdout")
+      ("help,h", "print this help");
+  return d;
+}
+
+po::options_description check_options() {
+  po::options_description d("Options");
+  d.add_options()
+      ("block-size,b", po::value<std::string>()->value_name("BYTES"),
+       "check for this logical block size, 512 or 4096 (default: the one the layout records, "
+       "else 512, tgt's default)")
+      ("json", "print the result as one JSON object on stdout")
+      ("help,h", "print this help");
+  return d;
+}
+
+std::string command_help(const std::string& command, const po::options_description& d) {
+  std::ostringstream out;
+  if (command == "create") {
+    out << "Usage: tgtpmem-admin create PATH [--size SIZE] [--block-size 512|4096] [--zero]\n"
+           "                            [--force] [--layout raw] [--json]\n\n"
+           "Creates a pool file for a pmem LUN (sparse, mode 0600), or prepares an existing file\n"
+           "or devdax device. Refuses, changing nothing, when PATH already holds data, unless\n"
+           "--force. The result passes 'tgtpmem-admin check' for the same block size.\n";
+  } else if (command == "info") {
+    out << "Usage: tgtpmem-admin info PATH [--json]\n\n"
+           "Shows what bs_pmem would see: medium (devdax or file), size, mapping alignment,\n"
+           "layout, block size (if the layout records it), the block sizes the size allows,\n"
+           "the store granularity libpmem2 reports and the durability method it implies\n"
+           "(fence-only, cache-flush, msync), and the bad blocks libpmem2 knows of. Read-only.\n";
+  } else {
+    out << "Usage: tgtpmem-admin check PATH [--block-size 512|4096] [--json]\n\n"
+           "Verifies, read-only, every rule bs_pmem applies when a LUN opens: PATH exists, is a\n"
+           "regular file or a devdax device, is readable and writable, libpmem2 accepts and maps\n"
+           "it, its size is at least 1 MiB and a multiple of the mapping alignment and of the\n"
+           "block size; then lists bad blocks and runs the layout's own checks.\n";
+  }
+  out << '\n' << d << '\n' << kExitStatus;
+  return out.str();
+}
+
+}  // namespace
+
+std::string general_help() {
+  std::ostringstream out;
+  out << "Usage: tgtpmem-admin COMMAND PATH [OPTIONS]\n"
+         "\n"
+         "Prepares and inspects the backing stores of bs_pmem, tgt's persistent-memory backing\n"
+         "store (tgtadm --bstype pmem): devdax devices, files on fsdax, plain files.\n"
+         "\n"
+         "Commands:\n"
+         "  create PATH --size SIZE   create a pool file, or prepare a devdax device\n"
+         "  info PATH                 medium, size, layout, durability method, bad blocks\n"
+         "  check PATH                verify, read-only, that bs_pmem will accept PATH\n"
+         "\n"
+         "'tgtpmem-admin COMMAND --help' lists a command's options; all take --json.\n"
+         "\n"
+      << kExitStatus
+      << "\n"
+         "Environment:\n"
+         "  PMEM2_FORCE_GRANULARITY  BYTE, CACHE_LINE or PAGE: libpmem2 reports this store\n"
+         "                           granularity, as it does in a tgtd started with it\n"
+         "\n"
+         "Examples:\n"
+         "  tgtpmem-admin create /var/lib/tgt-pmem/lun1.img --size 4g --block-size 4096\n"
+         "  tgtpmem-admin create /dev/dax0.0 --zero\n"
+         "  tgtpmem-admin info /dev/dax0.0 --json\n"
+         "  tgtpmem-admin check /var/lib/tgt-pmem/lun1.img --block-size 4096\n";
+  return out.str();
+}
+
+Parsed parse_command_line(std::span<const std::string> args) {
+  if (args.empty())
+    return UsageError{"no command given (create, info, check)", "see 'tgtpmem-admin --help'"};
+  const std::string& command = args.front();
+  if (command == "-h" || command == "--help" || command == "help") return HelpRequested{general_help()};
+  if (command != "create" && command != "info" && command != "check") {
+    if (command.starts_with("-"))
+      return UsageError{"expected a command (create, info, check) before '" + command + "'",
+                        "see 'tgtpmem-admin --help'"};
+    return UsageError{"unknown command '" + command + "' (commands: create, info, check)",
+                      "see 'tgtpmem-admin --help'"};
+  }
+  const std::string hint = "see 'tgtpmem-admin " + command + " --help'";
+
+  po::options_description visible = command == "create" ? create_options()
+                                     : command == "check" ? check_options()
+                                                          : common_options();
+  po::options_description all;
+  all.add(visible);
+  all.add_options()("path", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("path", -1);
+
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(rest).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return UsageError{command + ": " + e.what(), hint};
+  }
+  if (vm.count("help")) return HelpRequested{command_help(command, visible)};
+
+  std::vector<std::string> paths;
+  if (vm.count("path")) paths = vm["path"].as<std::vector<std::string>>();
+  if (paths.empty()) return UsageError{command + ": no PATH given", hint};
+  if (paths.size() > 1)
+    return UsageError{command + ": one PATH only, got '" + paths[0] + "' and '" + paths[1] + "'",
+                      hint};
+  if (paths[0].empty()) return UsageError{command + ": PATH is empty", hint};
+  const bool json = vm.count("json") != 0;
+
+  std::optional<std::uint32_t> block_size;
+  if (vm.count("block-size")) {
+    const auto& text = vm["block-size"].as<std::string>();
+    auto v = parse_size(text);
+    if (!v || (*v != 512 && *v != 4096))
+      return UsageError{command + ": --block-size '" + text + "': must be 512 or 4096", hint};
+    block_size = static_cast<std::uint32_t>(*v);
+  }
+
+  if (command == "info") return InfoArgs{paths[0], json};
+  if (command == "check") return CheckArgs{paths[0], block_size, json};
+
+  CreateArgs c;
+  c.path = paths[0];
+  c.json = json;
+  c.force = vm.count("force") != 0;
+  c.zero = vm.count("zero") != 0;
+  if (block_size) c.block_size = *block_size;
+  if (vm.count("size")) {
+    auto s = parse_size(vm["size"].as<std::string>());
+    if (!s) return UsageError{"create: --size: " + s.error(), hint};
+    c.size = *s;
+  }
+  if (vm.count("layout")) {
+    c.layout = vm["layout"].as<std::string>();
+    if (!layout_named(c.layout))
+      return UsageError{"create: unknown layout '" + c.layout + "' (known: " + layout_names() + ")",
+                        hint};
+  }
+  return c;
+}
+
+}  // namespace tgt_pmem::admin

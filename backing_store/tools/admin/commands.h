@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The commands of tgtpmem-admin. Each returns the process exit status (ExitCode) and
+// writes its report to out (stdout) and diagnostics and progress to err (stderr).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+namespace tgt_pmem::admin {
+
+// Documented in --help and tgtpmem-admin(8); scripts rely on them.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitCheckFailed = 1,  // check: bs_pmem would refuse the store, or it has bad blocks
+  kExitUsage = 2,        // invalid command line (unknown option, bad value, missing argument)
+  kExitCannotUse = 3,    // the path is missing, unreadable, not a file or devdax device,
+                         // cannot be mapped, or an I/O error happened
+  kExitRefused = 4,      // create: the store holds data (see --force), or a devdax device
+                         // has another size than --size
+};
+
+struct Io {
+  std::ostream& out;
+  std::ostream& err;
+  bool err_is_terminal = false;  // progress as a bar rather than lines
+};
+
+struct CreateArgs {
+  std::string path;
+  std::optional<std::uint64_t> size;  // required for a new file
+  std::uint32_t block_size = 512;
+  std::string layout = "raw";
+  bool force = false;
+  bool zero = false;
+  bool json = false;
+};
+
+struct InfoArgs {
+  std::string path;
+  bool json = false;
+};
+
+struct CheckArgs {
+  std::string path;
+  std::optional<std::uint32_t> block_size;  // default: the recorded one, else 512
+  bool json = false;
+};
+
+[[nodiscard]] int run_create(const CreateArgs& args, Io& io);
+[[nodiscard]] int run_info(const InfoArgs& args, Io& io);
+[[nodiscard]] int run_check(const CheckArgs& args, Io& io);
+
+}  // namespace tgt_pmem::admin

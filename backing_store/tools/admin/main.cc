@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// tgtpmem-admin: prepares and inspects bs_pmem backing stores (see tgtpmem-admin(8)).
+#include <unistd.h>
+
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace tgt_pmem::admin;
+  try {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const Parsed parsed = parse_command_line(args);
+    Io io{std::cout, std::cerr, ::isatty(STDERR_FILENO) == 1};
+    if (const auto* h = std::get_if<HelpRequested>(&parsed)) {
+      std::cout << h->text;
+      return kExitOk;
+    }
+    if (const auto* u = std::get_if<UsageError>(&parsed)) {
+      std::cerr << "tgtpmem-admin: " << u->message << "\n" << u->hint << "\n";
+      return kExitUsage;
+    }
+    if (const auto* c = std::get_if<CreateArgs>(&parsed)) return run_create(*c, io);
+    if (const auto* i = std::get_if<InfoArgs>(&parsed)) return run_info(*i, io);
+    return run_check(std::get<CheckArgs>(parsed), io);
+  } catch (const std::exception& e) {
+    std::cerr << "tgtpmem-admin: internal error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "tgtpmem-admin: internal error\n";
+  }
+  return kExitCannotUse;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The Debian package, installed for real: build it (packaging/build-deb.sh), dpkg -i it,
+# start a tgtd of our own from the installed files (control port 9311, iSCSI 127.0.0.1:3311,
+# PMEM2_FORCE_GRANULARITY=CACHE_LINE), serve pmem LUNs on files made by the installed
+# tgtpmem-admin, once with tgtadm and once with Debian's unchanged tgt-admin from the shipped
+# targets.conf example, do verified I/O with the installed tgtpmem-load and libiscsi's
+# tools, then dpkg -r (the running tgtd keeps its module; a new one no longer has it) and
+# dpkg -P, and check that nothing the package installed is left behind.
+#
+#   package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]
+#
+# Leaves the machine as it found it: skipped (77) if tgt-pmem is already installed; a
+# bs_pmem.so installed by hand (cmake --install) is put back afterwards.
+set -uo pipefail
+repo=$(readlink -f "${1:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}")
+pkg_work=${2:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}
+[[ -n ${3:-} ]] && export TGT_SOURCE_DIR=$3
+CTL=${PACKAGE_TEST_CONTROL_PORT:-9311} PORT=${PACKAGE_TEST_ISCSI_PORT:-3311}
+BSDIR=/usr/lib/tgt/backing-store
+IQN1=iqn.2026-11.org.tgt-pmem:package-test IQN2=iqn.2026-11.org.example:pmem
+
+skip() { echo "SKIP: $*"; exit 77; }
+[[ $(id -u) -eq 0 ]] || skip "needs root (dpkg -i)"
+for tool in dpkg-buildpackage dh tgtd tgtadm tgt-admin iscsi-inq iscsi-readcapacity16 jq; do
+  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup-deps.sh)"
+done
+if dpkg-query -W -f='${Status}' tgt-pmem 2>/dev/null | grep -q 'installed'; then
+  skip "tgt-pmem is installed already; this test would replace and remove it"
+fi
+
+source "$repo/tests/lib/tgtd.sh"  # tgtadm_c, tgtd_stop (the start is ours: no bind mount)
+work=$(mktemp -d /tmp/tgtpmem-package-XXXXXX)
+log=$work/tgtd.log
+failures=0 installed=0
+pass() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
+
+# State to restore: a hand-installed module, and whether the module directory existed.
+had_bsdir=0; [[ -d $BSDIR ]] && had_bsdir=1
+if [[ -e $BSDIR/bs_pmem.so ]]; then cp -a "$BSDIR/bs_pmem.so" "$work/bs_pmem.so.orig"; fi
+
+cleanup() {
+  tgtd_stop 2>/dev/null
+  if (( installed )); then dpkg -P tgt-pmem >/dev/null 2>&1; fi
+  if [[ -e $work/bs_pmem.so.orig ]]; then mkdir -p "$BSDIR"; cp -a "$work/bs_pmem.so.orig" "$BSDIR/bs_pmem.so"; fi
+  if (( had_bsdir )); then mkdir -p "$BSDIR"; fi
+  if (( failures )); then echo "--- tgtd log ---"; cat "$log" 2>/dev/null; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_installed_tgtd() {
+  PMEM2_FORCE_GRANULARITY=CACHE_LINE tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" \
+    >>"$log" 2>&1 </dev/null &
+  TGTD_PID=$! TGTD_CONTROL_PORT=$CTL
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$TGTD_PID" 2>/dev/null || { fail "tgtd exited at start"; return 1; }
+    tgtadm -C "$CTL" --mode sys --op show >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  fail "tgtd did not answer on control port $CTL"; return 1
+}
+bstypes() { tgtadm_c --mode sys --op show | sed -n '/Backing stores:/,/Device types:/p'; }
+
+# --- 1. build ------------------------------------------------------------------------------
+start=$(date +%s)
+if ! deb=$(TGTPMEM_PKG_WORK=$pkg_work "$repo/packaging/build-deb.sh" "$work/out" 2>"$work/build.err" | tail -n 1); then
+  cat "$work/build.err"; fail "build-deb.sh failed"; exit 1
+fi
+echo "# .deb built in $(( $(date +%s) - start )) s: $deb"
+grep '^build-deb: lintian:' "$work/build.err" | grep -E ': [EW]: ' && fail "lintian errors or warnings" ||
+  pass "lintian: no errors or warnings"
+tgt_version=$(dpkg-query -W -f='${Version}' tgt)
+[[ $(dpkg-deb -f "$deb" Depends) == *"tgt (= $tgt_version)"* ]] &&
+  pass "Depends: tgt (= $tgt_version)" || fail "Depends lacks tgt (= $tgt_version): $(dpkg-deb -f "$deb" Depends)"
+dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/files"
+for f in $BSDIR/bs_pmem.so /usr/bin/tgtpmem-admin /usr/bin/tgtpmem-load \
+         /usr/share/man/man8/bs_pmem.8.gz /usr/share/man/man8/tgtpmem-admin.8.gz \
+         /usr/share/man/man1/tgtpmem-load.1.gz /usr/share/doc/tgt-pmem/examples/pmem.conf \
+         /usr/share/doc/tgt-pmem/copyright; do
+  grep -qx "$f" "$work/files" && pass "ships $f" || fail "does not ship $f"
+done
+# What existed before, so that "left behind" means "created by the package and still there".
+while read -r f; do [[ -e $f || -L $f ]] && echo "$f"; done <"$work/files" >"$work/existed"
+
+# --- 2. install ----------------------------------------------------------------------------
+if dpkg -i "$deb" >"$work/install.out" 2>&1; then
+  installed=1; pass "dpkg -i"
+else
+  cat "$work/install.out"; fail "dpkg -i failed"; exit 1
+fi
+grep -qE 'tgt-pmem: tgtd (is running without bs_pmem.so: restart it|will load bs_pmem.so)' "$work/install.out" &&
+  pass "postinst says tgtd must be (re)started" || { fail "postinst message missing"; cat "$work/install.out"; }
+[[ -z $(dpkg --verify tgt-pmem) ]] && pass "dpkg --verify: installed files intact" || fail "dpkg --verify"
+diff <(dpkg -L tgt-pmem | grep -v '^/\.$' | sort) <(grep -v '^/$' "$work/files" | sort) >/dev/null &&
+  pass "dpkg -L matches the .deb" || fail "dpkg -L differs from the .deb contents"
+man -w bs_pmem >/dev/null 2>&1 && man -w tgtpmem-admin >/dev/null 2>&1 && pass "man pages found by man -w" ||
+  fail "man -w cannot find the man pages"
+
+# --- 3. a LUN through tgtadm ----------------------------------------------------------------
+start_installed_tgtd || exit 1
+bstypes | grep -qx '    pmem' && pass "installed tgtd lists bstype pmem" || fail "pmem not among the backing stores"
+grep -q "bs_pmem .* (built for tgt $tgt_version) registered as bstype pmem" "$log" &&
+  pass "log: module registered, built for tgt $tgt_version" || fail "no registration line in the log"
+/usr/bin/tgtpmem-admin create "$work/a.img" --size 64m >/dev/null && pass "installed tgtpmem-admin create" ||
+  fail "tgtpmem-admin create"
+tgtadm_c --lld iscsi --mode target --op new --tid 1 --targetname "$IQN1" &&
+  tgtadm_c --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem --backing-store "$work/a.img" &&
+  tgtadm_c --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL ||
+  fail "tgtadm could not create the pmem LUN"
+grep -qF "bs_pmem: opened $work/a.img: file, 67108864 bytes, block size 512, durability cache-flush, write cache off, exec inline" "$log" &&
+  pass "log: opened with durability cache-flush" || fail "no 'opened' line with cache-flush"
+url1=iscsi://127.0.0.1:$PORT/$IQN1/1
+iscsi-inq "$url1" >"$work/inq.out" 2>&1 && grep -q 'Peripheral Device Type:DIRECT_ACCESS' "$work/inq.out" &&
+  pass "iscsi-inq answers" || { fail "iscsi-inq"; cat "$work/inq.out"; }
+/usr/bin/tgtpmem-load --json --verify --read-percent 50 --queue-depth 8 --ios 4000 --size 16m "$url1" \
+  >"$work/load.json" 2>"$work/load.err"
+jq -e '.ok and .verify.errors == 0 and .write.ios > 0 and .verify.blocks_checked > 0' "$work/load.json" >/dev/null &&
+  pass "verified I/O with the installed tgtpmem-load" || { fail "tgtpmem-load"; cat "$work/load.json" "$work/load.err"; }
+
+# --- 4. a LUN through Debian's tgt-admin, from the shipped example --------------------------
+/usr/bin/tgtpmem-admin create "$work/lun1.img" --size 64m --block-size 4096 >/dev/null
+sed -e "s|/var/lib/tgt-pmem/lun1.img|$work/lun1.img|" -e 's|initiator-address .*|initiator-address 127.0.0.1|' \
+  /usr/share/doc/tgt-pmem/examples/pmem.conf >"$work/targets.conf"
+if tgt-admin -C "$CTL" -c "$work/targets.conf" --execute >"$work/tgt-admin.out" 2>&1; then
+  pass "tgt-admin --execute the example"
+else
+  fail "tgt-admin failed"; cat "$work/tgt-admin.out"
+fi
+tgtadm_c --mode target --op show >"$work/show.out"
+sed -n "/Target [0-9]*: $IQN2/,\$p" "$work/show.out" >"$work/show2.out"
+grep -q "Backing store type: pmem" "$work/show2.out" && grep -q "Backing store path: $work/lun1.img" "$work/show2.out" &&
+  grep -q "Block size: 4096" "$work/show2.out" &&
+  pass "tgt-admin made a pmem LUN with block size 4096" || { fail "LUN from targets.conf"; cat "$work/show.out"; }
+grep -qF "bs_pmem: opened $work/lun1.img: file, 67108864 bytes, block size 4096, durability cache-flush, write cache off, exec inline" "$log" &&
+  pass "log: both bsopts keys arrived (block_size=4096, write_cache=off)" || fail "bsopts did not reach the module"
+url2=iscsi://127.0.0.1:$PORT/$IQN2/1
+iscsi-readcapacity16 "$url2" >"$work/rc16.out" 2>&1 && grep -q 'LOGICAL BLOCK LENGTH IN BYTES:4096' "$work/rc16.out" &&
+  pass "READ CAPACITY(16): 4096-byte blocks" || { fail "readcapacity16"; cat "$work/rc16.out"; }
+/usr/bin/tgtpmem-load --json --verify --read-percent 50 --ios 2000 --size 8m "$url2" >"$work/load2.json" 2>&1
+jq -e '.ok and .verify.errors == 0' "$work/load2.json" >/dev/null &&
+  pass "verified I/O on the tgt-admin LUN" || { fail "tgtpmem-load on the tgt-admin LUN"; cat "$work/load2.json"; }
+
+# --- 5. remove while tgtd runs: it keeps the module until restarted ---------------------------
+dpkg -r tgt-pmem >"$work/remove.out" 2>&1 && pass "dpkg -r" || { fail "dpkg -r"; cat "$work/remove.out"; }
+grep -q "tgt-pmem: the running tgtd still has bs_pmem.so loaded" "$work/remove.out" &&
+  pass "postrm says tgtd must be restarted to unload" || { fail "postrm message"; cat "$work/remove.out"; }
+[[ ! -e $BSDIR/bs_pmem.so ]] && pass "module file removed" || fail "module file still there"
+/usr/bin/tgtpmem-admin --help >/dev/null 2>&1 && fail "tgtpmem-admin still installed"
+# (tgt-admin --execute removed target 1, which is not in its configuration: use target 2.)
+tgtpmem_load=$work/tgtpmem-load  # the installed one is gone: use the one the package build made
+cp "$pkg_work/obj/utils/load/tgtpmem-load" "$tgtpmem_load" 2>/dev/null || tgtpmem_load=""
+if [[ -n $tgtpmem_load ]]; then
+  "$tgtpmem_load" --json --verify --read-percent 50 --ios 2000 --size 8m "$url2" >"$work/load3.json" 2>&1
+  jq -e '.ok and .verify.errors == 0' "$work/load3.json" >/dev/null &&
+    pass "the running tgtd still serves its pmem LUN (verified I/O)" ||
+    { fail "the running tgtd lost its LUN on removal"; cat "$work/load3.json"; }
+else
+  iscsi-inq "$url2" >"$work/inq3.out" 2>&1 && pass "the running tgtd still serves its pmem LUN" ||
+    { fail "the running tgtd lost its LUN on removal"; cat "$work/inq3.out"; }
+fi
+tgtd_stop
+! kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd stopped (targets, then system delete)" || fail "tgtd still runs"
+start_installed_tgtd || exit 1
+bstypes | grep -qx '    pmem' && fail "a new tgtd still has pmem" || pass "a new tgtd no longer has bstype pmem"
+tgtadm_c --lld iscsi --mode target --op new --tid 1 --targetname "$IQN1"
+if tgtadm_c --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+     --backing-store "$work/a.img" >/dev/null 2>&1; then
+  fail "--bstype pmem accepted without the module"
+else
+  pass "--bstype pmem refused without the module"
+fi
+tgtd_stop
+
+# --- 6. purge: nothing left behind -------------------------------------------------------------
+dpkg -P tgt-pmem >/dev/null 2>&1 && installed=0 && pass "dpkg -P" || fail "dpkg -P"
+[[ -z $(dpkg-query -W -f='${Status}' tgt-pmem 2>/dev/null | grep -v 'not-installed') ]] &&
+  pass "dpkg knows nothing of tgt-pmem" || fail "dpkg still lists tgt-pmem"
+ls /var/lib/dpkg/info/tgt-pmem.* >/dev/null 2>&1 && fail "dpkg info files left" || pass "no dpkg info files left"
+left=$(while read -r f; do
+  grep -qx "$f" "$work/existed" && continue
+  [[ -e $f || -L $f ]] && echo "$f"
+done <"$work/files")
+[[ -z $left ]] && pass "nothing the package installed is left behind" || { fail "left behind:"; echo "$left"; }
+
+if (( failures )); then echo "package_test: $failures check(s) failed"; exit 1; fi
+echo "package_test: all checks passed"

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// tgtpmem-admin's command line: what is accepted, and a usage error for everything else.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace tgt_pmem::admin {
+namespace {
+
+Parsed parse(std::vector<std::string> args) { return parse_command_line(args); }
+
+std::string usage_message(const Parsed& p) {
+  const auto* u = std::get_if<UsageError>(&p);
+  return u ? u->message : "(not a usage error)";
+}
+
+TEST(AdminCli, CreateWithAllOptions) {
+  auto p = parse({"create", "/x.img", "--size", "64m", "-b", "4096", "--force", "--zero", "--json"});
+  const auto* c = std::get_if<CreateArgs>(&p);
+  ASSERT_NE(c, nullptr) << usage_message(p);
+  EXPECT_EQ(c->path, "/x.img");
+  EXPECT_EQ(c->size, 64u << 20);
+  EXPECT_EQ(c->block_size, 4096u);
+  EXPECT_TRUE(c->force && c->zero && c->json);
+  EXPECT_EQ(c->layout, "raw");
+}
+
+TEST(AdminCli, CreateDefaults) {
+  auto p = parse({"create", "/dev/dax0.0"});
+  const auto* c = std::get_if<CreateArgs>(&p);
+  ASSERT_NE(c, nullptr);
+  EXPECT_FALSE(c->size);
+  EXPECT_EQ(c->block_size, 512u);
+  EXPECT_FALSE(c->force || c->zero || c->json);
+}
+
+TEST(AdminCli, InfoAndCheck) {
+  auto i = parse({"info", "--json", "/x"});
+  ASSERT_TRUE(std::holds_alternative<InfoArgs>(i));
+  EXPECT_TRUE(std::get<InfoArgs>(i).json);
+  auto c = parse({"check", "/x", "--block-size", "4k"});
+  ASSERT_TRUE(std::holds_alternative<CheckArgs>(c)) << usage_message(c);
+  EXPECT_EQ(std::get<CheckArgs>(c).block_size, 4096u);
+  EXPECT_FALSE(std::get<CheckArgs>(parse({"check", "/x"})).block_size);
+}
+
+TEST(AdminCli, HelpEverywhere) {
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"-h"}, {"help"}, {"create", "--help"}, {"info", "-h"}, {"check", "--help"}}) {
+    auto p = parse(args);
+    ASSERT_TRUE(std::holds_alternative<HelpRequested>(p)) << args.front();
+    EXPECT_NE(std::get<HelpRequested>(p).text.find("Exit status:"), std::string::npos);
+  }
+}
+
+TEST(AdminCli, UsageErrors) {
+  EXPECT_NE(usage_message(parse({})).find("no command"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"format", "/x"})).find("unknown command 'format'"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"--size", "1g"})).find("expected a command"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"info"})).find("no PATH"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"info", "/a", "/b"})).find("one PATH only"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"info", "/a", "--size", "1g"})).find("size"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"check", "/a", "--bogus"})).find("--bogus"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"create", "/a", "--size", "12q"})).find("unknown suffix"),
+            std::string::npos);
+  EXPECT_NE(usage_message(parse({"create", "/a", "--size"})).find("size"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"create", "/a", "-b", "1024"})).find("512 or 4096"),
+            std::string::npos);
+  EXPECT_NE(usage_message(parse({"check", "/a", "-b", "x"})).find("512 or 4096"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"create", "/a", "--layout", "btt"})).find("unknown layout 'btt'"),
+            std::string::npos);
+  EXPECT_NE(usage_message(parse({"create", ""})).find("empty"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tgt_pmem::admin

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// create / info / check on real files in a temporary directory, through libpmem2.
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "commands.h"
+
+namespace tgt_pmem::admin {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AdminCommands : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tgtpmem-admin-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  }
+  void TearDown() override {
+    ::unsetenv("PMEM2_FORCE_GRANULARITY");
+    fs::remove_all(dir_);
+  }
+  std::string path(const char* name) const { return (dir_ / name).string(); }
+
+  int create(CreateArgs a) {
+    reset();
+    return run_create(a, io_);
+  }
+  int info(const std::string& p, bool json = true) {
+    reset();
+    return run_info(InfoArgs{p, json}, io_);
+  }
+  int check(const std::string& p, std::optional<std::uint32_t> bs = std::nullopt, bool json = true) {
+    reset();
+    return run_check(CheckArgs{p, bs, json}, io_);
+  }
+  void reset() {
+    out_.str("");
+    err_.str("");
+  }
+  static void write_at(const std::string& p, std::uint64_t offset, const std::string& bytes) {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f << bytes;
+  }
+  static std::string contents(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), {}};
+  }
+  static void make_file(const std::string& p, std::uint64_t size) {
+    { std::ofstream f(p); }
+    fs::resize_file(p, size);
+  }
+
+  fs::path dir_;
+  std::ostringstream out_, err_;
+  Io io_{out_, err_, false};
+};
+
+bool has(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST_F(AdminCommands, CreateMakesASparseFileOfTheSize) {
+  CreateArgs a{.path = path("a.img"), .size = 64u << 20, .json = true};
+  ASSERT_EQ(create(a), kExitOk) << err_.str();
+  EXPECT_EQ(fs::file_size(a.path), 64u << 20);
+  struct stat st {};
+  ASSERT_EQ(::stat(a.path.c_str(), &st), 0);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20);  // not written: sparse
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(has(out_.str(), "\"created\":true")) << out_.str();
+  EXPECT_TRUE(has(out_.str(), "\"layout\":\"raw\"")) << out_.str();
+  EXPECT_EQ(check(a.path), kExitOk) << out_.str();
+}
+
+TEST_F(AdminCommands, CreateRefusesAStoreWithDataAndLeavesItAlone) {
+  const auto p = path("data.img");
+  make_file(p, 8u << 20);
+  write_at(p, 5u << 20, "precious");
+  const auto before = contents(p);
+  EXPECT_EQ(create({.path = p, .size = 16u << 20}), kExitRefused);
+  EXPECT_TRUE(has(err_.str(), "holds data (first non-zero byte at offset 5242880)")) << err_.str();
+  EXPECT_TRUE(has(err_.str(), "--force"));
+  EXPECT_EQ(contents(p), before);
+  EXPECT_EQ(create({.path = p, .zero = true}), kExitRefused);
+  EXPECT_EQ(contents(p), before);
+}
+
+TEST_F(AdminCommands, CreateWithForceAndZeroWipesAndResizes) {
+  const auto p = path("wipe.img");
+  make_file(p, 8u << 20);
+  write_at(p, 4096, "old data");
+  ASSERT_EQ(create({.path = p, .size = 4u << 20, .force = true, .zero = true}), kExitOk)
+      << err_.str();
+  EXPECT_EQ(fs::file_size(p), 4u << 20);
+  EXPECT_EQ(contents(p), std::string(4u << 20, '\0'));
+  EXPECT_TRUE(has(err_.str(), "zeroing " + p + ": 100% (4 MiB of 4 MiB)")) << err_.str();
+  struct stat st {};
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_GE(st.st_blocks * 512, 4 << 20);  // zeroing allocated every block
+}
+
+TEST_F(AdminCommands, CreateAcceptsAnEmptyExistingFileAndAZeroFile) {
+  const auto p = path("empty.img");
+  make_file(p, 0);
+  EXPECT_EQ(create({.path = p}), kExitUsage) << "an empty file needs --size";
+  EXPECT_EQ(create({.path = p, .size = 2u << 20}), kExitOk) << err_.str();
+  EXPECT_EQ(create({.path = p}), kExitOk) << "all zeros: nothing to lose";
+  EXPECT_EQ(fs::file_size(p), 2u << 20);
+}
+
+TEST_F(AdminCommands, CreateRefusesBadSizesWithoutLeavingAFile) {
+  const auto p = path("bad.img");
+  EXPECT_EQ(create({.path = p, .size = 512u << 10}), kExitUsage);
+  EXPECT_TRUE(has(err_.str(), "below the minimum of 1048576 bytes")) << err_.str();
+  EXPECT_EQ(create({.path = p, .size = (1u << 20) + 512}), kExitUsage);
+  EXPECT_TRUE(has(err_.str(), "not a multiple of the mapping alignment")) << err_.str();
+  EXPECT_EQ(create({.path = p, .size = (1u << 20) + 4096 * 3, .block_size = 4096}), kExitOk);
+  fs::remove(p);
+  EXPECT_EQ(create({.path = p, .size = (1u << 20) + 512, .block_size = 4096}), kExitUsage);
+  EXPECT_EQ(create({.path = p}), kExitUsage);
+  EXPECT_TRUE(has(err_.str(), "does not exist: give --size")) << err_.str();
+  EXPECT_FALSE(fs::exists(p));
+  EXPECT_EQ(create({.path = path("no/such/dir/x.img"), .size = 1u << 20}), kExitCannotUse);
+  EXPECT_EQ(create({.path = dir_.string(), .size = 1u << 20}), kExitCannotUse);
+  EXPECT_TRUE(has(err_.str(), "not a regular file or a devdax")) << err_.str();
+}
+
+TEST_F(AdminCommands, InfoReportsTheDurabilityTheModuleWouldChoose) {
+  const auto p = path("i.img");
+  ASSERT_EQ(create({.path = p, .size = 4u << 20}), kExitOk);
+  ASSERT_EQ(info(p), kExitOk);
+  EXPECT_TRUE(has(out_.str(), "\"medium\":\"file\",\"size\":4194304")) << out_.str();
+  EXPECT_TRUE(has(out_.str(), "\"block_size\":null,\"accepted_block_sizes\":[512,4096]"));
+  EXPECT_TRUE(has(out_.str(), "\"store_granularity\":\"page\",\"forced_granularity\":null,"
+                              "\"durability\":\"msync\"")) << out_.str();
+  ::setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1);
+  ASSERT_EQ(info(p), kExitOk);
+  EXPECT_TRUE(has(out_.str(), "\"store_granularity\":\"cache-line\",\"forced_granularity\":"
+                              "\"CACHE_LINE\",\"durability\":\"cache-flush\"")) << out_.str();
+  ::setenv("PMEM2_FORCE_GRANULARITY", "BYTE", 1);
+  ASSERT_EQ(info(p, false), kExitOk);
+  EXPECT_TRUE(has(out_.str(), "durability:     fence-only\n")) << out_.str();
+}
+
+TEST_F(AdminCommands, InfoOnAStoreThatCannotBeMapped) {
+  const auto p = path("odd.img");
+  make_file(p, (2u << 20) + 512);
+  ASSERT_EQ(info(p), kExitOk);
+  EXPECT_TRUE(has(out_.str(), "\"layout\":null")) << out_.str();
+  EXPECT_TRUE(has(out_.str(), "\"accepted_block_sizes\":[]")) << out_.str();
+  EXPECT_TRUE(has(out_.str(), "\"durability\":null")) << out_.str();
+  EXPECT_EQ(info(path("missing.img")), kExitCannotUse);
+  EXPECT_TRUE(has(err_.str(), "no such file or device")) << err_.str();
+}
+
+TEST_F(AdminCommands, CheckFollowsTheModulesSizeRules) {
+  const auto small = path("small.img");
+  make_file(small, 64u << 10);
+  EXPECT_EQ(check(small), kExitCheckFailed);
+  EXPECT_TRUE(has(out_.str(), "{\"name\":\"size.minimum\",\"result\":\"failed\"")) << out_.str();
+
+  const auto odd = path("odd.img");
+  make_file(odd, (2u << 20) + 512);
+  EXPECT_EQ(check(odd), kExitCheckFailed);
+  EXPECT_TRUE(has(out_.str(), "{\"name\":\"size.alignment\",\"result\":\"failed\"")) << out_.str();
+  EXPECT_TRUE(has(out_.str(), "{\"name\":\"map\",\"result\":\"skipped\"")) << out_.str();
+
+  const auto p = path("bs.img");
+  make_file(p, (1u << 20) + 4096 * 3);  // page aligned: fine for both block sizes
+  EXPECT_EQ(check(p, 512), kExitOk) << out_.str();
+  EXPECT_EQ(check(p, 4096), kExitOk) << out_.str();
+  make_file(p, (1u << 20) + 4096 + 2048);  // fails the alignment, and 4096 too
+  EXPECT_EQ(check(p, 4096, false), kExitCheckFailed);
+  EXPECT_TRUE(has(out_.str(), "check FAILED: bs_pmem cannot serve")) << out_.str();
+}
+
+TEST_F(AdminCommands, CheckNamesWhatIsMissing) {
+  EXPECT_EQ(check(path("missing.img"), std::nullopt, false), kExitCannotUse);
+  EXPECT_TRUE(has(out_.str(), "failed  exists")) << out_.str();
+  EXPECT_EQ(check(dir_.string()), kExitCannotUse);
+  EXPECT_TRUE(has(out_.str(), "{\"name\":\"type\",\"result\":\"failed\"")) << out_.str();
+}
+
+TEST_F(AdminCommands, CheckNeverWrites) {
+  const auto p = path("ro.img");
+  make_file(p, 4u << 20);
+  write_at(p, 123, "data");
+  struct stat before {};
+  ASSERT_EQ(::stat(p.c_str(), &before), 0);
+  ASSERT_EQ(::chmod(p.c_str(), 0400), 0);
+  check(p);
+  info(p);
+  ASSERT_EQ(::chmod(p.c_str(), 0600), 0);
+  struct stat after {};
+  ASSERT_EQ(::stat(p.c_str(), &after), 0);
+  EXPECT_EQ(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+  EXPECT_EQ(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+  EXPECT_EQ(contents(p).substr(123, 4), "data");
+}
+
+}  // namespace
+}  // namespace tgt_pmem::admin
