@@ -80,56 +80,6 @@ T get_or(const po::variables_map& vm, const char* name, T fallback) {
 
 }  // namespace
 
-std::expected<std::uint64_t, std::string> parse_size(std::string_view text) {
-  if (text.empty()) return std::unexpected("empty size");
-  std::uint64_t number = 0;
-  const char* first = text.data();
-  const char* last = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(first, last, number);
-  if (ec == std::errc::result_out_of_range) {
-    return std::unexpected("size '" + std::string(text) + "' is too large");
-  }
-  if (ec != std::errc() || ptr == first) {
-    return std::unexpected("size '" + std::string(text) + "' is not a number");
-  }
-  std::string suffix(ptr, last);
-  for (char& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  unsigned shift = 0;
-  if (suffix.empty() || suffix == "b") {
-    shift = 0;
-  } else if (suffix == "k" || suffix == "kib") {
-    shift = 10;
-  } else if (suffix == "m" || suffix == "mib") {
-    shift = 20;
-  } else if (suffix == "g" || suffix == "gib") {
-    shift = 30;
-  } else if (suffix == "t" || suffix == "tib") {
-    shift = 40;
-  } else {
-    return std::unexpected("size '" + std::string(text) +
-                           "' has an unknown suffix (use k, m, g, t: binary multiples)");
-  }
-  if (shift != 0 && number > (std::numeric_limits<std::uint64_t>::max() >> shift)) {
-    return std::unexpected("size '" + std::string(text) + "' is too large");
-  }
-  return number << shift;
-}
-
-std::string format_size(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  unsigned unit = 0;
-  while (unit + 1 < std::size(kUnits) && (bytes >> (10 * (unit + 1))) != 0) ++unit;
-  if (unit == 0) return std::to_string(bytes) + " B";
-  const std::uint64_t whole = bytes >> (10 * unit);
-  if ((bytes & ((std::uint64_t{1} << (10 * unit)) - 1)) == 0) {
-    return std::to_string(whole) + " " + kUnits[unit];
-  }
-  const double value = static_cast<double>(bytes) / static_cast<double>(std::uint64_t{1} << (10 * unit));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f %s", value, kUnits[unit]);
-  return buf;
-}
-
 std::string usage_text() {
   std::ostringstream out;
   out << "Usage: tgtpmem-load [OPTIONS] iscsi://HOST[:PORT]/TARGET-IQN/LUN\n"

@@ -5,6 +5,8 @@
 // Thread-safety: plain values and free functions; nothing shared.
 #pragma once
 
+#include "tgt_pmem/text/size.h"
+
 #include <cstdint>
 #include <expected>
 #include <optional>
@@ -50,13 +52,12 @@ using ParseOutcome = std::variant<LoadOptions, HelpRequested>;
 [[nodiscard]] std::expected<ParseOutcome, std::string> parse_options(
     std::span<const std::string> args);
 
-// "4096", "4k", "4K", "4KiB", "1m", "2G", "1T" (binary multiples). Errors: empty, junk, overflow.
-[[nodiscard]] std::expected<std::uint64_t, std::string> parse_size(std::string_view text);
+// "4096", "4k", "4KiB", "1m", "2G", "1T" (binary multiples), and "4 KiB", "1.50 GiB" for
+// reports: the shared helpers of utils/text.
+using text::format_size;
+using text::parse_size;
 
 // The --help text.
 [[nodiscard]] std::string usage_text();
-
-// "4 KiB", "1.5 GiB", "512 B": for reports.
-[[nodiscard]] std::string format_size(std::uint64_t bytes);
 
 }  // namespace tgt_pmem::load

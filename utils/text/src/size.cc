@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "size.h"
+#include "tgt_pmem/text/size.h"
 
 #include <cctype>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <iterator>
 #include <limits>
 
-namespace tgt_pmem::admin {
+namespace tgt_pmem::text {
 
 std::expected<std::uint64_t, std::string> parse_size(std::string_view text) {
   const std::string quoted = "size '" + std::string(text) + "'";
@@ -52,4 +52,4 @@ std::string format_size(std::uint64_t bytes) {
   return buf;
 }
 
-}  // namespace tgt_pmem::admin
+}  // namespace tgt_pmem::text
