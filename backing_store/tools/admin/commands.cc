@@ -249,7 +249,9 @@ int run_info(const InfoArgs& a, Io& io) {
   const Layout* layout = map ? &detect_layout(map->bytes()) : nullptr;
   // 0: not recorded (an optional here trips g++ 12's -Wmaybe-uninitialized)
   const std::uint32_t recorded = layout ? layout->recorded_block_size(map->bytes()).value_or(0) : 0;
-  const auto accepted = accepted_block_sizes(store->size(), store->alignment());
+  auto accepted = accepted_block_sizes(store->size(), store->alignment());
+  // A layout that records its block size is served with that one only.
+  if (recorded) std::erase_if(accepted, [&](std::uint32_t bs) { return bs != recorded; });
   const auto bad = store->bad_blocks();
   const char* forced = forced_granularity();
 

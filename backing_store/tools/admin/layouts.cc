@@ -3,13 +3,15 @@
 #include <array>
 
 #include "layout.h"
+#include "layout_atomic.h"
 #include "layout_raw.h"
 
 namespace tgt_pmem::admin {
 
 namespace {
+const AtomicLayout kAtomic;
 const RawLayout kRaw;
-const std::array<const Layout*, 1> kLayouts = {&kRaw};
+const std::array<const Layout*, 2> kLayouts = {&kAtomic, &kRaw};
 }  // namespace
 
 std::span<const Layout* const> all_layouts() noexcept { return kLayouts; }

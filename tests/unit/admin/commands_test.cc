@@ -11,7 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include "atomic_format.h"
 #include "commands.h"
+#include "tgt_pmem/bs_pmem.h"
 
 namespace tgt_pmem::admin {
 namespace {
@@ -208,6 +210,63 @@ TEST_F(AdminCommands, CheckNeverWrites) {
   EXPECT_EQ(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
   EXPECT_EQ(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
   EXPECT_EQ(contents(p).substr(123, 4), "data");
+}
+
+}  // namespace
+}  // namespace tgt_pmem::admin
+
+namespace tgt_pmem::admin {
+namespace {
+
+class AdminAtomic : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tgtpmem-admin-atomic-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const char* n) const { return (dir_ / n).string(); }
+  std::filesystem::path dir_;
+  std::ostringstream out_, err_;
+  Io io_{out_, err_, false};
+};
+
+TEST_F(AdminAtomic, CreateFormatsWhatTheModuleOpensAndCheckVerifiesIt) {
+  const auto p = path("atomic.img");
+  ASSERT_EQ(run_create({.path = p, .size = 64u << 20, .block_size = 4096, .layout = "atomic",
+                        .json = true}, io_), kExitOk) << err_.str();
+  out_.str("");
+  ASSERT_EQ(run_info({p, true}, io_), kExitOk);
+  EXPECT_NE(out_.str().find("\"layout\":\"atomic\""), std::string::npos) << out_.str();
+  out_.str("");
+  ASSERT_EQ(run_check({p, std::nullopt, false}, io_), kExitOk) << out_.str();
+  EXPECT_NE(out_.str().find("atomic layout v1, UUID"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("map entries in range and distinct"), std::string::npos);
+  // The module opens it as formatted (and refuses another block size).
+  tgtpmem_options* o = nullptr;
+  char err[256];
+  ASSERT_EQ(tgtpmem_options_parse("layout=atomic", &o, err, sizeof err), 0);
+  tgtpmem_lun* lun = nullptr;
+  EXPECT_EQ(tgtpmem_lun_open(p.c_str(), o, 512, &lun, err, sizeof err), TGTPMEM_E_LAYOUT);
+  ASSERT_EQ(tgtpmem_lun_open(p.c_str(), o, 4096, &lun, err, sizeof err), 0) << err;
+  tgtpmem_lun_close(lun);
+  tgtpmem_options_free(o);
+}
+
+TEST_F(AdminAtomic, CheckFailsOnACorruptMapEntry) {
+  const auto p = path("atomic.img");
+  ASSERT_EQ(run_create({.path = p, .size = 16u << 20, .layout = "atomic"}, io_), kExitOk);
+  // Map entry of LBA 1 := LBA 0's physical block (+1 encoding): two LBAs on one block.
+  const auto g = *bs::atomic::compute_geometry(16u << 20, 512);
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(g.map_offset + 8));
+  const std::uint64_t v = 1;
+  f.write(reinterpret_cast<const char*>(&v), 8);
+  f.close();
+  out_.str("");
+  EXPECT_EQ(run_check({p, std::nullopt, false}, io_), kExitCheckFailed) << out_.str();
+  EXPECT_NE(out_.str().find("shares its physical block"), std::string::npos) << out_.str();
 }
 
 }  // namespace
