@@ -38,6 +38,10 @@ run_suite() {  # run_suite NAME LUN
   mkdir -p "$OUT/$1"
   (cd "$OUT/$1" && iscsi-test-cu --dataloss -x -t SCSI "iscsi://127.0.0.1:$PORT/$IQN/$2" \
      >iscsi-test-cu.log 2>&1)
+  local rc=$?
+  # Failed tests make it exit 1; a signal (a crash of the initiator) would silently drop
+  # every test after it.
+  ((rc < 128)) || { echo "FAIL: iscsi-test-cu died (exit $rc) on the $1 LUN"; exit 1; }
   "$HERE/cunit_results.sh" "$OUT/$1/CUnitAutomated-Results.xml" | sort > "$OUT/$1.results"
 }
 run_suite rdwr 1
