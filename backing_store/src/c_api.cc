@@ -111,6 +111,7 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
     } else {
       l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
     }
+    if (!opts || opts->o.exec == tgt_pmem::bs::Exec::kInline) l->lun->set_single_threaded();
     *out = l.release();
     return 0;
   } catch (const std::bad_alloc&) {

@@ -53,11 +53,38 @@ class Lun {
 
   [[nodiscard]] std::shared_mutex& rmw_mutex() noexcept { return rmw_mutex_; }
 
+  // Every command of this LUN runs on one thread (exec=inline, tgtd's event loop): the
+  // read-modify-write lock is then skipped (it cost ~3% of tgtd's CPU at 75k IOPS).
+  void set_single_threaded() noexcept { single_threaded_ = true; }
+  [[nodiscard]] bool single_threaded() const noexcept { return single_threaded_; }
+
  private:
   std::unique_ptr<Medium> medium_;
   std::unique_ptr<Layout> layout_;  // refers to *medium_: declared after it, destroyed first
   std::uint32_t block_size_;
   std::shared_mutex rmw_mutex_;
+  bool single_threaded_ = false;
+};
+
+// Holds lun.rmw_mutex() shared (writers) or exclusively (read-modify-write commands), unless
+// the LUN is single-threaded.
+class RmwLock {
+ public:
+  RmwLock(Lun& lun, bool exclusive) : mu_(lun.single_threaded() ? nullptr : &lun.rmw_mutex()),
+                                      exclusive_(exclusive) {
+    if (!mu_) return;
+    if (exclusive_) mu_->lock(); else mu_->lock_shared();
+  }
+  ~RmwLock() {
+    if (!mu_) return;
+    if (exclusive_) mu_->unlock(); else mu_->unlock_shared();
+  }
+  RmwLock(const RmwLock&) = delete;
+  RmwLock& operator=(const RmwLock&) = delete;
+
+ private:
+  std::shared_mutex* mu_;
+  bool exclusive_;
 };
 
 }  // namespace tgt_pmem::bs

@@ -76,7 +76,7 @@ Result do_read(Lun& lun, const Command& c, const cdb::Extent& e) {
 Result do_write(Lun& lun, const Command& c, const cdb::Extent& e, Sync sync) {
   const std::uint64_t bytes =
       std::min<std::uint64_t>(std::uint64_t{e.blocks} * lun.block_size(), c.out.size());
-  std::shared_lock lock(lun.rmw_mutex());
+  RmwLock lock(lun, /*exclusive=*/false);
   if (!lun.store(e.lba * lun.block_size(), c.out.first(bytes), sync)) return write_failed();
   return {};
 }
@@ -115,7 +115,7 @@ Result do_compare_and_write(Lun& lun, const Command& c, const cdb::Extent& e) {
   const std::uint64_t half = std::uint64_t{e.blocks} * lun.block_size();
   if (c.out.size() != 2 * half) return check(key::kIllegalRequest, asc::kInvalidFieldInCdb);
   // SBC-3 5.2: the compare and the write are one atomic operation for other commands.
-  std::unique_lock lock(lun.rmw_mutex());
+  RmwLock lock(lun, /*exclusive=*/true);
   const std::uint64_t off = e.lba * lun.block_size();
   auto current = load(lun, off, half);
   if (!current) return current.error();
@@ -131,7 +131,7 @@ Result do_orwrite(Lun& lun, const Command& c, const cdb::Extent& e) {
       std::min<std::uint64_t>(std::uint64_t{e.blocks} * lun.block_size(), c.out.size());
   const std::uint64_t off = e.lba * lun.block_size();
   // The read, the OR and the write are atomic for other commands (SBC-3 5.9).
-  std::unique_lock lock(lun.rmw_mutex());
+  RmwLock lock(lun, /*exclusive=*/true);
   auto merged = load(lun, off, bytes);
   if (!merged) return merged.error();
   for (std::uint64_t i = 0; i < bytes; ++i) (*merged)[i] |= c.out[i];
@@ -166,7 +166,7 @@ Result do_write_same(Lun& lun, const Command& c, cdb::Extent e) {
   const std::uint64_t off = e.lba * bs;
   const std::uint64_t len = std::uint64_t{e.blocks} * bs;
   const Sync sync = sync_for(c, false);
-  std::shared_lock lock(lun.rmw_mutex());
+  RmwLock lock(lun, /*exclusive=*/false);
   // UNMAP=1 asks for deallocation whatever the data (LBPRZ=1: the blocks then read as zeros),
   // as initiators and libiscsi's WriteSame*.UnmapUntilEnd expect.
   if (unmap) {
@@ -203,7 +203,7 @@ Result do_write_atomic(Lun& lun, const Command& c) {
   if (blocks == 0) return {};
   const std::uint64_t bytes = std::uint64_t{blocks} * lun.block_size();
   if (c.out.size() < bytes) return check(key::kIllegalRequest, asc::kParameterListLengthError);
-  std::shared_lock lock(lun.rmw_mutex());
+  RmwLock lock(lun, /*exclusive=*/false);
   if (!lun.store_atomic(lba * lun.block_size(), c.out.first(bytes))) return write_failed();
   return {};
 }
@@ -239,7 +239,7 @@ Result do_unmap(Lun& lun, const Command& c) {
     if (!in_range(lun, d.lba, d.blocks)) return check(key::kIllegalRequest, asc::kLbaOutOfRange);
     descs.push_back(d);
   }
-  std::shared_lock lock(lun.rmw_mutex());
+  RmwLock lock(lun, /*exclusive=*/false);
   const std::uint32_t bs = lun.block_size();
   for (const auto& d : descs)
     if (!lun.deallocate(d.lba * bs, std::uint64_t{d.blocks} * bs, Sync::kLater))
