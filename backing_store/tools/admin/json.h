@@ -2,6 +2,8 @@
 // A minimal JSON writer for --json output: one object, written in order, no DOM.
 #pragma once
 
+#include "tgt_pmem/text/json_quote.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,7 +11,7 @@
 namespace tgt_pmem::admin {
 
 // Returns text as a JSON string literal, quotes included.
-[[nodiscard]] std::string json_quote(std::string_view text);
+using text::json_quote;
 
 class JsonWriter {
  public:

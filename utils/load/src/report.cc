@@ -78,28 +78,6 @@ double mib_per_s(const OpStats& s, double elapsed_s) {
   return elapsed_s > 0 ? static_cast<double>(s.bytes) / (1024.0 * 1024.0) / elapsed_s : 0.0;
 }
 
-std::string json_quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 std::string format_text(const RunReport& r) {
   const auto& o = r.options;

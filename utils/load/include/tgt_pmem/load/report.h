@@ -3,6 +3,8 @@
 // the formatting is unit-testable.
 #pragma once
 
+#include "tgt_pmem/text/json_quote.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,6 +59,6 @@ struct RunReport {
 [[nodiscard]] std::string format_json_failure(std::string_view message);
 
 // JSON string literal, quotes included; escapes quote, backslash and control characters.
-[[nodiscard]] std::string json_quote(std::string_view text);
+using text::json_quote;
 
 }  // namespace tgt_pmem::load
