@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The data path: a connected RC queue pair with its own PD, one CQ for sends and receives
+// and a completion channel. Every work request is signalled; its wr_id given to verbs is a
+// slot of WorkSlots that remembers the caller's wr_id and the kind of request, because an
+// error completion carries no valid opcode.
+#include <fcntl.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <new>
+
+#include "verbs_objects.h"
+
+namespace tgt_pmem::rdma::detail {
+namespace {
+
+std::unexpected<std::error_code> fail(int e) { return std::unexpected(errno_code(e)); }
+std::unexpected<std::error_code> fail(std::errc e) {
+  return std::unexpected(std::make_error_code(e));
+}
+
+class VerbsMemoryRegion final : public MemoryRegion {
+ public:
+  explicit VerbsMemoryRegion(std::unique_ptr<ibv_mr, MrDeleter> mr) : mr_(std::move(mr)) {}
+  std::byte* data() const noexcept override { return static_cast<std::byte*>(mr_->addr); }
+  std::size_t size() const noexcept override { return mr_->length; }
+  std::uint32_t lkey() const noexcept override { return mr_->lkey; }
+  std::uint32_t rkey() const noexcept override { return mr_->rkey; }
+
+ private:
+  std::unique_ptr<ibv_mr, MrDeleter> mr_;
+};
+
+bool set_nonblocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+}  // namespace
+
+VerbsConnection::VerbsConnection(EventChannelPtr channel, rdma_cm_id* id, const QueueLimits& limits)
+    : channel_(std::move(channel)),
+      raw_id_(id),
+      limits_(limits),
+      slots_(static_cast<std::size_t>(limits.send_depth) + limits.recv_depth),
+      sges_(limits.max_sge) {}
+
+Result<std::unique_ptr<VerbsConnection>> VerbsConnection::accept(
+    EventChannelPtr channel, CmIdPtr& id, const DeviceCaps& caps, const QueueLimits& wanted,
+    std::uint8_t peer_responder, std::uint8_t peer_initiator,
+    std::span<const std::byte> private_data) {
+  if (!id || id->verbs == nullptr) return fail(std::errc::invalid_argument);
+  const std::uint64_t cqe = static_cast<std::uint64_t>(wanted.send_depth) + wanted.recv_depth;
+  if (wanted.send_depth == 0 || wanted.recv_depth == 0 || wanted.max_sge == 0 || cqe > INT_MAX ||
+      private_data.size() > UINT8_MAX)
+    return fail(std::errc::invalid_argument);
+
+  const Depths depths = negotiate_depths(wanted, peer_responder, peer_initiator,
+                                         caps.max_qp_init_rd_atom, caps.max_qp_rd_atom);
+  QueueLimits limits = wanted;
+  limits.rdma_read_depth = depths.initiator_depth;
+  limits.responder_resources = depths.responder_resources;
+
+  std::unique_ptr<VerbsConnection> c;
+  try {
+    c.reset(new VerbsConnection(std::move(channel), id.get(), limits));
+  } catch (const std::bad_alloc&) {
+    return fail(std::errc::not_enough_memory);
+  }
+  ibv_context* verbs = id->verbs;
+
+  // A PD per connection: an rkey we hand to this peer is worthless on any other connection.
+  c->pd_.reset(ibv_alloc_pd(verbs));
+  if (!c->pd_) return fail(errno);
+  c->comp_channel_.reset(ibv_create_comp_channel(verbs));
+  if (!c->comp_channel_) return fail(errno);
+  if (!set_nonblocking(c->comp_channel_->fd)) return fail(errno);
+  c->cq_.reset(ibv_create_cq(verbs, static_cast<int>(cqe), nullptr, c->comp_channel_.get(), 0));
+  if (!c->cq_) return fail(errno);
+  if (const int e = ibv_req_notify_cq(c->cq_.get(), 0); e != 0) return fail(e);
+
+  ibv_qp_init_attr attr{};
+  attr.send_cq = c->cq_.get();
+  attr.recv_cq = c->cq_.get();
+  attr.qp_type = IBV_QPT_RC;
+  attr.sq_sig_all = 1;
+  attr.cap.max_send_wr = limits.send_depth;
+  attr.cap.max_recv_wr = limits.recv_depth;
+  attr.cap.max_send_sge = limits.max_sge;
+  attr.cap.max_recv_sge = limits.max_sge;
+  if (rdma_create_qp(id.get(), c->pd_.get(), &attr) != 0) return fail(errno);
+  c->qp_ = std::unique_ptr<ibv_qp, QpDeleter>(id->qp, QpDeleter{id.get()});
+
+  // rdma_accept moves the QP through RTR to RTS with these depths before it sends the REP,
+  // so receives posted from now on are live.
+  rdma_conn_param param{};
+  param.private_data = private_data.empty() ? nullptr : private_data.data();
+  param.private_data_len = static_cast<std::uint8_t>(private_data.size());
+  param.initiator_depth = depths.initiator_depth;
+  param.responder_resources = depths.responder_resources;
+  param.flow_control = 1;
+  param.rnr_retry_count = 7;  // 7: retry for ever while the peer has no receive posted
+  if (rdma_accept(id.get(), &param) != 0) return fail(errno);  // ~c destroys the QP
+
+  c->id_ = std::move(id);
+  c->id_->context = c.get();
+  return c;
+}
+
+VerbsConnection::~VerbsConnection() {
+  if (id_) disconnect();
+  // Members now go in reverse: QP, CQ, completion channel, PD, id, channel reference.
+}
+
+Result<std::unique_ptr<MemoryRegion>> VerbsConnection::register_memory(void* addr, std::size_t len,
+                                                                       unsigned access) {
+  if (addr == nullptr || len == 0) return fail(std::errc::invalid_argument);
+  std::unique_ptr<ibv_mr, MrDeleter> mr(
+      ibv_reg_mr(pd_.get(), addr, len, static_cast<int>(to_ibv_access(access))));
+  if (!mr) return fail(errno);
+  try {
+    return std::make_unique<VerbsMemoryRegion>(std::move(mr));
+  } catch (const std::bad_alloc&) {
+    return fail(std::errc::not_enough_memory);
+  }
+}
+
+Status VerbsConnection::post_recv(std::uint64_t wr_id, LocalBuffer buf) {
+  if (recv_outstanding_ >= limits_.recv_depth) return fail(std::errc::not_enough_memory);
+  const std::int64_t slot = slots_.acquire(wr_id, WorkType::kRecv);
+  if (slot < 0) return fail(std::errc::not_enough_memory);
+  ibv_sge sge{reinterpret_cast<std::uintptr_t>(buf.addr), buf.length, buf.lkey};
+  ibv_recv_wr wr{};
+  wr.wr_id = static_cast<std::uint64_t>(slot);
+  wr.sg_list = &sge;
+  // A zero-length SGE means 2 GiB to some HCAs: say "no SGE" instead.
+  wr.num_sge = buf.length != 0 ? 1 : 0;
+  ibv_recv_wr* bad = nullptr;
+  if (const int e = ibv_post_recv(qp_.get(), &wr, &bad); e != 0) {
+    WorkSlots::Entry unused;
+    (void)slots_.release(static_cast<std::uint64_t>(slot), unused);
+    return fail(e);
+  }
+  ++recv_outstanding_;
+  return {};
+}
+
+Status VerbsConnection::post_send(std::uint64_t wr_id, LocalBuffer buf) {
+  if (send_outstanding_ >= limits_.send_depth) return fail(std::errc::not_enough_memory);
+  const std::int64_t slot = slots_.acquire(wr_id, WorkType::kSend);
+  if (slot < 0) return fail(std::errc::not_enough_memory);
+  ibv_sge sge{reinterpret_cast<std::uintptr_t>(buf.addr), buf.length, buf.lkey};
+  ibv_send_wr wr{};
+  wr.wr_id = static_cast<std::uint64_t>(slot);
+  wr.sg_list = &sge;
+  wr.num_sge = buf.length != 0 ? 1 : 0;
+  wr.opcode = IBV_WR_SEND;
+  wr.send_flags = IBV_SEND_SIGNALED;
+  ibv_send_wr* bad = nullptr;
+  if (const int e = ibv_post_send(qp_.get(), &wr, &bad); e != 0) {
+    WorkSlots::Entry unused;
+    (void)slots_.release(static_cast<std::uint64_t>(slot), unused);
+    return fail(e);
+  }
+  ++send_outstanding_;
+  return {};
+}
+
+Status VerbsConnection::post_rdma_read(std::uint64_t wr_id, std::span<const LocalBuffer> dst,
+                                       RemoteBuffer src) {
+  return post_rdma(wr_id, WorkType::kRdmaRead, IBV_WR_RDMA_READ, dst, src);
+}
+
+Status VerbsConnection::post_rdma_write(std::uint64_t wr_id, std::span<const LocalBuffer> src,
+                                        RemoteBuffer dst) {
+  return post_rdma(wr_id, WorkType::kRdmaWrite, IBV_WR_RDMA_WRITE, src, dst);
+}
+
+Status VerbsConnection::post_rdma(std::uint64_t wr_id, WorkType type, ibv_wr_opcode opcode,
+                                  std::span<const LocalBuffer> local, RemoteBuffer remote) {
+  if (local.size() > limits_.max_sge) return fail(std::errc::invalid_argument);
+  std::uint64_t total = 0;
+  int n = 0;
+  for (const LocalBuffer& b : local) {
+    total += b.length;
+    if (b.length == 0) continue;
+    sges_[n++] = ibv_sge{reinterpret_cast<std::uintptr_t>(b.addr), b.length, b.lkey};
+  }
+  if (total != remote.length) return fail(std::errc::invalid_argument);
+  if (send_outstanding_ >= limits_.send_depth) return fail(std::errc::not_enough_memory);
+  const std::int64_t slot = slots_.acquire(wr_id, type);
+  if (slot < 0) return fail(std::errc::not_enough_memory);
+
+  ibv_send_wr wr{};
+  wr.wr_id = static_cast<std::uint64_t>(slot);
+  wr.sg_list = sges_.data();
+  wr.num_sge = n;
+  wr.opcode = opcode;
+  wr.send_flags = IBV_SEND_SIGNALED;
+  wr.wr.rdma.remote_addr = remote.addr;
+  wr.wr.rdma.rkey = remote.rkey;
+  ibv_send_wr* bad = nullptr;
+  if (const int e = ibv_post_send(qp_.get(), &wr, &bad); e != 0) {
+    WorkSlots::Entry unused;
+    (void)slots_.release(static_cast<std::uint64_t>(slot), unused);
+    return fail(e);
+  }
+  ++send_outstanding_;
+  return {};
+}
+
+Result<std::size_t> VerbsConnection::poll(std::span<Completion> out) {
+  constexpr int kBatch = 16;
+  std::array<ibv_wc, kBatch> wcs;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const int want = static_cast<int>(std::min<std::size_t>(kBatch, out.size() - done));
+    const int got = ibv_poll_cq(cq_.get(), want, wcs.data());
+    if (got < 0) return fail(EIO);  // providers return a negative value, errno unset
+    for (int i = 0; i < got; ++i) {
+      const ibv_wc& wc = wcs[i];
+      WorkSlots::Entry entry;
+      if (!slots_.release(wc.wr_id, entry)) continue;  // not ours: cannot happen
+      if (entry.type == WorkType::kRecv)
+        --recv_outstanding_;
+      else
+        --send_outstanding_;
+      Completion& c = out[done++];
+      c.wr_id = entry.wr_id;
+      c.type = entry.type;
+      c.ok = wc.status == IBV_WC_SUCCESS;
+      c.vendor_status = static_cast<int>(wc.status);
+      c.byte_len = (entry.type == WorkType::kRecv && c.ok) ? wc.byte_len : 0;
+    }
+    if (got < want) break;
+  }
+  return done;
+}
+
+int VerbsConnection::completion_fd() const noexcept { return comp_channel_->fd; }
+
+Status VerbsConnection::arm() {
+  ibv_cq* cq = nullptr;
+  void* context = nullptr;
+  unsigned events = 0;
+  while (ibv_get_cq_event(comp_channel_.get(), &cq, &context) == 0) ++events;
+  const int e = errno;
+  // Unacked events would make ibv_destroy_cq wait for ever: ack at once.
+  if (events != 0) ibv_ack_cq_events(cq_.get(), events);
+  if (e != EAGAIN && e != EWOULDBLOCK) return fail(e);
+  if (const int r = ibv_req_notify_cq(cq_.get(), 0); r != 0) return fail(r);
+  return {};
+}
+
+void VerbsConnection::disconnect() noexcept {
+  if (disconnected_ || !id_) return;
+  disconnected_ = true;
+  // Moves the QP to the error state (outstanding work flushes) and sends a DREQ, or the DREP
+  // when the peer disconnected first. Failure (already disconnected, device gone) changes
+  // nothing for the caller: the listener reports kDisconnected either way.
+  (void)rdma_disconnect(id_.get());
+}
+
+std::string VerbsConnection::peer_address() const {
+  return format_address(rdma_get_peer_addr(raw_id_));
+}
+
+bool VerbsConnection::report_established() noexcept {
+  if (established_reported_ || disconnect_reported_) return false;
+  established_reported_ = true;
+  return true;
+}
+
+bool VerbsConnection::report_disconnected() noexcept {
+  if (disconnect_reported_) return false;
+  disconnect_reported_ = true;
+  return true;
+}
+
+}  // namespace tgt_pmem::rdma::detail
