@@ -5,7 +5,9 @@
 # the guest's E2E-RESULT lines into an exit status.
 #
 #   run.sh [options] [SCENARIO...]        (default: every scenarios/*.sh, in one boot)
-#     --module PATH    bs_pmem.so to install in the guest's /usr/lib/tgt/backing-store/
+#     --module PATH    a tgtd module (bs_pmem.so, srp_ext.so) to install in the guest's
+#                      /usr/lib/tgt/backing-store/; repeatable
+#     --bin PATH       a program for the scenarios, put in the guest's PATH; repeatable
 #     --bstype NAME    backing store to test (default: pmem with --module, else rdwr)
 #     --bsopts STR     --bsopts for the LUN (bs_pmem: "key=value;key=value")
 #     --out DIR        logs and scratch files (default: /tmp/tgt-pmem-e2e); the console is
@@ -24,7 +26,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-module="" bstype="" bsopts="" out=${TMPDIR:-/tmp}/tgt-pmem-e2e timeout=1500 shell=0
+modules=() bins=() bstype="" bsopts="" out=${TMPDIR:-/tmp}/tgt-pmem-e2e timeout=1500 shell=0
 scenarios=()
 
 usage() { sed -n '3,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2; }
@@ -32,7 +34,8 @@ all_scenarios() { for f in "$here"/scenarios/*.sh; do basename "$f" .sh; done; }
 
 while (( $# )); do
   case $1 in
-    --module) module=$2; shift 2 ;;
+    --module) modules+=("$2"); shift 2 ;;
+    --bin) bins+=("$2"); shift 2 ;;
     --bstype) bstype=$2; shift 2 ;;
     --bsopts) bsopts=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -44,7 +47,7 @@ while (( $# )); do
     *) scenarios+=("$1"); shift ;;
   esac
 done
-[[ -n $bstype ]] || { [[ -n $module ]] && bstype=pmem || bstype=rdwr; }
+[[ -n $bstype ]] || { (( ${#modules[@]} )) && bstype=pmem || bstype=rdwr; }
 if (( ${#scenarios[@]} == 0 && ! shell )); then
   mapfile -t scenarios < <(all_scenarios)
 fi
@@ -62,14 +65,13 @@ if [[ $(id -u) -ne 0 ]]; then
   log "SKIP: needs root (debootstrap for the guest image)"
   exit 77
 fi
-if [[ $bstype == pmem && -z $module ]]; then
+if [[ $bstype == pmem && " ${modules[*]##*/} " != *" bs_pmem.so "* ]]; then
   log "--bstype pmem needs --module PATH/bs_pmem.so"
   exit 2
 fi
-if [[ -n $module && ! -f $module ]]; then
-  log "module $module does not exist (build it first)"
-  exit 1
-fi
+for f in "${modules[@]}" "${bins[@]}"; do
+  [[ -f $f ]] || { log "$f does not exist (build it first)"; exit 1; }
+done
 
 # ---- the cached guest image ----------------------------------------------------------------
 t_start=$SECONDS
@@ -84,7 +86,7 @@ elif (( image_rc != 0 )); then
   exit 1
 fi
 t_image=$((SECONDS - t_start))
-if [[ -n $module ]]; then
+if (( ${#modules[@]} )); then
   # The module is compiled against the host's tgt headers; tgtd's structs must match.
   host_tgt=$(dpkg-query -W -f='${Version}' tgt 2>/dev/null || echo none)
   guest_tgt=$(awk '$1 == "tgt" {print $2}' "$cache/versions.txt")
@@ -103,9 +105,14 @@ mkdir -p "$stage/guest" "$stage/scenarios" "$stage/out"
 cp "$here/guest/init.sh" "$here/guest/lib.sh" "$stage/guest/"
 cp "$here"/scenarios/*.sh "$stage/scenarios/"
 chmod 0755 "$stage/guest/init.sh"
-if [[ -n $module ]]; then
+if (( ${#modules[@]} )); then
   mkdir -p "$stage/module"
-  cp "$module" "$stage/module/bs_pmem.so"
+  cp "${modules[@]}" "$stage/module/"
+fi
+if (( ${#bins[@]} )); then
+  mkdir -p "$stage/bin"
+  cp "${bins[@]}" "$stage/bin/"
+  chmod 0755 "$stage/bin/"*
 fi
 # Scenario budget: what is left of the boot's time, shared, minus boot and shutdown.
 per_scenario=$(( (timeout - 180) / (${#scenarios[@]} > 0 ? ${#scenarios[@]} : 1) ))

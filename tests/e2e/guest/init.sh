@@ -66,16 +66,20 @@ guest_setup() {
     modprobe "$m" 2>>"$OUT/setup.log" || { setup_error="modprobe $m failed"; return 1; }
   done
 
-  if [[ -f $E2E/module/bs_pmem.so ]]; then
-    # Debian's tgt ships no modules, so the directory tgtd scans may not exist yet.
-    install -D -m 0644 "$E2E/module/bs_pmem.so" /usr/lib/tgt/backing-store/bs_pmem.so ||
-      { setup_error="could not install bs_pmem.so"; return 1; }
-    if ldd /usr/lib/tgt/backing-store/bs_pmem.so | grep -q 'not found'; then
-      ldd /usr/lib/tgt/backing-store/bs_pmem.so | tee -a "$OUT/setup.log"
-      setup_error="bs_pmem.so has unresolved libraries in the guest (see setup.log)"
+  # Debian's tgt ships no modules, so the directory tgtd scans may not exist yet.
+  local so
+  for so in "$E2E"/module/*.so; do
+    [[ -f $so ]] || continue
+    install -D -m 0644 "$so" "/usr/lib/tgt/backing-store/${so##*/}" ||
+      { setup_error="could not install ${so##*/}"; return 1; }
+    if ldd "/usr/lib/tgt/backing-store/${so##*/}" | grep -q 'not found'; then
+      ldd "/usr/lib/tgt/backing-store/${so##*/}" | tee -a "$OUT/setup.log"
+      setup_error="${so##*/} has unresolved libraries in the guest (see setup.log)"
       return 1
     fi
-  fi
+  done
+  # Programs the scenarios use (run.sh --bin).
+  [[ -d $E2E/bin ]] && export PATH="$E2E/bin:$PATH"
 
   # Soft-RoCE on one side of a veth pair. Addresses are from TEST-NET-1 (RFC 5737) and live
   # only inside this NIC-less guest.

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The C ABI of srp_ext.h over Service: host ops adapted to ScsiHost, the listener and the
+// channels' completion fds hooked into tgtd's event loop. Every entry point is noexcept and
+// reaps finished channels once it is no longer nested in another (tgt completes commands
+// re-entrantly, from inside queue_command).
+#include <cerrno>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "service.h"
+#include "tgt_pmem/srp_ext.h"
+
+namespace {
+
+using tgt_pmem::srp::Channel;
+using tgt_pmem::srp::Service;
+
+class HostOps final : public tgt_pmem::srp::ScsiHost {
+ public:
+  explicit HostOps(const tgtpmem_srp_host_ops& ops) : ops_(ops) {}
+  int admit(std::uint64_t id_ext, const std::string& name, const std::string& peer) override {
+    return ops_.admit(ops_.ctx, id_ext, name.c_str(), peer.c_str());
+  }
+  int nexus_create(int tid, std::uint64_t itn, const std::string& info) override {
+    return ops_.nexus_create(ops_.ctx, tid, itn, info.c_str());
+  }
+  int nexus_destroy(int tid, std::uint64_t itn) override {
+    return ops_.nexus_destroy(ops_.ctx, tid, itn);
+  }
+  int queue_command(const tgtpmem_srp_command& cmd) override {
+    return ops_.queue_command(ops_.ctx, &cmd);
+  }
+  int queue_tmf(int tid, std::uint64_t itn, std::uint64_t mid, int function,
+                const std::uint8_t* lun, std::uint64_t task_tag) override {
+    return ops_.queue_tmf(ops_.ctx, tid, itn, mid, function, lun, task_tag);
+  }
+  void log(bool error, const std::string& message) override {
+    if (ops_.log) ops_.log(ops_.ctx, error ? 1 : 0, message.c_str());
+  }
+  const tgtpmem_srp_host_ops& ops() const { return ops_; }
+
+ private:
+  tgtpmem_srp_host_ops ops_;
+};
+
+int to_srp_error(const std::error_code& ec) {
+  switch (ec.value()) {
+    case ENODEV:
+      return TGTPMEM_SRP_E_NODEV;
+    case EADDRINUSE:
+      return TGTPMEM_SRP_E_ADDRINUSE;
+    case EINVAL:
+    case EADDRNOTAVAIL:
+      return TGTPMEM_SRP_E_INVAL;
+    case ENOMEM:
+      return TGTPMEM_SRP_E_NOMEM;
+    default:
+      return TGTPMEM_SRP_E_IO;
+  }
+}
+
+}  // namespace
+
+struct tgtpmem_srp {
+  struct Watch {
+    tgtpmem_srp* srp;
+    Channel* channel;
+  };
+
+  explicit tgtpmem_srp(const tgtpmem_srp_host_ops& ops)
+      : host(ops), service(host, config_from_environment()) {}
+
+  // TGTPMEM_SRP_TRACE=1 in tgtd's environment logs every IU, work request and completion.
+  static tgt_pmem::srp::ChannelConfig config_from_environment() {
+    tgt_pmem::srp::ChannelConfig c;
+    const char* t = std::getenv("TGTPMEM_SRP_TRACE");
+    c.trace = t != nullptr && t[0] == '1';
+    return c;
+  }
+
+  // Entry-point bracket: reap only at the outermost level.
+  struct Enter {
+    explicit Enter(tgtpmem_srp& s) : srp(s) { ++srp.depth; }
+    ~Enter() {
+      if (--srp.depth == 0) srp.service.reap();
+    }
+    tgtpmem_srp& srp;
+  };
+
+  void on_listener_event() {
+    for (;;) {
+      auto ev = listener->next_event();
+      if (!ev) {
+        host.log(true, "srp: RDMA CM event channel failed: " + ev.error().message());
+        return;
+      }
+      if (!*ev) return;
+      auto& e = **ev;
+      switch (e.type) {
+        case tgt_pmem::rdma::EventType::kConnectRequest:
+          service.on_connect_request(std::move(e.pending));
+          break;
+        case tgt_pmem::rdma::EventType::kEstablished:
+          service.on_established(e.connection);
+          break;
+        case tgt_pmem::rdma::EventType::kDisconnected:
+          service.on_disconnected(e.connection);
+          break;
+      }
+    }
+  }
+
+  HostOps host;
+  Service service;
+  std::unique_ptr<tgt_pmem::rdma::Listener> listener;
+  std::map<std::uint64_t, std::unique_ptr<Watch>> watches;
+  int depth = 0;
+};
+
+namespace {
+
+void listener_handler(int, int, void* data) {
+  auto* srp = static_cast<tgtpmem_srp*>(data);
+  try {
+    tgtpmem_srp::Enter enter(*srp);
+    srp->on_listener_event();
+  } catch (const std::exception& e) {
+    srp->host.log(true, std::string("srp: listener: ") + e.what());
+  }
+}
+
+void completion_handler(int, int, void* data) {
+  auto* w = static_cast<tgtpmem_srp::Watch*>(data);
+  try {
+    tgtpmem_srp::Enter enter(*w->srp);
+    w->channel->on_completions();
+  } catch (const std::exception& e) {
+    w->srp->host.log(true, std::string("srp: completions: ") + e.what());
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) tgtpmem_srp* tgtpmem_srp_create(
+    const tgtpmem_srp_host_ops* host, const char* address, uint16_t port, int* err) noexcept {
+  int dummy = 0;
+  if (err == nullptr) err = &dummy;
+  if (host == nullptr || host->event_add == nullptr || host->event_del == nullptr ||
+      host->admit == nullptr || host->nexus_create == nullptr ||
+      host->nexus_destroy == nullptr || host->queue_command == nullptr ||
+      host->queue_tmf == nullptr) {
+    *err = TGTPMEM_SRP_E_INVAL;
+    return nullptr;
+  }
+  try {
+    auto srp = std::make_unique<tgtpmem_srp>(*host);
+    auto l = tgt_pmem::rdma::listen(address ? address : "0.0.0.0", port);
+    if (!l) {
+      *err = to_srp_error(l.error());
+      return nullptr;
+    }
+    srp->listener = std::move(*l);
+    tgtpmem_srp* raw = srp.get();
+    srp->service.on_new_channel = [raw](Channel& ch) {
+      auto w = std::make_unique<tgtpmem_srp::Watch>(tgtpmem_srp::Watch{raw, &ch});
+      const int fd = ch.connection().completion_fd();
+      if (fd >= 0) {
+        const auto& ops = raw->host.ops();
+        if (int rc = ops.event_add(ops.ctx, fd, completion_handler, w.get()); rc < 0) {
+          ch.close("cannot watch its completion queue (" + std::to_string(rc) + ")");
+        }
+      }
+      raw->watches[ch.id()] = std::move(w);
+    };
+    srp->service.on_channel_gone = [raw](Channel& ch) {
+      const int fd = ch.connection().completion_fd();
+      if (fd >= 0) raw->host.ops().event_del(raw->host.ops().ctx, fd);
+      raw->watches.erase(ch.id());
+    };
+    const auto& ops = srp->host.ops();
+    if (int rc = ops.event_add(ops.ctx, srp->listener->event_fd(), listener_handler, raw);
+        rc < 0) {
+      *err = TGTPMEM_SRP_E_IO;
+      return nullptr;
+    }
+    *err = 0;
+    return srp.release();
+  } catch (const std::bad_alloc&) {
+    *err = TGTPMEM_SRP_E_NOMEM;
+  } catch (...) {
+    *err = TGTPMEM_SRP_E_IO;
+  }
+  return nullptr;
+}
+
+__attribute__((visibility("default"))) void tgtpmem_srp_destroy(tgtpmem_srp* srp) noexcept {
+  if (srp == nullptr) return;
+  try {
+    const auto& ops = srp->host.ops();
+    ops.event_del(ops.ctx, srp->listener->event_fd());
+    for (const auto& [id, ch] : srp->service.channels()) {
+      const int fd = ch->connection().completion_fd();
+      if (fd >= 0) ops.event_del(ops.ctx, fd);
+    }
+    srp->service.close_all();
+  } catch (...) {
+  }
+  delete srp;
+}
+
+__attribute__((visibility("default"))) void tgtpmem_srp_command_done(
+    tgtpmem_srp* srp, void* cookie, int status, const uint8_t* sense, uint32_t sense_len,
+    int32_t in_resid, int32_t out_resid) noexcept {
+  if (srp == nullptr || cookie == nullptr) return;
+  try {
+    tgtpmem_srp::Enter enter(*srp);
+    srp->service.command_done(
+        cookie, status,
+        std::span<const std::uint8_t>(sense, sense != nullptr ? sense_len : 0), in_resid,
+        out_resid);
+  } catch (const std::exception& e) {
+    srp->host.log(true, std::string("srp: command completion: ") + e.what());
+  }
+}
+
+__attribute__((visibility("default"))) void tgtpmem_srp_tmf_done(tgtpmem_srp* srp,
+                                                                 uint64_t mid,
+                                                                 int result) noexcept {
+  if (srp == nullptr || mid == 0) return;
+  try {
+    tgtpmem_srp::Enter enter(*srp);
+    srp->service.tmf_done(mid, result);
+  } catch (const std::exception& e) {
+    srp->host.log(true, std::string("srp: task management completion: ") + e.what());
+  }
+}
+
+__attribute__((visibility("default"))) void tgtpmem_srp_target_gone(tgtpmem_srp* srp,
+                                                                    int tid) noexcept {
+  if (srp == nullptr) return;
+  try {
+    tgtpmem_srp::Enter enter(*srp);
+    srp->service.target_gone(tid);
+  } catch (...) {
+  }
+}
+
+__attribute__((visibility("default"))) int tgtpmem_srp_channel_count(const tgtpmem_srp* srp,
+                                                                     int tid) noexcept {
+  return srp == nullptr ? -1 : srp->service.channel_count(tid);
+}
+
+__attribute__((visibility("default"))) uint16_t tgtpmem_srp_port(const tgtpmem_srp* srp) noexcept {
+  return srp == nullptr ? 0 : srp->listener->port();
+}
+
+}  // extern "C"

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// One SRP RDMA channel: a logged-in connection carrying SRP_CMD, SRP_TSK_MGMT and
+// SRP_I_LOGOUT from one initiator port to one target port.
+//
+// Data path of a command (one slot each; slots == receives == credits granted):
+//   RECV SRP_CMD -> [RDMA READ the descriptor table] -> [RDMA READ data-out | copy immediate
+//   data] -> ScsiHost::queue_command -> tgt executes it (bs_pmem: durable before it
+//   returns the status) -> command_done -> [RDMA WRITE data-in] -> SEND SRP_RSP -> slot free.
+// The SRP_RSP is posted after the RDMA WRITEs on the same queue pair, so RC ordering puts the
+// data in the initiator's memory before the response. A WRITE's response is only built once
+// tgt reported the command done, so nothing is acknowledged before the backing store made
+// it durable.
+//
+// Credits: the login grants one credit per posted receive; every SRP_RSP returns one, plus
+// those of IUs that got no response (aborted commands). An initiator that sends more IUs than
+// it has credits for finds no free slot: the channel is disconnected.
+//
+// Failure: a malformed SRP_CMD with a readable tag is answered with CHECK CONDITION; an IU
+// that cannot be answered, a work completion error (e.g. a descriptor outside what the
+// initiator registered: remote access error) or an I_LOGOUT disconnects the channel. A
+// disconnected channel stays alive until tgt finished every command it was given (their
+// buffers are tgt's until then); the Service then destroys it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "iu.h"
+#include "scsi_host.h"
+#include "tgt_pmem/rdma/connection.h"
+
+namespace tgt_pmem::srp {
+
+struct Nexus;
+
+struct ChannelConfig {
+  std::uint32_t credits = 128;          // receives posted == slots == credits granted
+  std::uint32_t max_it_iu_len = 8192;   // receive buffer size
+  std::uint32_t max_ti_iu_len = 512;    // our SRP_RSP buffers
+  std::uint32_t imm_data_offset = 0;    // 0: no immediate data
+  std::uint64_t max_transfer = 16u << 20;  // largest data buffer of one command
+  std::uint32_t send_depth = 512;       // send queue: SENDs + RDMA READs/WRITEs in flight
+  bool trace = false;                   // log every IU, work request and completion
+};
+
+class Channel {
+ public:
+  enum class State { kLive, kClosing, kDisconnected };
+
+  Channel(std::uint64_t id, std::unique_ptr<rdma::Connection> conn, ScsiHost& host,
+          Nexus& nexus, const ChannelConfig& config);
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  // Registers the buffers and posts every receive. Errors: the registration/post failure;
+  // the caller disconnects.
+  [[nodiscard]] rdma::Status start();
+
+  // The completion fd became readable (or, in tests, completions may be waiting).
+  void on_completions();
+  // Reported by tgt (through the Service).
+  void command_done(void* slot, int status, std::span<const std::uint8_t> sense,
+                    std::int32_t in_resid, std::int32_t out_resid);
+  void tmf_done(void* slot, int result);
+
+  // Starts an orderly disconnect (target deleted, newer single-channel login, shutdown).
+  void close(const std::string& why);
+  // The RDMA CM reported the connection gone.
+  void on_disconnected();
+
+  // True once disconnected and tgt holds nothing of ours: the Service may destroy it.
+  [[nodiscard]] bool finished() const noexcept;
+  [[nodiscard]] State state() const noexcept { return state_; }
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  [[nodiscard]] Nexus& nexus() const noexcept { return nexus_; }
+  [[nodiscard]] rdma::Connection& connection() const noexcept { return *conn_; }
+  [[nodiscard]] std::uint32_t in_tgt() const noexcept { return in_tgt_; }
+
+  struct Slot;  // one command or task management function in flight
+  // The channel a command_done/tmf_done cookie belongs to.
+  [[nodiscard]] static Channel& of(void* cookie) noexcept;
+
+ private:
+  struct Buffer;
+  struct PendingWork;
+
+  void handle_iu(std::uint32_t recv_index, std::uint32_t len);
+  void handle_command(std::span<const std::byte> iu);
+  void handle_tmf(std::span<const std::byte> iu);
+  void fail_command(Slot& slot, std::uint8_t sense_key, std::uint8_t asc, std::uint8_t ascq);
+  void start_data_out(Slot& slot);
+  void submit_to_tgt(Slot& slot);
+  void send_response(Slot& slot, const Response& rsp);
+  void on_work_done(const rdma::Completion& wc);
+  void post_recv(std::uint32_t index);
+  void post(PendingWork work);
+  void drain_pending();
+  void fatal(const std::string& why);
+  void trace(const std::string& what);
+  Slot* take_slot();
+  void release_slot(Slot& slot);
+  [[nodiscard]] bool ensure_data_buffer(Slot& slot, std::uint64_t len);
+
+  // Members in creation order; they are destroyed in reverse: every MemoryRegion before
+  // the connection that registered it.
+  std::unique_ptr<rdma::Connection> conn_;
+  std::uint64_t id_;
+  ScsiHost& host_;
+  Nexus& nexus_;
+  ChannelConfig config_;
+  State state_ = State::kLive;
+  std::vector<std::byte> recv_mem_;
+  std::unique_ptr<rdma::MemoryRegion> recv_mr_;
+  std::vector<std::byte> rsp_mem_;
+  std::unique_ptr<rdma::MemoryRegion> rsp_mr_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_slots_;
+  std::deque<PendingWork> pending_;  // work waiting for room in the send queue (FIFO)
+  std::uint32_t send_in_flight_ = 0;
+  std::uint32_t in_tgt_ = 0;         // commands and TMFs tgt has not finished
+  std::int32_t unreturned_credits_ = 0;  // credits to add to the next SRP_RSP
+};
+
+}  // namespace tgt_pmem::srp

@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The SRP target's logins, channels and data path on the fake verbs (tests/fakes/fake_rdma.h)
+// with a fake SCSI host that keeps a small in-memory disk. The test plays the Linux ib_srp
+// initiator: IUs are written out byte by byte in the layout of include/scsi/srp.h.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "fake_rdma.h"
+#include "service.h"
+
+namespace tgt_pmem::srp {
+namespace {
+
+using testing::FakeListener;
+using testing::FakePeer;
+using Bytes = std::vector<std::uint8_t>;
+
+constexpr int kTid = 1;
+constexpr std::uint64_t kNodeGuid = 0x0002c90300a0b0c0;
+constexpr std::uint32_t kBlock = 512;
+
+void put32(Bytes& v, std::size_t off, std::uint32_t x) {
+  for (int i = 0; i < 4; ++i) v[off + i] = static_cast<std::uint8_t>(x >> (24 - 8 * i));
+}
+void put64(Bytes& v, std::size_t off, std::uint64_t x) {
+  put32(v, off, static_cast<std::uint32_t>(x >> 32));
+  put32(v, off + 4, static_cast<std::uint32_t>(x));
+}
+std::uint32_t get32(const std::vector<std::byte>& v, std::size_t off) {
+  std::uint32_t x = 0;
+  for (int i = 0; i < 4; ++i) x = (x << 8) | std::to_integer<std::uint8_t>(v[off + i]);
+  return x;
+}
+std::uint64_t get64(const std::vector<std::byte>& v, std::size_t off) {
+  return (std::uint64_t{get32(v, off)} << 32) | get32(v, off + 4);
+}
+std::span<const std::byte> bytes(const Bytes& v) { return std::as_bytes(std::span(v)); }
+
+// struct srp_login_req_rdma (56 bytes), as ib_srp sends it over RDMA CM.
+Bytes login_request(std::uint64_t id_ext = kTid, std::uint64_t ioc_guid = kNodeGuid,
+                    std::uint8_t flags = 0x80 /* IMMED_REQUESTED, single channel */,
+                    std::uint32_t it_iu_len = 8260, std::uint8_t initiator_last = 0x56) {
+  Bytes v(56, 0);
+  put64(v, 0, 0x1122334455667788);  // TAG
+  v[9] = 0x06;                        // REQ BUF FMT: direct | indirect
+  v[10] = flags;                      // REQ FLAGS
+  v[11] = 0x00;                       // SRP_LOGIN_REQ
+  put32(v, 12, it_iu_len);
+  put64(v, 24, 0x505400fffe123400 | initiator_last);  // initiator port ID (second half)
+  put64(v, 32, id_ext);               // target port ID: id_ext, ioc_guid
+  put64(v, 40, ioc_guid);
+  v[48] = 0x00;
+  v[49] = 0x44;  // imm_data_offset 68
+  return v;
+}
+
+// SRP_CMD with a 10-byte CDB (READ(10)/WRITE(10)) and the given descriptors.
+Bytes command(std::uint64_t tag, std::uint8_t opcode, std::uint32_t lba, std::uint16_t blocks) {
+  Bytes v(48, 0);
+  v[0] = 0x02;
+  put64(v, 8, tag);
+  v[21] = 0x01;  // LUN 1
+  v[32] = opcode;
+  put32(v, 34, lba);
+  v[39] = static_cast<std::uint8_t>(blocks >> 8);
+  v[40] = static_cast<std::uint8_t>(blocks);
+  return v;
+}
+void add_direct(Bytes& v, bool out, const rdma::RemoteBuffer& r, std::uint32_t len) {
+  v[5] |= out ? 0x10 : 0x01;
+  v[out ? 6 : 7] = 1;
+  const std::size_t off = v.size();
+  v.resize(off + 16);
+  put64(v, off, r.addr);
+  put32(v, off + 8, r.rkey);
+  put32(v, off + 12, len);
+}
+// Immediate data-out (Linux extension): struct srp_imm_buf at 48, data at offset 68.
+void add_immediate(Bytes& v, const Bytes& data) {
+  v[5] |= 0x30;
+  v.resize(68, 0);
+  put32(v, 48, static_cast<std::uint32_t>(data.size()));
+  put32(v, 52, 68);
+  v.insert(v.end(), data.begin(), data.end());
+}
+// struct srp_tsk_mgmt (48 bytes).
+Bytes task_management(std::uint64_t tag, std::uint8_t function, std::uint64_t task_tag) {
+  Bytes v(48, 0);
+  v[0] = 0x01;
+  put64(v, 8, tag);
+  v[21] = 0x01;
+  v[30] = function;
+  put64(v, 32, task_tag);
+  return v;
+}
+
+struct Rsp {
+  std::uint32_t req_lim_delta;
+  std::uint64_t tag;
+  std::uint8_t flags;
+  std::uint8_t status;
+  std::uint32_t sense_len, resp_len;
+  std::vector<std::byte> raw;
+};
+Rsp parse_rsp(const std::vector<std::byte>& v) {
+  EXPECT_GE(v.size(), 36u);
+  EXPECT_EQ(std::to_integer<int>(v[0]), 0xc1);
+  return {get32(v, 4), get64(v, 8), std::to_integer<std::uint8_t>(v[18]),
+          std::to_integer<std::uint8_t>(v[19]), get32(v, 28), get32(v, 32), v};
+}
+
+// A SCSI host with a 1 MiB disk of 512-byte blocks: WRITE(10) and READ(10); anything else
+// completes GOOD without data. Completions synchronous, or held back (defer = true).
+class FakeHost : public ScsiHost {
+ public:
+  Service* service = nullptr;
+  bool defer = false;
+  bool admit_all = true;
+  int nexus_busy = 0;
+  std::vector<std::uint8_t> disk = std::vector<std::uint8_t>(1 << 20);
+  std::vector<tgtpmem_srp_command> held;
+  std::vector<std::uint64_t> tags_seen;
+  std::set<std::uint64_t> nexuses;
+  int nexus_creates = 0;
+  std::vector<std::pair<std::uint64_t, int>> tmfs;  // (mid, function)
+  std::vector<std::string> logs;
+
+  int admit(std::uint64_t id_ext, const std::string&, const std::string&) override {
+    if (id_ext != static_cast<std::uint64_t>(kTid)) return -ENOENT;
+    return admit_all ? kTid : -EPERM;
+  }
+  int nexus_create(int, std::uint64_t itn, const std::string&) override {
+    ++nexus_creates;
+    nexuses.insert(itn);
+    return 0;
+  }
+  int nexus_destroy(int, std::uint64_t itn) override {
+    if (nexus_busy > 0) {
+      --nexus_busy;
+      return -EBUSY;
+    }
+    nexuses.erase(itn);
+    return 0;
+  }
+  int queue_command(const tgtpmem_srp_command& c) override {
+    tags_seen.push_back(c.tag);
+    if (defer) {
+      held.push_back(c);
+      return 0;
+    }
+    execute(c);
+    return 0;
+  }
+  void execute(const tgtpmem_srp_command& c, int status_override = -2) {
+    const std::uint32_t lba = (std::uint32_t{c.cdb[2]} << 24) | (c.cdb[3] << 16) |
+                              (c.cdb[4] << 8) | c.cdb[5];
+    const std::uint32_t len = ((c.cdb[7] << 8) | c.cdb[8]) * kBlock;
+    if (c.cdb[0] == 0x2a) std::memcpy(&disk[lba * kBlock], c.out_buf, std::min(len, c.out_len));
+    if (c.cdb[0] == 0x28) std::memcpy(c.in_buf, &disk[lba * kBlock], std::min(len, c.in_len));
+    const int status = status_override == -2 ? 0 : status_override;
+    service->command_done(c.cookie, status, {}, 0, 0);
+  }
+  void complete_held(int status = -2) {
+    auto h = std::move(held);
+    held.clear();
+    for (auto& c : h) execute(c, status);
+  }
+  int queue_tmf(int, std::uint64_t, std::uint64_t mid, int function, const std::uint8_t*,
+                std::uint64_t) override {
+    tmfs.emplace_back(mid, function);
+    service->tmf_done(mid, TGTPMEM_SRP_TMF_COMPLETE);
+    return 0;
+  }
+  void log(bool, const std::string& m) override { logs.push_back(m); }
+};
+
+class SrpService : public ::testing::Test {
+ protected:
+  SrpService() { host.service = &service; }
+
+  // A login through the listener; returns the peer (accepted or not).
+  FakePeer login(const Bytes& req) {
+    FakePeer peer = listener.connect_request(bytes(req), {.local_node_guid = kNodeGuid});
+    pump_listener();
+    return peer;
+  }
+  void pump_listener() {
+    for (;;) {
+      auto ev = listener.next_event();
+      ASSERT_TRUE(ev);
+      if (!*ev) break;
+      auto& e = **ev;
+      if (e.type == rdma::EventType::kConnectRequest) {
+        service.on_connect_request(std::move(e.pending));
+      } else if (e.type == rdma::EventType::kDisconnected) {
+        service.on_disconnected(e.connection);
+      }
+    }
+    service.reap();
+  }
+  // Lets every channel reap its completions (what the completion fd handler does).
+  void pump() {
+    for (int round = 0; round < 8; ++round) {
+      for (auto& [id, ch] : service.channels()) ch->on_completions();
+    }
+    service.reap();
+  }
+
+  FakeHost host;
+  Service service{host};
+  FakeListener listener;
+};
+
+TEST_F(SrpService, LoginGrantsCreditsAndCreatesOneNexus) {
+  FakePeer peer = login(login_request());
+  ASSERT_TRUE(peer.accepted());
+  const auto rsp = peer.reply_private_data();
+  ASSERT_EQ(rsp.size(), 52u);
+  EXPECT_EQ(std::to_integer<int>(rsp[0]), 0xc0);             // SRP_LOGIN_RSP
+  EXPECT_EQ(get32(rsp, 4), 128u);                            // REQ LIM DELTA = receives
+  EXPECT_EQ(get64(rsp, 8), 0x1122334455667788u);             // the login's tag
+  EXPECT_EQ(get32(rsp, 16), 8260u);                          // max IT IU length granted
+  EXPECT_EQ(get32(rsp, 20), 512u);                           // max TI IU length
+  EXPECT_NE(std::to_integer<int>(rsp[26]) & 0x80, 0);        // immediate data supported
+  EXPECT_EQ(peer.posted_receives(), 128u);
+  EXPECT_EQ(host.nexus_creates, 1);
+  EXPECT_EQ(service.channel_count(kTid), 1);
+}
+
+TEST_F(SrpService, LoginToUnknownTargetIsRejected) {
+  FakePeer peer = login(login_request(/*id_ext=*/7));
+  EXPECT_TRUE(peer.rejected());
+  const auto rej = peer.reply_private_data();
+  ASSERT_EQ(rej.size(), 32u);
+  EXPECT_EQ(std::to_integer<int>(rej[0]), 0xc2);       // SRP_LOGIN_REJ
+  EXPECT_EQ(get32(rej, 4), 0x00010003u);                // unable to associate channel
+  EXPECT_EQ(host.nexus_creates, 0);
+}
+
+TEST_F(SrpService, LoginNotAdmittedByAclIsRejected) {
+  host.admit_all = false;
+  FakePeer peer = login(login_request());
+  EXPECT_TRUE(peer.rejected());
+  EXPECT_EQ(service.channel_count(), 0u);
+}
+
+TEST_F(SrpService, LoginWithAnotherDevicesGuidIsRejected) {
+  FakePeer peer = login(login_request(kTid, kNodeGuid + 1));
+  EXPECT_TRUE(peer.rejected());
+}
+
+TEST_F(SrpService, MalformedOrOversizedLoginIsRejected) {
+  Bytes truncated = login_request();
+  truncated.resize(40);
+  EXPECT_TRUE(login(truncated).rejected());
+  FakePeer big = login(login_request(kTid, kNodeGuid, 0x80, 1u << 20));
+  EXPECT_TRUE(big.rejected());
+  EXPECT_EQ(get32(big.reply_private_data(), 4), 0x00010002u);  // IU too large
+  EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_EQ(service.nexus_count(), 0u);
+}
+
+TEST_F(SrpService, WriteThenReadMovesDataWithRdma) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  std::vector<std::byte> pattern(8192);
+  for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = std::byte(i * 7 + 3);
+  const auto src = peer.add_region(pattern, rdma::kRemoteRead);
+  Bytes w = command(0xa1, 0x2a, 16, 16);
+  add_direct(w, true, src, 8192);
+  ASSERT_TRUE(peer.deliver(bytes(w)));
+  pump();
+  ASSERT_EQ(host.tags_seen.size(), 1u);
+  EXPECT_EQ(std::memcmp(&host.disk[16 * kBlock], pattern.data(), 8192), 0);
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  Rsp r = parse_rsp(sent[0]);
+  EXPECT_EQ(r.tag, 0xa1u);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.req_lim_delta, 1u);
+
+  const auto dst = peer.add_region(8192, rdma::kRemoteWrite);
+  Bytes rd = command(0xa2, 0x28, 16, 16);
+  add_direct(rd, false, dst, 8192);
+  ASSERT_TRUE(peer.deliver(bytes(rd)));
+  pump();
+  sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(parse_rsp(sent[0]).status, 0);
+  auto got = peer.region(dst.rkey);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), pattern.begin()));
+  EXPECT_EQ(peer.posted_receives(), 128u);  // every receive reposted
+}
+
+TEST_F(SrpService, IndirectDescriptorsGatherAndScatter) {
+  // What ib_srp sends for a multi-segment I/O: an indirect buffer whose whole table is in
+  // the IU (T10 SRP r16a 5.5.3; struct srp_indirect_buf).
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  std::vector<std::byte> pattern(4 * 4096);
+  for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = std::byte(i * 13 + 1);
+  std::vector<rdma::RemoteBuffer> parts;
+  for (int i = 0; i < 4; ++i) {
+    parts.push_back(peer.add_region(std::span(pattern).subspan(i * 4096, 4096), rdma::kRemoteRead));
+  }
+  Bytes w = command(0x91, 0x2a, 64, 32);
+  w[5] = 0x20;  // indirect data-out
+  w[6] = 4;     // four descriptors in the IU
+  const std::size_t off = w.size();
+  w.resize(off + 16 + 4 + 4 * 16);
+  put64(w, off, 0);        // table descriptor: where the table would be ...
+  put32(w, off + 8, 0);
+  put32(w, off + 12, 64);  // ... and its length: 4 entries, all present
+  put32(w, off + 16, 4 * 4096);  // TOTAL LENGTH
+  for (int i = 0; i < 4; ++i) {
+    put64(w, off + 20 + 16 * i, parts[i].addr);
+    put32(w, off + 28 + 16 * i, parts[i].rkey);
+    put32(w, off + 32 + 16 * i, 4096);
+  }
+  ASSERT_TRUE(peer.deliver(bytes(w)));
+  pump();
+  ASSERT_EQ(host.tags_seen.size(), 1u);
+  EXPECT_EQ(std::memcmp(&host.disk[64 * kBlock], pattern.data(), pattern.size()), 0);
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(parse_rsp(sent[0]).status, 0);
+}
+
+TEST_F(SrpService, ImmediateDataNeedsNoRdmaRead) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  Bytes data(1024);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i ^ 0x5a);
+  Bytes w = command(0xb1, 0x2a, 4, 2);
+  add_immediate(w, data);
+  ASSERT_TRUE(peer.deliver(bytes(w)));
+  pump();
+  EXPECT_EQ(std::memcmp(&host.disk[4 * kBlock], data.data(), data.size()), 0);
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(parse_rsp(sent[0]).status, 0);
+}
+
+TEST_F(SrpService, NoResponseBeforeTheHostCompletes) {
+  // Durability: a WRITE is answered only once the SCSI host (tgt, whose backing store made
+  // the data durable) reported it done.
+  host.defer = true;
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  const auto src = peer.add_region(4096, rdma::kRemoteRead);
+  Bytes w = command(0xc1, 0x2a, 0, 8);
+  add_direct(w, true, src, 4096);
+  ASSERT_TRUE(peer.deliver(bytes(w)));
+  pump();
+  EXPECT_EQ(host.held.size(), 1u);
+  EXPECT_TRUE(peer.sent().empty());
+  host.complete_held();
+  pump();
+  EXPECT_EQ(peer.take_sent().size(), 1u);
+}
+
+TEST_F(SrpService, DescriptorOutsideTheRegistrationDisconnects) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  auto src = peer.add_region(4096, rdma::kRemoteRead);
+  Bytes w = command(0xd1, 0x2a, 0, 16);
+  add_direct(w, true, src, 8192);  // 8 KiB from a 4 KiB region
+  ASSERT_TRUE(peer.deliver(bytes(w)));
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+  EXPECT_TRUE(host.tags_seen.empty());  // nothing reached the SCSI host
+  EXPECT_TRUE(peer.sent().empty());
+}
+
+TEST_F(SrpService, WriteThroughReadOnlyRegionIsRefused) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  auto dst = peer.add_region(4096, rdma::kRemoteRead);  // no remote write
+  Bytes rd = command(0xd2, 0x28, 0, 8);
+  add_direct(rd, false, dst, 4096);
+  ASSERT_TRUE(peer.deliver(bytes(rd)));
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+}
+
+TEST_F(SrpService, MalformedCommandWithTagGetsCheckCondition) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  Bytes w = command(0xe1, 0x2a, 0, 8);
+  w[5] = 0x10;  // direct data-out announced ...
+  w[6] = 1;     // ... one descriptor, but none follows the CDB
+  ASSERT_TRUE(peer.deliver(bytes(w)));
+  pump();
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  Rsp r = parse_rsp(sent[0]);
+  EXPECT_EQ(r.tag, 0xe1u);
+  EXPECT_EQ(r.status, 0x02);              // CHECK CONDITION
+  ASSERT_NE(r.flags & 0x02, 0);           // SNSVALID
+  ASSERT_GE(r.sense_len, 14u);
+  EXPECT_EQ(std::to_integer<int>(r.raw[36 + 2]) & 0x0f, 0x05);  // ILLEGAL REQUEST
+  EXPECT_EQ(std::to_integer<int>(r.raw[36 + 12]), 0x0e);        // INVALID FIELD IN IU
+  EXPECT_TRUE(host.tags_seen.empty());
+  EXPECT_FALSE(peer.disconnect_called());
+}
+
+TEST_F(SrpService, UnreadableIuDisconnects) {
+  FakePeer peer = login(login_request());
+  Bytes junk = {0x02, 0x00, 0x00};
+  ASSERT_TRUE(peer.deliver(bytes(junk)));
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+  Bytes unknown(48, 0);
+  unknown[0] = 0x77;
+  FakePeer peer2 = login(login_request(kTid, kNodeGuid, 0x80, 8260, 0x57));
+  ASSERT_TRUE(peer2.deliver(bytes(unknown)));
+  pump();
+  EXPECT_TRUE(peer2.disconnect_called());
+}
+
+TEST_F(SrpService, ExceedingTheRequestLimitDisconnects) {
+  host.defer = true;
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  for (std::uint64_t t = 1; t <= 128; ++t) {
+    ASSERT_TRUE(peer.deliver(bytes(command(t, 0x00 /* TEST UNIT READY */, 0, 0))));
+    pump();
+  }
+  EXPECT_EQ(host.held.size(), 128u);
+  EXPECT_FALSE(peer.disconnect_called());
+  ASSERT_TRUE(peer.deliver(bytes(command(129, 0x00, 0, 0))));  // no credit left
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+  host.complete_held();
+  pump();
+  EXPECT_TRUE(peer.sent().empty());  // nothing is answered on a closing channel
+}
+
+TEST_F(SrpService, AbortedCommandsCreditReturnsWithTheNextResponse) {
+  host.defer = true;
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  ASSERT_TRUE(peer.deliver(bytes(command(1, 0x00, 0, 0))));
+  pump();
+  host.complete_held(-1);  // tgt aborted it: no response
+  pump();
+  EXPECT_TRUE(peer.sent().empty());
+  host.defer = false;
+  ASSERT_TRUE(peer.deliver(bytes(command(2, 0x00, 0, 0))));
+  pump();
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(parse_rsp(sent[0]).req_lim_delta, 2u);
+}
+
+TEST_F(SrpService, TaskManagementIsAnsweredWithResponseData) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  ASSERT_TRUE(peer.deliver(bytes(task_management(0x77, 0x01 /* ABORT TASK */, 0x55))));
+  pump();
+  ASSERT_EQ(host.tmfs.size(), 1u);
+  EXPECT_EQ(host.tmfs[0].second, TGTPMEM_SRP_TMF_ABORT_TASK);
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  Rsp r = parse_rsp(sent[0]);
+  EXPECT_EQ(r.tag, 0x77u);
+  EXPECT_NE(r.flags & 0x01, 0);  // RSPVALID
+  ASSERT_EQ(r.resp_len, 4u);
+  EXPECT_EQ(std::to_integer<int>(r.raw[36 + 3]), 0x00);  // function complete
+}
+
+TEST_F(SrpService, DisconnectMidIoWaitsForTheHostThenFreesEverything) {
+  host.defer = true;
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  const auto src = peer.add_region(4096, rdma::kRemoteRead);
+  Bytes w = command(0xf1, 0x2a, 0, 8);
+  add_direct(w, true, src, 4096);
+  ASSERT_TRUE(peer.deliver(bytes(w)));
+  pump();
+  ASSERT_EQ(host.held.size(), 1u);
+  peer.disconnect();
+  pump_listener();
+  // tgt still holds the command and its buffer: the channel must stay.
+  EXPECT_EQ(service.channel_count(), 1u);
+  EXPECT_FALSE(peer.connection_destroyed());
+  host.complete_held();
+  service.reap();
+  EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_TRUE(peer.connection_destroyed());
+  EXPECT_EQ(peer.regions_live_at_close(), 0u);
+  EXPECT_TRUE(host.nexuses.empty());
+  EXPECT_EQ(service.nexus_count(), 0u);
+}
+
+TEST_F(SrpService, NexusDestroyRetriedWhileTgtIsBusy) {
+  FakePeer peer = login(login_request());
+  host.nexus_busy = 1;
+  peer.disconnect();
+  pump_listener();
+  EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_EQ(service.nexus_count(), 1u);  // tgt said EBUSY
+  service.reap();
+  EXPECT_EQ(service.nexus_count(), 0u);
+  EXPECT_TRUE(host.nexuses.empty());
+}
+
+TEST_F(SrpService, MultiChannelLoginsShareOneNexusSingleReplacesThem) {
+  FakePeer a = login(login_request());
+  FakePeer b = login(login_request(kTid, kNodeGuid, 0x81 /* multi */));
+  ASSERT_TRUE(a.accepted());
+  ASSERT_TRUE(b.accepted());
+  EXPECT_EQ(std::to_integer<int>(b.reply_private_data()[26]) & 0x03, 2);  // kept existing
+  EXPECT_EQ(host.nexus_creates, 1);
+  EXPECT_EQ(service.channel_count(kTid), 2);
+  FakePeer c = login(login_request());  // single channel: ends a and b
+  ASSERT_TRUE(c.accepted());
+  EXPECT_EQ(std::to_integer<int>(c.reply_private_data()[26]) & 0x03, 1);  // terminated
+  EXPECT_TRUE(a.disconnect_called());
+  EXPECT_TRUE(b.disconnect_called());
+  EXPECT_EQ(service.channel_count(kTid), 1);
+}
+
+TEST_F(SrpService, InitiatorLogoutClosesTheChannel) {
+  FakePeer peer = login(login_request());
+  Bytes logout(16, 0);
+  logout[0] = 0x03;
+  ASSERT_TRUE(peer.deliver(bytes(logout)));
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+}
+
+TEST_F(SrpService, TargetDeletionClosesItsChannels) {
+  FakePeer peer = login(login_request());
+  service.target_gone(kTid);
+  EXPECT_TRUE(peer.disconnect_called());
+  EXPECT_EQ(service.channel_count(kTid), 0);
+}
+
+}  // namespace
+}  // namespace tgt_pmem::srp
