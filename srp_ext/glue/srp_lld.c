@@ -17,16 +17,13 @@
  * tgtadm --lld srp --mode target --op show --tid N.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 
 #include "list.h"
 #include "util.h"
@@ -37,6 +34,7 @@
 #include "tgtadm.h"
 #include "tgtadm_error.h"
 
+#include "tgt_pmem/net/acl.h"
 #include "tgt_pmem/srp_ext.h"
 
 #define SRP_DEFAULT_PORT 5555
@@ -79,58 +77,6 @@ static void srp_event_del(void *ctx, int fd)
 	tgt_event_del(fd);
 }
 
-/* "ip:port" or "[ip6]:port" -> address without port. */
-static int srp_peer_ip(const char *peer, char *ip, size_t len)
-{
-	const char *colon;
-	size_t n;
-
-	if (peer[0] == '[') {
-		colon = strchr(peer, ']');
-		if (!colon)
-			return -1;
-		n = colon - peer - 1;
-		peer++;
-	} else {
-		colon = strrchr(peer, ':');
-		n = colon ? (size_t)(colon - peer) : strlen(peer);
-	}
-	if (n + 1 > len)
-		return -1;
-	memcpy(ip, peer, n);
-	ip[n] = 0;
-	return 0;
-}
-
-/* Does ACL entry "ALL", "ADDR" or "ADDR/PREFIX" admit ip? */
-static int srp_ip_match(const char *entry, const char *ip)
-{
-	char buf[128], *slash;
-	unsigned char a[16], b[16];
-	int family, bits, prefix, i;
-
-	if (!strcmp(entry, "ALL"))
-		return 1;
-	snprintf(buf, sizeof(buf), "%s", entry);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash++ = 0;
-	family = strchr(buf, ':') ? AF_INET6 : AF_INET;
-	bits = family == AF_INET6 ? 128 : 32;
-	if (inet_pton(family, buf, a) != 1 || inet_pton(family, ip, b) != 1)
-		return 0;
-	prefix = slash ? atoi(slash) : bits;
-	if (prefix < 0 || prefix > bits)
-		return 0;
-	for (i = 0; i < bits / 8 && prefix > 0; i++, prefix -= 8) {
-		unsigned char mask = prefix >= 8 ? 0xff : (unsigned char)(0xff << (8 - prefix));
-
-		if ((a[i] & mask) != (b[i] & mask))
-			return 0;
-	}
-	return 1;
-}
-
 /*
  * A login is admitted to target tid (= id_ext) when the target was created on this driver
  * and one of its address ACL entries (-I) matches the initiator's address, or one of its name
@@ -138,17 +84,15 @@ static int srp_ip_match(const char *entry, const char *ip)
  */
 static int srp_admit(void *ctx, uint64_t id_ext, const char *initiator, const char *peer)
 {
-	char ip[64], *entry;
+	char *entry;
 	int tid, idx;
 
 	if (id_ext == 0 || id_ext > INT_MAX || !srp_is_our_tid((int)id_ext))
 		return -ENOENT;
 	tid = (int)id_ext;
-	if (srp_peer_ip(peer, ip, sizeof(ip)) == 0) {
-		for (idx = 0; (entry = acl_get(tid, idx)); idx++)
-			if (srp_ip_match(entry, ip))
-				return tid;
-	}
+	for (idx = 0; (entry = acl_get(tid, idx)); idx++)
+		if (tgtpmem_acl_address_match(entry, peer))
+			return tid;
 	for (idx = 0; (entry = iqn_acl_get(tid, idx)); idx++)
 		if (!strcasecmp(entry, initiator))
 			return tid;
