@@ -15,10 +15,12 @@
 namespace tgt_pmem::rdma {
 namespace {
 
+using detail::cm_unavailable_errno;
 using detail::CmIdPtr;
 using detail::DeviceCaps;
 using detail::errno_code;
 using detail::EventChannelPtr;
+using detail::set_nonblocking;
 using detail::VerbsConnection;
 
 std::unexpected<std::error_code> fail(int e) { return std::unexpected(errno_code(e)); }
@@ -188,21 +190,6 @@ class CmListener final : public Listener {
   CmIdPtr id_;  // the listening id; gone after its device was removed
   std::uint16_t port_;
 };
-
-bool set_nonblocking(int fd) {
-  const int flags = fcntl(fd, F_GETFL);
-  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
-
-// librdmacm's first call fails with ENODEV when there is no RDMA device, but with EPERM when
-// the rdma_ucm module is not loaded (its ABI file is missing) and ENOENT without the
-// /dev/infiniband/rdma_cm node. All three mean "no RDMA CM device here".
-int cm_unavailable_errno(int e) {
-  if (e == EPERM || e == ENOENT) return ENODEV;
-  int count = 0;
-  if (ibv_device** list = ibv_get_device_list(&count); list != nullptr) ibv_free_device_list(list);
-  return count == 0 ? ENODEV : e;
-}
 
 }  // namespace
 

@@ -3,7 +3,7 @@
 // and a completion channel. Every work request is signalled; its wr_id given to verbs is a
 // slot of WorkSlots that remembers the caller's wr_id and the kind of request, because an
 // error completion carries no valid opcode.
-#include <fcntl.h>
+#include <sys/epoll.h>
 
 #include <algorithm>
 #include <array>
@@ -33,9 +33,9 @@ class VerbsMemoryRegion final : public MemoryRegion {
   std::unique_ptr<ibv_mr, MrDeleter> mr_;
 };
 
-bool set_nonblocking(int fd) {
-  const int flags = fcntl(fd, F_GETFL);
-  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+bool valid_limits(const QueueLimits& limits) {
+  const std::uint64_t cqe = static_cast<std::uint64_t>(limits.send_depth) + limits.recv_depth;
+  return limits.send_depth != 0 && limits.recv_depth != 0 && limits.max_sge != 0 && cqe <= INT_MAX;
 }
 
 }  // namespace
@@ -52,9 +52,7 @@ Result<std::unique_ptr<VerbsConnection>> VerbsConnection::accept(
     std::uint8_t peer_responder, std::uint8_t peer_initiator,
     std::span<const std::byte> private_data) {
   if (!id || id->verbs == nullptr) return fail(std::errc::invalid_argument);
-  const std::uint64_t cqe = static_cast<std::uint64_t>(wanted.send_depth) + wanted.recv_depth;
-  if (wanted.send_depth == 0 || wanted.recv_depth == 0 || wanted.max_sge == 0 || cqe > INT_MAX ||
-      private_data.size() > UINT8_MAX)
+  if (!valid_limits(wanted) || private_data.size() > UINT8_MAX)
     return fail(std::errc::invalid_argument);
 
   const Depths depths = negotiate_depths(wanted, peer_responder, peer_initiator,
@@ -69,29 +67,7 @@ Result<std::unique_ptr<VerbsConnection>> VerbsConnection::accept(
   } catch (const std::bad_alloc&) {
     return fail(std::errc::not_enough_memory);
   }
-  ibv_context* verbs = id->verbs;
-
-  // A PD per connection: an rkey we hand to this peer is worthless on any other connection.
-  c->pd_.reset(ibv_alloc_pd(verbs));
-  if (!c->pd_) return fail(errno);
-  c->comp_channel_.reset(ibv_create_comp_channel(verbs));
-  if (!c->comp_channel_) return fail(errno);
-  if (!set_nonblocking(c->comp_channel_->fd)) return fail(errno);
-  c->cq_.reset(ibv_create_cq(verbs, static_cast<int>(cqe), nullptr, c->comp_channel_.get(), 0));
-  if (!c->cq_) return fail(errno);
-  if (const int e = ibv_req_notify_cq(c->cq_.get(), 0); e != 0) return fail(e);
-
-  ibv_qp_init_attr attr{};
-  attr.send_cq = c->cq_.get();
-  attr.recv_cq = c->cq_.get();
-  attr.qp_type = IBV_QPT_RC;
-  attr.sq_sig_all = 1;
-  attr.cap.max_send_wr = limits.send_depth;
-  attr.cap.max_recv_wr = limits.recv_depth;
-  attr.cap.max_send_sge = limits.max_sge;
-  attr.cap.max_recv_sge = limits.max_sge;
-  if (rdma_create_qp(id.get(), c->pd_.get(), &attr) != 0) return fail(errno);
-  c->qp_ = std::unique_ptr<ibv_qp, QpDeleter>(id->qp, QpDeleter{id.get()});
+  if (auto made = c->create_queues(); !made) return std::unexpected(made.error());
 
   // rdma_accept moves the QP through RTR to RTS with these depths before it sends the REP,
   // so receives posted from now on are live.
@@ -107,6 +83,50 @@ Result<std::unique_ptr<VerbsConnection>> VerbsConnection::accept(
   c->id_ = std::move(id);
   c->id_->context = c.get();
   return c;
+}
+
+Result<std::unique_ptr<VerbsConnection>> VerbsConnection::create_active(
+    EventChannelPtr channel, CmIdPtr id, const QueueLimits& limits) {
+  if (!id || id->verbs == nullptr || !valid_limits(limits))
+    return fail(std::errc::invalid_argument);
+  std::unique_ptr<VerbsConnection> c;
+  try {
+    c.reset(new VerbsConnection(std::move(channel), id.get(), limits));
+  } catch (const std::bad_alloc&) {
+    return fail(std::errc::not_enough_memory);
+  }
+  c->id_ = std::move(id);  // owned at once: ~c destroys the QP, then the id
+  c->id_->context = c.get();
+  if (auto made = c->create_queues(); !made) return std::unexpected(made.error());
+  return c;
+}
+
+Status VerbsConnection::create_queues() {
+  ibv_context* verbs = raw_id_->verbs;
+  const auto cqe = static_cast<int>(limits_.send_depth + limits_.recv_depth);  // valid_limits
+
+  // A PD per connection: an rkey we hand to this peer is worthless on any other connection.
+  pd_.reset(ibv_alloc_pd(verbs));
+  if (!pd_) return fail(errno);
+  comp_channel_.reset(ibv_create_comp_channel(verbs));
+  if (!comp_channel_) return fail(errno);
+  if (!set_nonblocking(comp_channel_->fd)) return fail(errno);
+  cq_.reset(ibv_create_cq(verbs, cqe, nullptr, comp_channel_.get(), 0));
+  if (!cq_) return fail(errno);
+  if (const int e = ibv_req_notify_cq(cq_.get(), 0); e != 0) return fail(e);
+
+  ibv_qp_init_attr attr{};
+  attr.send_cq = cq_.get();
+  attr.recv_cq = cq_.get();
+  attr.qp_type = IBV_QPT_RC;
+  attr.sq_sig_all = 1;
+  attr.cap.max_send_wr = limits_.send_depth;
+  attr.cap.max_recv_wr = limits_.recv_depth;
+  attr.cap.max_send_sge = limits_.max_sge;
+  attr.cap.max_recv_sge = limits_.max_sge;
+  if (rdma_create_qp(raw_id_, pd_.get(), &attr) != 0) return fail(errno);
+  qp_ = std::unique_ptr<ibv_qp, QpDeleter>(raw_id_->qp, QpDeleter{raw_id_});
+  return {};
 }
 
 VerbsConnection::~VerbsConnection() {
@@ -239,9 +259,54 @@ Result<std::size_t> VerbsConnection::poll(std::span<Completion> out) {
   return done;
 }
 
-int VerbsConnection::completion_fd() const noexcept { return comp_channel_->fd; }
+int VerbsConnection::completion_fd() const noexcept {
+  return cm_epoll_.get() >= 0 ? cm_epoll_.get() : comp_channel_->fd;
+}
+
+Status VerbsConnection::watch_cm_events() {
+  if (!id_ || !channel_) return fail(std::errc::invalid_argument);
+  UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
+  if (ep.get() < 0) return fail(errno);
+  // Level-triggered: each stays readable until arm() has taken what is waiting on it.
+  for (const int fd : {comp_channel_->fd, channel_->fd}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return fail(errno);
+  }
+  cm_epoll_ = std::move(ep);
+  return {};
+}
+
+Status VerbsConnection::take_cm_events() {
+  for (;;) {
+    rdma_cm_event* event = nullptr;
+    if (rdma_get_cm_event(channel_.get(), &event) != 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {};
+      return fail(errno);
+    }
+    const rdma_cm_event_type type = event->event;
+    rdma_ack_cm_event(event);  // before acting: rdma_destroy_id waits for unacked events
+    switch (type) {
+      case RDMA_CM_EVENT_DISCONNECTED:
+      case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+      case RDMA_CM_EVENT_DEVICE_REMOVAL:
+      case RDMA_CM_EVENT_REJECTED:
+      case RDMA_CM_EVENT_CONNECT_ERROR:
+      case RDMA_CM_EVENT_UNREACHABLE:
+        // As the listener does for accepted connections: the CM leaves a user-space QP
+        // alone, rdma_disconnect moves it to the error state (outstanding work flushes).
+        disconnect();
+        break;
+      default:
+        break;  // ADDR_CHANGE and the like: the connection lives on
+    }
+  }
+}
 
 Status VerbsConnection::arm() {
+  if (cm_epoll_.get() >= 0)
+    if (auto taken = take_cm_events(); !taken) return taken;
   ibv_cq* cq = nullptr;
   void* context = nullptr;
   unsigned events = 0;

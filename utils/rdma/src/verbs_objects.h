@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // RAII owners of the librdmacm/libibverbs objects, and the verbs Connection the listener
-// (cm_listener.cc) hands out. Private to utils/rdma.
+// (cm_listener.cc) hands out and the connector (cm_connector.cc) makes. Private to utils/rdma.
 #pragma once
 
+#include <fcntl.h>
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "tgt_pmem/rdma/connection.h"
@@ -49,6 +53,45 @@ struct MrDeleter {
   void operator()(ibv_mr* mr) const noexcept { ibv_dereg_mr(mr); }
 };
 
+// A plain file descriptor (the active side's epoll set).
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+inline bool set_nonblocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+// librdmacm's first call fails with ENODEV when there is no RDMA device, but with EPERM when
+// the rdma_ucm module is not loaded (its ABI file is missing) and ENOENT without the
+// /dev/infiniband/rdma_cm node. All three mean "no RDMA CM device here".
+inline int cm_unavailable_errno(int e) {
+  if (e == EPERM || e == ENOENT) return ENODEV;
+  int count = 0;
+  if (ibv_device** list = ibv_get_device_list(&count); list != nullptr) ibv_free_device_list(list);
+  return count == 0 ? ENODEV : e;
+}
+
 // What the listener learnt about the device a connect request arrived on.
 struct DeviceCaps {
   std::uint64_t node_guid = 0;  // host byte order
@@ -65,6 +108,13 @@ class VerbsConnection final : public Connection {
       EventChannelPtr channel, CmIdPtr& id, const DeviceCaps& caps, const QueueLimits& limits,
       std::uint8_t peer_responder, std::uint8_t peer_initiator,
       std::span<const std::byte> private_data);
+
+  // The active side (cm_connector.cc): creates PD, completion channel, CQ and QP on id, whose
+  // route is resolved, and owns id from the start (on failure it goes with everything made).
+  // channel is id's own: the connector waits on it for the outcome of rdma_connect, then
+  // calls watch_cm_events().
+  [[nodiscard]] static Result<std::unique_ptr<VerbsConnection>> create_active(
+      EventChannelPtr channel, CmIdPtr id, const QueueLimits& limits);
 
   ~VerbsConnection() override;
   VerbsConnection(const VerbsConnection&) = delete;
@@ -89,8 +139,23 @@ class VerbsConnection final : public Connection {
   [[nodiscard]] bool report_established() noexcept;
   [[nodiscard]] bool report_disconnected() noexcept;
 
+  // Active side, once established: completion_fd() becomes an epoll set of the completion
+  // channel and the id's own (non-blocking) event channel, and arm() takes the id's CM
+  // events, disconnecting on the terminal ones (see connect() in connection.h).
+  [[nodiscard]] Status watch_cm_events();
+  // Active side: the RDMA READ depths the connection got.
+  void set_read_depths(std::uint8_t initiator_depth, std::uint8_t responder_resources) noexcept {
+    limits_.rdma_read_depth = initiator_depth;
+    limits_.responder_resources = responder_resources;
+  }
+  [[nodiscard]] rdma_cm_id* cm_id() const noexcept { return raw_id_; }
+
  private:
   VerbsConnection(EventChannelPtr channel, rdma_cm_id* id, const QueueLimits& limits);
+  // PD, completion channel, CQ and QP on raw_id_ (both sides).
+  Status create_queues();
+  // Active side: takes every CM event waiting on channel_ (arm()).
+  Status take_cm_events();
   Status post_rdma(std::uint64_t wr_id, WorkType type, ibv_wr_opcode opcode,
                    std::span<const LocalBuffer> local, RemoteBuffer remote);
 
@@ -111,6 +176,7 @@ class VerbsConnection final : public Connection {
   bool disconnected_ = false;
   bool established_reported_ = false;
   bool disconnect_reported_ = false;
+  UniqueFd cm_epoll_;  // active side after watch_cm_events(): what completion_fd() returns
 };
 
 }  // namespace tgt_pmem::rdma::detail

@@ -7,10 +7,11 @@
 // completion errors. Protocol code sees only this header.
 //
 // Threading: none of these objects is thread-safe; tgtd drives them from its one event loop.
-// Nothing here blocks: every call either completes at once or queues work whose completion
-// is reported by poll().
+// Nothing here blocks (but connect(), for initiators): every call either completes at once or
+// queues work whose completion is reported by poll().
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -199,5 +200,49 @@ class Listener {
 // (EADDRINUSE, EADDRNOTAVAIL), ...
 [[nodiscard]] Result<std::unique_ptr<Listener>> listen(const std::string& address,
                                                        std::uint16_t port, int backlog = 64);
+
+// --- The active side (initiators: the push-mode client) -----------------------------------
+
+// Connects to a listener at address:port (numeric IPv4 or IPv6, no name resolution), sending
+// private_data with the request (at most 56 bytes over IB/RoCE, else EINVAL from the kernel).
+// Unlike everything above it BLOCKS, for at most `timeout` in all: address and route
+// resolution, then the connect request until the peer accepts or rejects it. It creates its
+// own PD, CQ, completion channel and QP with `limits` (limits() of the result: rdma_read_depth
+// and responder_resources as the peer's reply and the device allowed).
+//
+// Seeing the peer go away without a Listener: the connection keeps its RDMA CM id on an event
+// channel of its own, and its completion_fd() is an epoll descriptor that also becomes
+// readable when that channel has an event. arm() takes those events; on DISCONNECTED (the
+// peer disconnected or its tgtd died with the port still up), DEVICE_REMOVAL and other
+// terminal events it moves the QP to the error state, exactly as disconnect() does, so every
+// outstanding request, and every one posted later, completes with a flush error
+// (IBV_WC_WR_FLUSH_ERR). A client that waits on completion_fd() with poll(2), calls arm() when
+// it is readable and then poll() thus sees its wait fail instead of hanging. A peer that
+// vanished without a word (host crash, cable) is seen by the transport retries of the next
+// work request (IBV_WC_RETRY_EXC_ERR after several seconds), not by RDMA CM.
+//
+// Errors: EINVAL for an address that is not numeric or limits of 0, ENODEV when the host has
+// no RDMA device (or none serves the route), ECONNREFUSED when the peer rejected the request
+// or nothing listens on the port, ETIMEDOUT when `timeout` passed first (or the peer never
+// answered: the CM's UNREACHABLE), EHOSTUNREACH when the address or route cannot be
+// resolved, the errno of the librdmacm/libibverbs call that failed otherwise.
+[[nodiscard]] Result<std::unique_ptr<Connection>> connect(const std::string& address,
+                                                          std::uint16_t port,
+                                                          std::span<const std::byte> private_data,
+                                                          const QueueLimits& limits,
+                                                          std::chrono::milliseconds timeout);
+
+// An optional capability of a Connection: the RDMA FLUSH operation of the IBTA Memory
+// Placement Extensions (libibverbs ibv_wr_flush, rdma-core >= 45). Query it with
+// dynamic_cast<FlushCapable*>(&connection): no connection implements it yet (the verbs one
+// would need an extended QP made with IBV_QP_EX_WITH_FLUSH, and a device that supports it).
+class FlushCapable {
+ public:
+  virtual ~FlushCapable() = default;
+  // Posts a FLUSH of dst to the peer's persistence domain (global visibility and
+  // persistence), ordered after the RDMA WRITEs posted before it on this connection. Its
+  // completion carries wr_id with type kRdmaWrite.
+  [[nodiscard]] virtual Status post_rdma_flush(std::uint64_t wr_id, RemoteBuffer dst) = 0;
+};
 
 }  // namespace tgt_pmem::rdma
