@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <sys/epoll.h>
 
 #include "list.h"
 #include "util.h"
@@ -25,8 +26,12 @@
 #include "scsi.h"
 #include "spc.h"
 #include "bs_thread.h"
+#include "target.h"
+#include "tgtadm.h"
 
 #include "tgt_pmem/bs_pmem.h"
+#include "tgt_pmem/net/acl.h"
+#include "tgt_pmem/push/service.h"
 
 #define BS_PMEM_NAME "pmem"
 #ifndef WRITE_ATOMIC_16
@@ -41,6 +46,7 @@ struct bs_pmem_lu {
 	struct event_data sched;      /* exec=inline: completes deferred commands */
 	struct list_head pending;     /* to execute, then complete */
 	struct list_head finished;    /* executed (failed), to complete */
+	struct tgtpmem_push_lun *push; /* push=on: attached to the push-mode service */
 };
 
 static inline struct bs_pmem_lu *PMEM_LU(struct scsi_lu *lu)
@@ -403,6 +409,108 @@ static void bs_pmem_set_identity(struct scsi_lu *lu, const uint8_t uuid[16])
 		lu->attrs.lu_vpd[PCODE_OFFSET(0x83)]->vpd_update(lu, lu->attrs.scsi_id);
 }
 
+/* ---- push mode (iser_ext): the LUN's mapping exposed over RDMA -------------------------- */
+
+static int push_event_add(void *ctx, int fd, void (*handler)(int fd, int events, void *data),
+			  void *data)
+{
+	return tgt_event_add(fd, EPOLLIN, handler, data);
+}
+
+static void push_event_del(void *ctx, int fd)
+{
+	tgt_event_del(fd);
+}
+
+static const char *push_target_name(void *ctx, int tid)
+{
+	return tgt_targetname(tid);
+}
+
+/* Admitted by an address entry (-I) or an initiator name entry (-Q), as tgt's iSCSI does. */
+static int push_admit(void *ctx, int tid, const char *initiator, const char *peer)
+{
+	char *entry;
+	int idx;
+
+	for (idx = 0; (entry = acl_get(tid, idx)); idx++)
+		if (tgtpmem_acl_address_match(entry, peer))
+			return 0;
+	for (idx = 0; (entry = iqn_acl_get(tid, idx)); idx++)
+		if (!strcmp(entry, initiator))
+			return 0;
+	return -EPERM;
+}
+
+static int push_chap_required(void *ctx, int tid)
+{
+	return account_available(tid, ACCOUNT_TYPE_INCOMING) ? 1 : 0;
+}
+
+static int push_chap_secret(void *ctx, int tid, const char *user, char *secret, size_t len)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s", user);
+	memset(secret, 0, len);
+	if (account_lookup(tid, ACCOUNT_TYPE_INCOMING, name, sizeof(name), secret, (int)len - 1))
+		return -ENOENT;
+	return 0;
+}
+
+static void push_log(void *ctx, int error, const char *message)
+{
+	if (error)
+		eprintf("%s\n", message);
+	else
+		log_warning("%s\n", message);
+}
+
+static const struct tgtpmem_push_host_ops push_host_ops = {
+	.event_add = push_event_add,
+	.event_del = push_event_del,
+	.target_name = push_target_name,
+	.admit = push_admit,
+	.chap_required = push_chap_required,
+	.chap_secret = push_chap_secret,
+	.log = push_log,
+};
+
+static int push_persist(void *lun_ctx, uint64_t offset, uint64_t len)
+{
+	return tgtpmem_lun_persist(lun_ctx, offset, len);
+}
+
+/* push=on: attach the LUN to the push service on its port; 0 or -1 (logged). */
+static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+	struct tgtpmem_options_values v;
+	void *base;
+	uint64_t size;
+	int err = 0;
+
+	tgtpmem_options_get(p->opts, &v);
+	if (!v.push)
+		return 0;
+	if (tgtpmem_lun_expose(p->lun, &base, &size)) {
+		eprintf("bs_pmem: refused %s: push=on needs layout=raw\n", path);
+		return -1;
+	}
+	p->push = tgtpmem_push_attach(&push_host_ops, v.push_port, lu->tgt->tid, lu->lun, base,
+				      size, 1U << lu->blk_shift, push_persist, p->lun, &err);
+	if (!p->push) {
+		eprintf("bs_pmem: refused %s: push mode cannot listen on RDMA CM port %u (%s)\n",
+			path, v.push_port,
+			err == TGTPMEM_PUSH_E_NODEV ? "no RDMA device" :
+			err == TGTPMEM_PUSH_E_ADDRINUSE ? "port in use" : "RDMA error");
+		return -1;
+	}
+	eprintf("bs_pmem: %s: push mode on RDMA CM port %u (target %d, LUN %" PRIu64 ")\n",
+		path, v.push_port, lu->tgt->tid, lu->lun);
+	return 0;
+}
+
 static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 {
 	struct bs_pmem_lu *p = PMEM_LU(lu);
@@ -413,6 +521,12 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 	ret = tgtpmem_lun_open(path, p->opts, 1U << lu->blk_shift, &p->lun, err, sizeof(err));
 	if (ret) {
 		eprintf("bs_pmem: refused: %s\n", err);
+		*fd = -1;
+		return -1;
+	}
+	if (bs_pmem_push_attach(lu, path)) {
+		tgtpmem_lun_close(p->lun);
+		p->lun = NULL;
 		*fd = -1;
 		return -1;
 	}
@@ -441,6 +555,9 @@ static void bs_pmem_close(struct scsi_lu *lu)
 {
 	struct bs_pmem_lu *p = PMEM_LU(lu);
 
+	/* Before the mapping goes: every push-mode rkey of this LUN dies here. */
+	tgtpmem_push_detach(p->push);
+	p->push = NULL;
 	tgtpmem_lun_close(p->lun);
 	p->lun = NULL;
 }

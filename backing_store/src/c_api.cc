@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The C ABI of include/tgt_pmem/bs_pmem.h. Every function catches everything: an exception
 // must never unwind into tgtd's C code.
+#include <cerrno>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -63,6 +64,8 @@ void tgtpmem_options_get(const tgtpmem_options* opts, struct tgtpmem_options_val
                                                          : TGTPMEM_EXEC_INLINE;
   v->threads = opts->o.threads;
   v->atomic_layout = opts->o.layout == tgt_pmem::bs::LayoutKind::kAtomic;
+  v->push = opts->o.push;
+  v->push_port = opts->o.push_port;
 }
 
 void tgtpmem_options_free(tgtpmem_options* opts) noexcept { delete opts; }
@@ -134,6 +137,23 @@ void tgtpmem_lun_get_info(const tgtpmem_lun* lun, struct tgtpmem_lun_info* info)
   info->layout = lun->lun->layout().name().data();  // static string literals
   info->max_atomic_blocks = lun->lun->layout().max_atomic_blocks();
   std::memcpy(info->uuid, lun->uuid.data(), sizeof info->uuid);
+}
+
+int tgtpmem_lun_expose(tgtpmem_lun* lun, void** base, std::uint64_t* size) noexcept {
+  if (lun->lun->layout().name() != "raw") return TGTPMEM_E_LAYOUT;
+  // The raw layout is the medium, byte for byte.
+  *base = lun->lun->medium().data();
+  *size = lun->lun->size();
+  return 0;
+}
+
+int tgtpmem_lun_persist(tgtpmem_lun* lun, std::uint64_t offset, std::uint64_t len) noexcept {
+  if (offset > lun->lun->size() || len > lun->lun->size() - offset) return -ERANGE;
+  if (auto s = lun->lun->medium().flusher().persist(lun->lun->medium().data() + offset, len);
+      !s) {
+    return -(s.error().value() != 0 ? s.error().value() : EIO);
+  }
+  return 0;
 }
 
 void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* res) noexcept {

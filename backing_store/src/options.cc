@@ -88,11 +88,28 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         return std::unexpected("bsopts: layout=" + std::string(val) +
                                ": expected raw or atomic");
       }
+    } else if (key == "push") {
+      auto b = parse_bool(key, val);
+      if (!b) return std::unexpected(b.error());
+      o.push = *b;
+    } else if (key == "push_port") {
+      auto n = parse_uint(key, val);
+      if (!n) return std::unexpected(n.error());
+      if (*n < 1 || *n > 65535)
+        return std::unexpected("bsopts: push_port=" + std::string(val) + ": must be 1 to 65535");
+      o.push_port = static_cast<std::uint16_t>(*n);
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
-                             "' (known: block_size, write_cache, unmap, exec, threads, layout)");
+                             "' (known: block_size, write_cache, unmap, exec, threads, layout, "
+                             "push, push_port)");
     }
   }
+  if (seen.contains("push_port") && !o.push)
+    return std::unexpected("bsopts: push_port= needs push=on");
+  // Push mode hands out the LUN's bytes as they lie in the mapping; the atomic layout
+  // remaps blocks, so an initiator's RDMA would land in the wrong place.
+  if (o.push && o.layout == LayoutKind::kAtomic)
+    return std::unexpected("bsopts: push=on needs layout=raw (the atomic layout remaps blocks)");
   if (seen.contains("threads") && o.exec != Exec::kThreads)
     return std::unexpected("bsopts: threads= needs exec=threads");
   if (o.layout == LayoutKind::kAtomic) {

@@ -21,6 +21,8 @@ struct Options {
   Exec exec = Exec::kInline;
   int threads = 4;               // bs_thread workers with exec=threads
   LayoutKind layout = LayoutKind::kRaw;  // atomic: torn-write-free, WRITE ATOMIC (no unmap)
+  bool push = false;             // push mode (iser_ext): initiators RDMA into the mapping
+  std::uint16_t push_port = 5566;  // its RDMA CM port
 
   friend bool operator==(const Options&, const Options&) = default;
 };

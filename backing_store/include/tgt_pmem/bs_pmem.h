@@ -55,6 +55,8 @@ struct tgtpmem_options_values {
 	int exec;              /* enum tgtpmem_exec */
 	int threads;           /* worker threads for TGTPMEM_EXEC_THREADS */
 	int atomic_layout;     /* 1: layout=atomic */
+	int push;              /* 1: push=on (iser_ext push mode for this LUN) */
+	uint16_t push_port;    /* push_port=, default 5566 */
 };
 
 /*
@@ -87,6 +89,19 @@ struct tgtpmem_lun_info {
 	uint8_t uuid[16];       /* the atomic layout's UUID; all zero for raw */
 };
 void tgtpmem_lun_get_info(const tgtpmem_lun *lun, struct tgtpmem_lun_info *info) TGTPMEM_NOEXCEPT;
+
+/*
+ * Push mode: the LUN's bytes as they lie in the mapping (raw layout only) - *base is byte 0
+ * of the LUN, *size its length. TGTPMEM_E_LAYOUT for the atomic layout.
+ */
+int tgtpmem_lun_expose(tgtpmem_lun *lun, void **base, uint64_t *size) TGTPMEM_NOEXCEPT;
+
+/*
+ * Makes [offset, offset + len) of the LUN durable through its durability method (after
+ * writes that did not go through tgtpmem_execute, e.g. an initiator's RDMA WRITEs).
+ * Returns 0 or a negative errno (-ERANGE outside the LUN, -EIO...).
+ */
+int tgtpmem_lun_persist(tgtpmem_lun *lun, uint64_t offset, uint64_t len) TGTPMEM_NOEXCEPT;
 
 /* One SCSI command, as the glue hands it over (tgt has already checked reservations). */
 struct tgtpmem_cmd {

@@ -50,7 +50,25 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"exec=fast", "expected inline or threads"},
                       Refused{"exec=threads;threads=0", "must be 1 to 128"},
                       Refused{"threads=4", "needs exec=threads"},
-                      Refused{"block_size=99999999999999999999999", "expected a decimal number"}));
+                      Refused{"block_size=99999999999999999999999", "expected a decimal number"},
+                      Refused{"push=maybe", "expected on or off"},
+                      Refused{"push_port=5566", "needs push=on"},
+                      Refused{"push=on;push_port=0", "must be 1 to 65535"},
+                      Refused{"push=on;push_port=65536", "must be 1 to 65535"},
+                      Refused{"push=on;layout=atomic", "push=on needs layout=raw"}));
+
+TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
+  auto d = parse_options("");
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->push);
+  auto o = parse_options("push=on;push_port=7000");
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_TRUE(o->push);
+  EXPECT_EQ(o->push_port, 7000);
+  auto p = parse_options("push=on");
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ(p->push_port, 5566) << "the documented default port";
+}
 
 }  // namespace
 }  // namespace tgt_pmem::bs

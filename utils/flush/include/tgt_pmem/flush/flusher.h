@@ -62,8 +62,8 @@ class Flusher {
   // Errors: the errno of fdatasync(2).
   [[nodiscard]] virtual Status sync_file() noexcept = 0;
 
-  // Remote durability (RDMA read-after-write, RDMA FLUSH) will be further implementations
-  // of this same interface; callers never learn which one they hold.
+  // Remote durability (RDMA read-after-write, RDMA FLUSH) is flush/remote.h: it works on a
+  // peer's memory and completes through the RDMA connection, so it has its own interface.
 };
 
 inline Status Flusher::copy_and_flush(void* dst, const void* src, std::size_t len) noexcept {

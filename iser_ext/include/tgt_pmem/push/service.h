@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The push-mode service: the C ABI through which bs_pmem's glue (the only file with tgt's
+ * headers) exposes pmem LUNs to push-mode initiators. One service per RDMA CM port, created
+ * when the first LUN with bsopts push=on attaches to it and destroyed with the last one.
+ * Protocol: tgt_pmem/push/protocol.h, iser_ext/docs/push-protocol.md.
+ *
+ * Threading: tgtd's event loop only. Errors: negative TGTPMEM_PUSH_E_* values.
+ */
+#ifndef TGT_PMEM_PUSH_SERVICE_H
+#define TGT_PMEM_PUSH_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define TGTPMEM_PUSH_NOEXCEPT noexcept
+extern "C" {
+#else
+#define TGTPMEM_PUSH_NOEXCEPT
+#endif
+
+#define TGTPMEM_PUSH_E_NOMEM (-1)
+#define TGTPMEM_PUSH_E_NODEV (-2)     /* no RDMA device to listen on */
+#define TGTPMEM_PUSH_E_ADDRINUSE (-3) /* the port is taken (by another program) */
+#define TGTPMEM_PUSH_E_INVAL (-4)
+#define TGTPMEM_PUSH_E_IO (-5)
+
+/* What tgt provides (through bs_pmem's glue). ctx is passed back unchanged. */
+struct tgtpmem_push_host_ops {
+	void *ctx;
+	int (*event_add)(void *ctx, int fd, void (*handler)(int fd, int events, void *data),
+			 void *data);
+	void (*event_del)(void *ctx, int fd);
+	/* The name (IQN) of target tid, or NULL if it no longer exists. */
+	const char *(*target_name)(void *ctx, int tid);
+	/* 0 if target tid's ACL admits the initiator (-Q name or -I address), else -EPERM. */
+	int (*admit)(void *ctx, int tid, const char *initiator_name, const char *peer_address);
+	/* 1 if an incoming CHAP account is bound to tid. */
+	int (*chap_required)(void *ctx, int tid);
+	/* Copies the secret of incoming account user of tid into secret (NUL-terminated);
+	 * 0, or -ENOENT when tid has no such account. */
+	int (*chap_secret)(void *ctx, int tid, const char *user, char *secret, size_t len);
+	void (*log)(void *ctx, int error, const char *message);
+};
+
+/* A LUN attached to a service. */
+struct tgtpmem_push_lun;
+
+/*
+ * Attaches the LUN (tid, lun) whose raw pmem mapping is [base, base + size) to the service
+ * on port (started if needed, listening on every address). persist(lun_ctx, offset, len)
+ * must make that byte range durable and return 0 or a negative errno. The host ops are
+ * copied; the first attach on a port decides them. Returns NULL and sets *err on failure.
+ */
+struct tgtpmem_push_lun *tgtpmem_push_attach(const struct tgtpmem_push_host_ops *host,
+					     uint16_t port, int tid, uint64_t lun, void *base,
+					     uint64_t size, uint32_t block_size,
+					     int (*persist)(void *lun_ctx, uint64_t offset,
+							    uint64_t len),
+					     void *lun_ctx, int *err) TGTPMEM_PUSH_NOEXCEPT;
+
+/*
+ * Detaches the LUN before its mapping goes away: every region of it is deregistered (its
+ * rkeys stop working at once) and every connection to it is disconnected. The last LUN of a
+ * port stops its service.
+ */
+void tgtpmem_push_detach(struct tgtpmem_push_lun *lun) TGTPMEM_PUSH_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TGT_PMEM_PUSH_SERVICE_H */

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// A pmem LUN as the push-mode service exposes it: its raw mapping and how to make a range of
+// it durable (bs_pmem's flusher for that mapping, reached through the glue).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace tgt_pmem::push {
+
+struct PushLun {
+  int tid = 0;
+  std::uint64_t lun = 0;
+  std::byte* base = nullptr;   // the LUN's byte 0 in tgtd's address space
+  std::uint64_t size = 0;      // bytes
+  std::uint32_t block_size = 512;
+  // Makes [offset, offset + len) durable: 0 or a negative errno.
+  std::function<int(std::uint64_t offset, std::uint64_t len)> persist;
+};
+
+}  // namespace tgt_pmem::push

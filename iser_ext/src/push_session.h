@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// One push-mode connection: CONNECT (ACL, CHAP), then REGISTER / COMMIT / UNREGISTER.
+//
+// Security: every region is a memory region registered in this connection's own protection
+// domain, so its rkey works on this queue pair only. UNREGISTER, a disconnect, the LUN's
+// removal or tgtd's exit deregister it: the rkey stops working at once (an RDMA access with
+// it then fails with a remote access error and breaks the initiator's connection).
+// Durability: COMMIT answers kOk only after PushLun::persist returned 0 for every range.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "push_host.h"
+#include "push_lun.h"
+#include "tgt_pmem/push/protocol.h"
+#include "tgt_pmem/rdma/connection.h"
+
+namespace tgt_pmem::push {
+
+struct SessionLimits {
+  std::uint32_t max_regions = 64;               // per connection
+  std::uint64_t max_exposed = 4ull << 30;       // bytes registered at once per connection
+  std::uint32_t receives = 4;                   // messages the client may have in flight
+};
+
+class Session {
+ public:
+  // luns: the service's attached LUNs (looked up at CONNECT; the service outlives sessions).
+  Session(std::uint64_t id, std::unique_ptr<rdma::Connection> conn, PushHost& host,
+          const std::vector<PushLun*>& luns, SessionLimits limits = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  [[nodiscard]] rdma::Status start();
+  void on_completions();
+  void on_disconnected() { disconnected_ = true; }
+  // The LUN goes away: deregister everything of it now, then disconnect.
+  void lun_gone(const PushLun* lun);
+  void close(const std::string& why);
+
+  [[nodiscard]] bool finished() const noexcept { return disconnected_; }
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  [[nodiscard]] rdma::Connection& connection() const noexcept { return *conn_; }
+  [[nodiscard]] const PushLun* lun() const noexcept { return lun_; }
+  [[nodiscard]] std::size_t regions() const noexcept { return regions_.size(); }
+
+ private:
+  enum class State { kAwaitConnect, kAwaitChap, kReady, kClosed };
+  struct Region {
+    std::uint64_t offset = 0;  // into the LUN
+    std::uint64_t length = 0;
+    std::uint8_t access = 0;
+    std::unique_ptr<rdma::MemoryRegion> mr;
+  };
+
+  void handle(std::span<const std::byte> msg);
+  void on_connect(std::span<const std::byte> msg);
+  void on_chap(std::span<const std::byte> msg);
+  void on_register(std::span<const std::byte> msg);
+  void on_commit(std::span<const std::byte> msg);
+  void on_unregister(std::span<const std::byte> msg);
+  void connect_ok(std::uint32_t request_id);
+  void reply(const std::vector<std::byte>& msg);
+  void post_recv(std::uint32_t index);
+  void fail(const std::string& why);
+  void log(bool error, const std::string& what);
+
+  std::unique_ptr<rdma::Connection> conn_;  // first: destroyed last, after every region
+  std::uint64_t id_;
+  PushHost& host_;
+  const std::vector<PushLun*>& luns_;
+  SessionLimits limits_;
+  State state_ = State::kAwaitConnect;
+  bool disconnected_ = false;
+  PushLun* lun_ = nullptr;
+  std::string initiator_;
+  std::uint8_t chap_id_ = 0;
+  std::array<std::uint8_t, kChapChallengeSize> chap_challenge_{};
+  std::vector<std::byte> recv_mem_;
+  std::unique_ptr<rdma::MemoryRegion> recv_mr_;
+  std::vector<std::byte> send_mem_;
+  std::unique_ptr<rdma::MemoryRegion> send_mr_;
+  std::uint32_t send_next_ = 0;
+  std::map<std::uint32_t, Region> regions_;
+  std::uint32_t next_handle_ = 1;
+  std::uint64_t exposed_ = 0;
+};
+
+}  // namespace tgt_pmem::push

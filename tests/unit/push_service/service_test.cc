@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The push-mode service (iser_ext/src/push_*.cc) on the fake verbs: the test plays the
+// initiator with protocol messages and one-sided RDMA against the regions it registered.
+#include <gtest/gtest.h>
+
+#include <infiniband/verbs.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "fake_rdma.h"
+#include "push_service.h"
+#include "tgt_pmem/push/protocol.h"
+
+namespace tgt_pmem::push {
+namespace {
+
+using testing::FakeListener;
+using testing::FakePeer;
+
+constexpr std::size_t kLunSize = 1 << 20;
+const std::string kIqn = "iqn.2024-01.org.tgt-pmem:push";
+const std::string kInitiator = "iqn.2024-01.org.tgt-pmem:client";
+
+class FakeHost : public PushHost {
+ public:
+  std::set<std::string> admitted = {kInitiator};
+  bool chap = false;
+  std::string chap_user = "alice", chap_pass = "s3cret-s3cret";
+  std::vector<std::string> logs;
+  std::optional<std::string> target_name(int tid) override {
+    if (tid == 1) return kIqn;
+    return std::nullopt;
+  }
+  bool admits(int, const std::string& i, const std::string&) override {
+    return admitted.contains(i);
+  }
+  bool chap_required(int) override { return chap; }
+  std::optional<std::string> chap_secret(int, const std::string& user) override {
+    if (user == chap_user) return chap_pass;
+    return std::nullopt;
+  }
+  void log(bool, const std::string& m) override { logs.push_back(m); }
+};
+
+class PushService : public ::testing::Test {
+ protected:
+  PushService() {
+    PushLun l;
+    l.tid = 1;
+    l.lun = 1;
+    l.base = lun_mem.data();
+    l.size = kLunSize;
+    l.block_size = 512;
+    l.persist = [this](std::uint64_t off, std::uint64_t len) {
+      persisted.emplace_back(off, len);
+      if (watching != nullptr) sent_at_persist = watching->sent().size();
+      return persist_rc;
+    };
+    lun = service.attach(std::move(l));
+  }
+
+  FakePeer connect_peer() {
+    FakePeer peer = listener.connect_request({});
+    pump_listener();
+    peer.set_auto_complete(true);
+    return peer;
+  }
+  void pump_listener() {
+    for (;;) {
+      auto ev = listener.next_event();
+      ASSERT_TRUE(ev);
+      if (!*ev) break;
+      auto& e = **ev;
+      if (e.type == rdma::EventType::kConnectRequest) service.on_connect_request(std::move(e.pending));
+      if (e.type == rdma::EventType::kDisconnected) service.on_disconnected(e.connection);
+    }
+    service.reap();
+  }
+  void pump() {
+    for (auto& [id, s] : service.sessions()) s->on_completions();
+    service.reap();
+  }
+  // Sends msg, returns the one reply.
+  std::vector<std::byte> request(FakePeer& peer, const std::vector<std::byte>& msg) {
+    EXPECT_TRUE(peer.deliver(msg));
+    pump();
+    auto sent = peer.take_sent();
+    EXPECT_EQ(sent.size(), 1u);
+    return sent.empty() ? std::vector<std::byte>{} : sent.back();
+  }
+  ConnectReply connect(FakePeer& peer, const std::string& initiator = kInitiator,
+                       const std::string& target = kIqn, std::uint64_t lun_number = 1) {
+    auto r = parse_connect_reply(request(peer, encode(Connect{7, initiator, target, lun_number})));
+    EXPECT_TRUE(r);
+    return r ? *r : ConnectReply{};
+  }
+  RegisterReply reg(FakePeer& peer, std::uint64_t off, std::uint64_t len, std::uint8_t access) {
+    auto r = parse_register_reply(request(peer, encode(Register{8, off, len, access})));
+    EXPECT_TRUE(r);
+    return r ? *r : RegisterReply{};
+  }
+  Status commit(FakePeer& peer, std::uint32_t handle, std::vector<Range> ranges = {}) {
+    auto r = parse_simple_reply(MessageType::kCommitReply,
+                                request(peer, encode(Commit{9, handle, std::move(ranges)})));
+    EXPECT_TRUE(r);
+    return r ? r->status : Status::kInternal;
+  }
+  Status unreg(FakePeer& peer, std::uint32_t handle) {
+    auto r = parse_simple_reply(MessageType::kUnregisterReply,
+                                request(peer, encode(Unregister{10, handle})));
+    EXPECT_TRUE(r);
+    return r ? r->status : Status::kInternal;
+  }
+
+  std::vector<std::byte> lun_mem = std::vector<std::byte>(kLunSize);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> persisted;
+  int persist_rc = 0;
+  FakePeer* watching = nullptr;  // whose sent() to look at when persist runs
+  std::size_t sent_at_persist = ~std::size_t{0};
+  FakeHost host;
+  Service service{host};
+  FakeListener listener;
+  PushLun* lun = nullptr;
+};
+
+std::vector<std::byte> pattern(std::size_t n, int seed) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = std::byte((i * 31 + seed) & 0xff);
+  return v;
+}
+
+TEST_F(PushService, RegisterWriteCommitUnregister) {
+  FakePeer peer = connect_peer();
+  ConnectReply c = connect(peer);
+  ASSERT_EQ(c.status, Status::kOk);
+  EXPECT_EQ(c.lun_size, kLunSize);
+  EXPECT_EQ(c.block_size, 512u);
+  RegisterReply r = reg(peer, 64 * 1024, 64 * 1024, kRead | kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.addr, reinterpret_cast<std::uintptr_t>(lun_mem.data() + 64 * 1024));
+  auto data = pattern(8192, 3);
+  ASSERT_EQ(peer.peer_rdma_write(r.rkey, r.addr + 4096, data), IBV_WC_SUCCESS);
+  EXPECT_EQ(std::memcmp(lun_mem.data() + 64 * 1024 + 4096, data.data(), data.size()), 0);
+  EXPECT_TRUE(persisted.empty());
+  watching = &peer;
+  ASSERT_EQ(commit(peer, r.handle, {{4096, 8192}}), Status::kOk);
+  ASSERT_EQ(persisted.size(), 1u);
+  EXPECT_EQ(sent_at_persist, 0u);  // durable before the reply was even built
+  EXPECT_EQ(persisted[0], std::make_pair(std::uint64_t{64 * 1024 + 4096}, std::uint64_t{8192}));
+  auto back = peer.peer_rdma_read(r.rkey, r.addr + 4096, 8192);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, data);
+  ASSERT_EQ(unreg(peer, r.handle), Status::kOk);
+  EXPECT_EQ(peer.peer_rdma_write(r.rkey, r.addr, data), IBV_WC_REM_ACCESS_ERR);
+}
+
+TEST_F(PushService, CommitWithoutRangesCoversTheWholeRegion) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kWrite);
+  ASSERT_EQ(commit(peer, r.handle), Status::kOk);
+  ASSERT_EQ(persisted.size(), 1u);
+  EXPECT_EQ(persisted[0], std::make_pair(std::uint64_t{0}, std::uint64_t{4096}));
+}
+
+TEST_F(PushService, FailedPersistIsReportedNotAcknowledged) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kWrite);
+  persist_rc = -EIO;
+  EXPECT_EQ(commit(peer, r.handle), Status::kIoError);
+}
+
+TEST_F(PushService, AccessOutsideTheRegionIsRefused) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  auto data = pattern(4096, 1);
+  EXPECT_EQ(peer.peer_rdma_write(r.rkey, r.addr + 512, data), IBV_WC_REM_ACCESS_ERR);
+  EXPECT_EQ(std::memcmp(lun_mem.data() + 4096, pattern(3584, 1).data(), 0), 0);
+  EXPECT_TRUE(std::all_of(lun_mem.begin() + 4096, lun_mem.begin() + 8192,
+                          [](std::byte b) { return b == std::byte{0}; }));
+}
+
+TEST_F(PushService, ReadOnlyHandleRefusesWritesAndCommit) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead);
+  ASSERT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(peer.peer_rdma_write(r.rkey, r.addr, pattern(512, 2)), IBV_WC_REM_ACCESS_ERR);
+}
+
+TEST_F(PushService, CommitOfReadOnlyRegionIsDenied) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead);
+  EXPECT_EQ(commit(peer, r.handle), Status::kAccessDenied);
+  EXPECT_TRUE(persisted.empty());
+}
+
+TEST_F(PushService, HandleOfAnotherConnectionIsWorthless) {
+  FakePeer a = connect_peer();
+  ASSERT_EQ(connect(a).status, Status::kOk);
+  RegisterReply r = reg(a, 0, 4096, kRead | kWrite);
+  FakePeer b = connect_peer();
+  ASSERT_EQ(connect(b).status, Status::kOk);
+  // Handles name regions of their own connection only, by number ...
+  EXPECT_EQ(commit(b, r.handle), Status::kNoSuchHandle);
+  EXPECT_EQ(unreg(b, r.handle), Status::kNoSuchHandle);
+  // ... and by rkey: the region lives in a's protection domain. The access error breaks b's
+  // queue pair, as on a real fabric.
+  EXPECT_EQ(b.peer_rdma_write(r.rkey, r.addr, pattern(512, 4)), IBV_WC_REM_ACCESS_ERR);
+  EXPECT_TRUE(std::all_of(lun_mem.begin(), lun_mem.begin() + 512,
+                          [](std::byte x) { return x == std::byte{0}; }));
+  // a still works.
+  EXPECT_EQ(a.peer_rdma_write(r.rkey, r.addr, pattern(512, 4)), IBV_WC_SUCCESS);
+}
+
+TEST_F(PushService, RangesAreCheckedAgainstTheLunAndBlockSize) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  EXPECT_EQ(reg(peer, 100, 4096, kWrite).status, Status::kOutOfRange);           // misaligned
+  EXPECT_EQ(reg(peer, 0, 1000, kWrite).status, Status::kOutOfRange);             // length
+  EXPECT_EQ(reg(peer, 0, 0, kWrite).status, Status::kOutOfRange);                // empty
+  EXPECT_EQ(reg(peer, kLunSize - 512, 1024, kWrite).status, Status::kOutOfRange);  // past end
+  EXPECT_EQ(reg(peer, ~0ull - 511, 1024, kWrite).status, Status::kOutOfRange);   // overflow
+  RegisterReply r = reg(peer, 0, 4096, kWrite);
+  EXPECT_EQ(commit(peer, r.handle, {{0, 8192}}), Status::kOutOfRange);
+  EXPECT_TRUE(persisted.empty());
+}
+
+TEST_F(PushService, RegionLimitIsEnforced) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(reg(peer, i * 512, 512, kRead).status, Status::kOk);
+  EXPECT_EQ(reg(peer, 0, 512, kRead).status, Status::kLimitReached);
+}
+
+TEST_F(PushService, UnknownLunAndAclRefusals) {
+  FakePeer p1 = connect_peer();
+  EXPECT_EQ(connect(p1, kInitiator, kIqn, 2).status, Status::kNoSuchLun);
+  EXPECT_EQ(connect(p1, kInitiator, "iqn.other", 1).status, Status::kNoSuchLun);
+  FakePeer p2 = connect_peer();
+  EXPECT_EQ(connect(p2, "iqn.2024-01.org.tgt-pmem:intruder").status, Status::kNotAdmitted);
+  EXPECT_TRUE(p2.disconnect_called());
+}
+
+TEST_F(PushService, RequestsBeforeConnectEndTheConnection) {
+  FakePeer peer = connect_peer();
+  auto reply = request(peer, encode(Register{1, 0, 4096, kWrite}));
+  auto h = parse_header(reply);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(peer.disconnect_called());
+}
+
+TEST_F(PushService, ChapRequiredBlocksRegistrationUntilAnswered) {
+  host.chap = true;
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kChapRequired);
+  auto reply = request(peer, encode(Register{1, 0, 512, kRead}));
+  ASSERT_TRUE(parse_header(reply));
+  EXPECT_TRUE(peer.disconnect_called());  // REGISTER before CHAP: not allowed
+}
+
+TEST_F(PushService, ChapWithTheRightSecretConnects) {
+  host.chap = true;
+  FakePeer peer = connect_peer();
+  ConnectReply c = connect(peer);
+  ASSERT_EQ(c.status, Status::kChapRequired);
+  ChapResponse resp{11, host.chap_user, chap_response(c.chap_id, host.chap_pass, c.chap_challenge)};
+  auto r = parse_connect_reply(request(peer, encode(resp)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Status::kOk);
+  EXPECT_EQ(reg(peer, 0, 512, kRead).status, Status::kOk);
+}
+
+TEST_F(PushService, ChapWithAWrongSecretIsRefused) {
+  host.chap = true;
+  FakePeer peer = connect_peer();
+  ConnectReply c = connect(peer);
+  ASSERT_EQ(c.status, Status::kChapRequired);
+  ChapResponse resp{11, host.chap_user, chap_response(c.chap_id, "wrong-secret!", c.chap_challenge)};
+  auto r = parse_connect_reply(request(peer, encode(resp)));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Status::kAuthFailed);
+  EXPECT_TRUE(peer.disconnect_called());
+}
+
+TEST_F(PushService, DisconnectDeregistersEverything) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  peer.disconnect();
+  pump_listener();
+  EXPECT_TRUE(service.sessions().empty());
+  EXPECT_TRUE(peer.connection_destroyed());
+  EXPECT_EQ(peer.regions_live_at_close(), 0u);
+}
+
+TEST_F(PushService, LunRemovalInvalidatesItsRegionsAtOnce) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  service.detach(lun);
+  EXPECT_TRUE(peer.disconnect_called());
+  EXPECT_NE(peer.peer_rdma_write(r.rkey, r.addr, pattern(512, 5)), IBV_WC_SUCCESS);
+  EXPECT_EQ(peer.live_regions(), 2u);  // only the session's own message buffers remain
+}
+
+}  // namespace
+}  // namespace tgt_pmem::push
