@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "push_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "push_steps.h"
+#include "tgt_pmem/text/json_quote.h"
+#include "tgt_pmem/text/size.h"
+
+namespace tgt_pmem::push::tool {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double percentile(std::span<const double> sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto rank =
+      static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
+BenchStats summarize(std::string method, std::span<const double> latencies_us, double total_seconds,
+                     std::uint64_t size) {
+  BenchStats s;
+  s.method = std::move(method);
+  s.count = latencies_us.size();
+  if (latencies_us.empty()) return s;
+  std::vector<double> sorted(latencies_us.begin(), latencies_us.end());
+  std::sort(sorted.begin(), sorted.end());
+  double sum = 0;
+  for (double v : sorted) sum += v;
+  s.mean_us = sum / static_cast<double>(sorted.size());
+  s.p50_us = percentile(sorted, 50);
+  s.p99_us = percentile(sorted, 99);
+  if (total_seconds > 0) {
+    s.iops = static_cast<double>(s.count) / total_seconds;
+    s.mib_per_s = s.iops * static_cast<double>(size) / (1024.0 * 1024.0);
+  }
+  return s;
+}
+
+std::string format_table(std::span<const BenchStats> rows, const BenchOptions& o) {
+  char line[256];
+  std::string out = "durable writes of " + text::format_size(o.size) + ", " +
+                    std::to_string(o.count) + " per method, one at a time, over a " +
+                    text::format_size(o.region) + " region\n";
+  std::snprintf(line, sizeof line, "%-24s %10s %10s %10s %10s %10s\n", "method", "mean us",
+                "p50 us", "p99 us", "IOPS", "MiB/s");
+  out += line;
+  for (const BenchStats& r : rows) {
+    std::snprintf(line, sizeof line, "%-24s %10.1f %10.1f %10.1f %10.0f %10.1f\n", r.method.c_str(),
+                  r.mean_us, r.p50_us, r.p99_us, r.iops, r.mib_per_s);
+    out += line;
+  }
+  return out;
+}
+
+std::string format_json(std::span<const BenchStats> rows, const BenchOptions& o) {
+  std::string out =
+      "{\"tool\":\"tgtpmem-push\",\"mode\":\"bench\",\"size\":" + std::to_string(o.size) +
+      ",\"count\":" + std::to_string(o.count) + ",\"region\":" + std::to_string(o.region) +
+      ",\"results\":[";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const BenchStats& r = rows[i];
+    if (i != 0) out += ',';
+    out += "{\"method\":" + text::json_quote(r.method) + ",\"count\":" + std::to_string(r.count) +
+           ",\"mean_us\":" + fixed(r.mean_us, 2) + ",\"p50_us\":" + fixed(r.p50_us, 2) +
+           ",\"p99_us\":" + fixed(r.p99_us, 2) + ",\"iops\":" + fixed(r.iops, 1) +
+           ",\"mib_s\":" + fixed(r.mib_per_s, 2) + "}";
+  }
+  return out + "]}\n";
+}
+
+std::expected<std::vector<BenchStats>, std::string> run_bench(Client& client,
+                                                              const BenchOptions& o) {
+  if (o.size == 0 || o.count == 0 || o.region < o.size)
+    return std::unexpected("--size and --count must be > 0 and --region at least --size");
+  auto region = client.register_region(o.offset, o.region, kRead | kWrite);
+  if (!region) return std::unexpected("register: " + region.error().message());
+
+  std::vector<std::byte> data(o.size);
+  fill_pattern(1, data);
+  const std::uint64_t slots = o.region / o.size;
+
+  struct Method {
+    const char* name;
+    Result<void> (Client::*write)(const Region&, std::uint64_t, std::span<const std::byte>);
+  };
+  const Method methods[] = {{"write+commit", &Client::write_and_commit},
+                            {"write+read-after-write", &Client::write_and_flush}};
+  std::vector<BenchStats> rows;
+  std::vector<double> latencies;
+  latencies.reserve(o.count);
+  for (const Method& m : methods) {
+    latencies.clear();
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < o.count; ++i) {
+      const std::uint64_t offset = (i % slots) * o.size;
+      const auto t0 = Clock::now();
+      if (auto w = (client.*m.write)(*region, offset, data); !w)
+        return std::unexpected(std::string(m.name) + " #" + std::to_string(i) + ": " +
+                               w.error().message());
+      latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    rows.push_back(summarize(m.name, latencies, seconds, o.size));
+  }
+  if (auto u = client.unregister(*region); !u)
+    return std::unexpected("unregister: " + u.error().message());
+  return rows;
+}
+
+}  // namespace tgt_pmem::push::tool

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// tgtpmem-push --bench: the latency and throughput of a DURABLE write, one at a time, by the
+// two ways push mode offers:
+//   write+commit            RDMA WRITE, then COMMIT of its range (the target flushes)
+//   write+read-after-write  RDMA WRITE, then an RDMA READ of its last bytes (no target CPU;
+//                           durable only under the conditions of tgt_pmem/flush/remote.h)
+// Both run in the same session on the same region, so their ratio is what to compare.
+// Figures are printed, never asserted (CONVENTIONS.md).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "tgt_pmem/push/client.h"
+
+namespace tgt_pmem::push::tool {
+
+struct BenchOptions {
+  std::uint64_t size = 4096;        // bytes per write
+  std::uint64_t count = 1000;       // writes per method
+  std::uint64_t region = 1u << 20;  // bytes registered; writes go round it, size-aligned
+  std::uint64_t offset = 0;         // where the region starts in the LUN
+};
+
+struct BenchStats {
+  std::string method;
+  std::uint64_t count = 0;
+  double mean_us = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double iops = 0;
+  double mib_per_s = 0;
+};
+
+// Nearest-rank percentiles over latencies_us (any order); iops and MiB/s from the wall time
+// the writes took together.
+[[nodiscard]] BenchStats summarize(std::string method, std::span<const double> latencies_us,
+                                   double total_seconds, std::uint64_t size);
+
+// The table (a header line and one line per method).
+[[nodiscard]] std::string format_table(std::span<const BenchStats> rows, const BenchOptions& o);
+// One JSON line: {"tool":"tgtpmem-push","mode":"bench","size":...,"results":[{...},...]}.
+[[nodiscard]] std::string format_json(std::span<const BenchStats> rows, const BenchOptions& o);
+
+// Registers the region (read and write), runs both methods, unregisters. Errors: the first
+// failure, with what it was doing.
+[[nodiscard]] std::expected<std::vector<BenchStats>, std::string> run_bench(Client& client,
+                                                                            const BenchOptions& o);
+
+}  // namespace tgt_pmem::push::tool

@@ -1,0 +1,140 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Push mode (iser_ext): tgtd serves LUN 1 on /dev/dax0.0 with bsopts push=on; the client
+# tool tgtpmem-push (run.sh --bin) connects over RDMA CM (rxe0, port 5566), registers
+# regions, RDMA-WRITEs into the pmem directly and COMMITs. Checked:
+#   - durability: a committed pattern survives tgtd's SIGKILL and reads back through the
+#     push path and through open-iscsi over iSER;
+#   - security, each a refused operation: RDMA access after UNREGISTER, after COMMIT +
+#     UNREGISTER, with a handle of another connection, outside the region, through a
+#     read-only handle; CONNECT to a LUN whose ACL does not admit us; CHAP with a wrong
+#     secret (and the right one works);
+#   - a client killed with registered regions leaves tgtd healthy, its regions deregistered;
+#   - a benchmark table: durable 4 KiB writes via push (WRITE+COMMIT, WRITE+read-after-write)
+#     next to an iSER O_DIRECT write (write-through LUN: durable on completion) of the LUN.
+set -u
+source /e2e/guest/lib.sh
+
+command -v tgtpmem-push >/dev/null || skip "no tgtpmem-push in the guest (run.sh --bin)"
+[[ $E2E_BSTYPE == pmem ]] || skip "push mode is bs_pmem's; bstype is $E2E_BSTYPE"
+
+port=5566
+iqn=$E2E_IQN_PREFIX:push
+iqn_acl=$E2E_IQN_PREFIX:push-acl
+iqn_chap=$E2E_IQN_PREFIX:push-chap
+me=iqn.2024-01.org.tgt-pmem:push-client
+mib=$((1024 * 1024))
+W=$E2E_WORK
+
+push() {  # push [--target IQN] ARGS...: the client against $E2E_TARGET_IP:$port, logged
+  local target=$iqn
+  if [[ ${1:-} == --target ]]; then target=$2; shift 2; fi
+  echo "+ tgtpmem-push --target $target $*" >> "$E2E_LOG/commands.log"
+  tgtpmem-push --address "$E2E_TARGET_IP" --port "$port" --initiator "$me" \
+    --target "$target" --lun 1 --timeout 20 "$@" >> "$E2E_LOG/push.log" 2>&1
+}
+must_push() { push "$@" || { tail -n 5 "$E2E_LOG/push.log" | sed 's/^/    /' >&2; fail "tgtpmem-push $* failed (push.log)"; }; }
+
+export_all() {
+  tgtd_start
+  # LUN under test: the whole NVDIMM as devdax, push mode on; open to everyone.
+  must tgtadm --lld iser --mode target --op new --tid 1 --targetname "$iqn" >/dev/null
+  must tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+       --backing-store "$PMEM_DEV" --bsopts "push=on;push_port=$port" >/dev/null
+  must tgtadm --lld iser --mode target --op bind --tid 1 -I ALL >/dev/null
+  must tgtadm --lld iser --mode target --op bind --tid 1 -Q "$E2E_INITIATOR_IQN" >/dev/null
+  # A LUN whose ACL names another initiator only (a file on tmpfs: page-cache pmem).
+  must truncate -s 16M "$W/acl.img"
+  must tgtadm --lld iser --mode target --op new --tid 2 --targetname "$iqn_acl" >/dev/null
+  must tgtadm --lld iser --mode logicalunit --op new --tid 2 --lun 1 --bstype pmem \
+       --backing-store "$W/acl.img" --bsopts "push=on;push_port=$port" >/dev/null
+  must tgtadm --lld iser --mode target --op bind --tid 2 -Q iqn.2024-01.org.tgt-pmem:someone-else >/dev/null
+  # A LUN behind CHAP (an incoming account bound to the target).
+  must truncate -s 16M "$W/chap.img"
+  must tgtadm --lld iser --mode target --op new --tid 3 --targetname "$iqn_chap" >/dev/null
+  must tgtadm --lld iser --mode logicalunit --op new --tid 3 --lun 1 --bstype pmem \
+       --backing-store "$W/chap.img" --bsopts "push=on;push_port=$port" >/dev/null
+  must tgtadm --lld iser --mode target --op bind --tid 3 -I ALL >/dev/null
+  tgtadm --mode account --op new --user pushuser --password pushsecret1234 >/dev/null 2>&1
+  must tgtadm --mode account --op bind --tid 3 --user pushuser >/dev/null
+}
+
+step "NVDIMM as devdax, tgtd with three push-enabled LUNs on port $port"
+pmem_namespace devdax
+export_all
+grep -q "push mode on RDMA CM port $port" "$E2E_LOG/tgtd.log" ||
+  fail "tgtd did not report push mode for the LUN (tgtd.log)"
+
+step "register, RDMA WRITE 4 MiB, COMMIT, read back over the push path"
+make_pattern "$W/pattern" 4
+must_push register:1M:4M:rw write:h0:0:file:"$W/pattern" commit:h0 \
+          read:h0:0:4M:out:"$W/readback" unregister:h0
+cmp "$W/pattern" "$W/readback" >/dev/null || fail "push read-back differs from what was written"
+
+step "security: every forbidden access must be refused"
+# After UNREGISTER (the handle saved before).
+must_push register:0:64K:rw save-handle:h0:"$W/h-unreg" unregister:h0 \
+          write-raw:"$W/h-unreg":0:pattern:7:4K:expect=refused
+# After COMMIT + UNREGISTER.
+must_push register:0:64K:rw write:h0:0:pattern:8:4K commit:h0 save-handle:h0:"$W/h-commit" \
+          unregister:h0 write-raw:"$W/h-commit":0:pattern:9:4K:expect=refused
+# Outside the registered range (the handle is right, the offset is past its end).
+must_push register:0:64K:rw save-handle:h0:"$W/h-range" \
+          write-raw:"$W/h-range":64K:pattern:10:4K:expect=refused
+# Through a read-only handle.
+must_push register:0:64K:r save-handle:h0:"$W/h-ro" \
+          write-raw:"$W/h-ro":0:pattern:11:4K:expect=refused
+# With a handle of another, still connected, connection.
+push register:0:64K:rw save-handle:h0:"$W/h-other" sleep:30 &
+holder=$!
+for _ in $(seq 1 100); do [[ -s $W/h-other ]] && break; sleep 0.2; done
+[[ -s $W/h-other ]] || fail "the first connection never saved its handle (push.log)"
+must_push write-raw:"$W/h-other":0:pattern:12:4K:expect=refused
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+# CONNECT refused by the target's ACL.
+must_push --target "$iqn_acl" --expect-connect refused
+# CHAP: a wrong secret is refused, the right one admitted.
+must_push --target "$iqn_chap" --chap-user pushuser --chap-secret wrong-secret-99 --expect-connect refused
+must_push --target "$iqn_chap" --chap-user pushuser --chap-secret pushsecret1234 register:0:4K:rw unregister:h0
+# The refused write past the region's end (LUN bytes 64K..68K of a zeroed NVDIMM) left
+# nothing behind.
+must_push register:0:128K:r read:h0:64K:4K:out:"$W/after" unregister:h0
+cmp -n 4096 "$W/after" /dev/zero >/dev/null 2>&1 || fail "a refused RDMA WRITE changed the LUN"
+
+step "a client killed with regions registered"
+push register:0:1M:rw register:2M:1M:r save-handle:h0:"$W/h-dead" sleep:60 &
+victim=$!
+for _ in $(seq 1 100); do [[ -s $W/h-dead ]] && break; sleep 0.2; done
+[[ -s $W/h-dead ]] || fail "the victim never registered (push.log)"
+kill -9 "$victim"; wait "$victim" 2>/dev/null
+# The kernel tears the dead process's connection down (DREQ); tgtd must drop its regions.
+for _ in $(seq 1 300); do grep -q " 2 regions deregistered" "$E2E_LOG/tgtd.log" && break; sleep 0.2; done
+grep -q " 2 regions deregistered" "$E2E_LOG/tgtd.log" ||
+  fail "tgtd did not deregister the dead client's 2 regions within 60 s (tgtd.log)"
+kill -0 "$TGTD_PID" 2>/dev/null || fail "tgtd died with its push client"
+must tgtadm --mode target --op show >/dev/null
+must_push write-raw:"$W/h-dead":0:pattern:13:4K:expect=refused
+must_push register:0:4K:rw unregister:h0
+
+step "SIGKILL tgtd, restart: the committed pattern is there, over push and over iSER"
+tgtd_kill9
+export_all
+must_push register:1M:4M:r read:h0:0:4M:out:"$W/readback2" unregister:h0
+cmp "$W/pattern" "$W/readback2" >/dev/null || fail "committed pattern lost across tgtd SIGKILL (push read)"
+iser_login "$iqn"
+verify_at "$DEV" "$mib" "$W/pattern" "committed push pattern read over iSER after SIGKILL"
+
+step "benchmark: durable 4 KiB writes, push vs iSER"
+must_push --bench --size 4K --count 2000 --region 1M --json > /dev/null
+bench_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
+must fio --name=iser-durable --filename="$DEV" --ioengine=libaio --direct=1 --iodepth=1 \
+         --bs=4k --rw=randwrite --offset=$((512 * mib)) --size=$((16 * mib)) --number_ios=2000 \
+         --output-format=json --output="$E2E_LOG/fio-iser-qd1.json" >/dev/null
+iser_lat=$(awk '/"write" : \{/ {w = 1} w && /"clat_ns" : \{/ {c = 1} c && /"mean"/ {gsub(/[",]/, "", $3); print $3 / 1000; exit}' "$E2E_LOG/fio-iser-qd1.json")
+iser_logout "$iqn"
+{
+  echo "durable 4 KiB write latency (QD 1, TCG guest, rxe):"
+  echo "$bench_json" | tr ',' '\n' | grep -E 'mean|p50|p99|iops|method' | tr '\n' ' '; echo
+  echo "iSER O_DIRECT write (write-through LUN) mean: ${iser_lat} us"
+} | tee "$E2E_LOG/bench.txt" >&2
+summary "push mode on devdax: 4 MiB committed pattern survived SIGKILL (push + iSER read); 7 forbidden accesses refused; killed client's regions deregistered; bench in bench.txt"

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// tgtpmem-push --bench: the figures and their formats (iser_ext/tools/push_bench.h), and a
+// run on the fake target.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "fake_target.h"
+#include "push_bench.h"
+
+namespace tgt_pmem::push::tool {
+namespace {
+
+TEST(PushBench, SummarizesLatencies) {
+  std::vector<double> us;
+  for (int i = 100; i >= 1; --i) us.push_back(i);  // 1..100 in reverse
+  const BenchStats s = summarize("write+commit", us, 0.5, 4096);
+  EXPECT_EQ(s.method, "write+commit");
+  EXPECT_EQ(s.count, 100u);
+  EXPECT_DOUBLE_EQ(s.mean_us, 50.5);
+  EXPECT_DOUBLE_EQ(s.p50_us, 50);
+  EXPECT_DOUBLE_EQ(s.p99_us, 99);
+  EXPECT_DOUBLE_EQ(s.iops, 200);
+  EXPECT_DOUBLE_EQ(s.mib_per_s, 200.0 * 4096 / (1024 * 1024));
+  const BenchStats one = summarize("x", std::vector<double>{7}, 1, 512);
+  EXPECT_DOUBLE_EQ(one.p50_us, 7);
+  EXPECT_DOUBLE_EQ(one.p99_us, 7);
+  const BenchStats none = summarize("x", {}, 1, 512);
+  EXPECT_EQ(none.count, 0u);
+  EXPECT_DOUBLE_EQ(none.iops, 0);
+}
+
+TEST(PushBench, FormatsATableAndOneJsonLine) {
+  const std::vector<BenchStats> rows = {{"write+commit", 10, 20.5, 20, 30, 48000, 187.5},
+                                        {"write+read-after-write", 10, 8.25, 8, 9, 120000, 468.75}};
+  const BenchOptions o;
+  const std::string table = format_table(rows, o);
+  EXPECT_NE(table.find("mean us"), std::string::npos);
+  EXPECT_NE(table.find("p99 us"), std::string::npos);
+  EXPECT_NE(table.find("IOPS"), std::string::npos);
+  EXPECT_NE(table.find("MiB/s"), std::string::npos);
+  EXPECT_NE(table.find("write+read-after-write"), std::string::npos);
+  EXPECT_NE(table.find("4 KiB"), std::string::npos);
+  const std::string json = format_json(rows, o);
+  EXPECT_EQ(json,
+            "{\"tool\":\"tgtpmem-push\",\"mode\":\"bench\",\"size\":4096,\"count\":1000,"
+            "\"region\":1048576,\"results\":["
+            "{\"method\":\"write+commit\",\"count\":10,\"mean_us\":20.50,\"p50_us\":20.00,"
+            "\"p99_us\":30.00,\"iops\":48000.0,\"mib_s\":187.50},"
+            "{\"method\":\"write+read-after-write\",\"count\":10,\"mean_us\":8.25,"
+            "\"p50_us\":8.00,\"p99_us\":9.00,\"iops\":120000.0,\"mib_s\":468.75}]}\n");
+}
+
+TEST(PushBench, RunsBothMethodsOnTheFakeTarget) {
+  tgt_pmem::testing::FakePeer peer;
+  test_support::FakeTarget target(peer);
+  auto c = Client::connect_over(peer.connect(), test_support::test_options(), target.hook());
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  BenchOptions o;
+  o.size = 4096;
+  o.count = 20;
+  o.region = 16384;
+  auto rows = run_bench(*c, o);
+  ASSERT_TRUE(rows.has_value()) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].method, "write+commit");
+  EXPECT_EQ((*rows)[1].method, "write+read-after-write");
+  EXPECT_EQ((*rows)[0].count, 20u);
+  EXPECT_EQ(target.commits.size(), 20u) << "one COMMIT per durable write, none for the other";
+  for (const auto& commit : target.commits) {
+    ASSERT_EQ(commit.ranges.size(), 1u);
+    EXPECT_EQ(commit.ranges[0].length, 4096u);
+    EXPECT_EQ(commit.ranges[0].offset % 4096, 0u);
+    EXPECT_LT(commit.ranges[0].offset, 16384u) << "round the region";
+  }
+  EXPECT_EQ(target.unregisters.size(), 1u);
+}
+
+TEST(PushBench, ReportsWhatFailed) {
+  tgt_pmem::testing::FakePeer peer;
+  test_support::FakeTarget target(peer);
+  auto c = Client::connect_over(peer.connect(), test_support::test_options(), target.hook());
+  ASSERT_TRUE(c.has_value());
+  target.commit_status = Status::kIoError;
+  BenchOptions o;
+  o.count = 3;
+  auto rows = run_bench(*c, o);
+  ASSERT_FALSE(rows.has_value());
+  EXPECT_NE(rows.error().find("write+commit #0"), std::string::npos) << rows.error();
+  EXPECT_NE(rows.error().find("I/O error"), std::string::npos) << rows.error();
+}
+
+}  // namespace
+}  // namespace tgt_pmem::push::tool

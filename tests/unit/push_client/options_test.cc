@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// tgtpmem-push's command line (iser_ext/tools/push_options.h).
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "push_options.h"
+
+namespace tgt_pmem::push::tool {
+namespace {
+
+std::expected<ParseOutcome, std::string> parse(std::vector<std::string> args) {
+  return parse_command_line(args);
+}
+
+const std::vector<std::string> kSession = {"--address", "192.0.2.1", "--initiator",
+                                           "iqn.x:c",   "--target",  "iqn.x:t"};
+
+std::vector<std::string> with(std::vector<std::string> more) {
+  std::vector<std::string> v = kSession;
+  v.insert(v.end(), more.begin(), more.end());
+  return v;
+}
+
+ToolOptions ok(std::vector<std::string> args) {
+  auto p = parse(std::move(args));
+  EXPECT_TRUE(p.has_value()) << (p ? "" : p.error());
+  if (!p || !std::holds_alternative<ToolOptions>(*p)) return {};
+  return std::get<ToolOptions>(*p);
+}
+
+TEST(PushOptions, SessionAndStepsInOrder) {
+  const ToolOptions o = ok(with({"--lun", "3", "--port", "6000", "register:0:1M:rw",
+                                 "write:h0:0:pattern:1:4k", "commit:h0"}));
+  EXPECT_EQ(o.client.address, "192.0.2.1");
+  EXPECT_EQ(o.client.initiator_name, "iqn.x:c");
+  EXPECT_EQ(o.client.target_name, "iqn.x:t");
+  EXPECT_EQ(o.client.lun, 3u);
+  EXPECT_EQ(o.client.port, 6000);
+  ASSERT_EQ(o.steps.size(), 3u);
+  EXPECT_EQ(o.steps[0].kind, StepKind::kRegister);
+  EXPECT_EQ(o.steps[1].kind, StepKind::kWrite);
+  EXPECT_EQ(o.steps[2].kind, StepKind::kCommit);
+  EXPECT_FALSE(o.bench);
+}
+
+TEST(PushOptions, Defaults) {
+  const ToolOptions o = ok(kSession);
+  EXPECT_EQ(o.client.port, 5566);
+  EXPECT_EQ(o.client.lun, 0u);
+  EXPECT_EQ(o.client.timeout, std::chrono::milliseconds(10000));
+  EXPECT_TRUE(o.steps.empty()) << "no steps: connect and report";
+  EXPECT_FALSE(o.expect_connect_refused);
+}
+
+TEST(PushOptions, ChapTimeoutAndExpectations) {
+  ToolOptions o = ok(with({"--chap-user", "alice", "--chap-secret", "pw", "--timeout", "0.5",
+                           "--expect-connect", "refused"}));
+  EXPECT_EQ(o.client.chap_user, "alice");
+  EXPECT_EQ(o.client.chap_secret, "pw");
+  EXPECT_EQ(o.client.timeout, std::chrono::milliseconds(500));
+  EXPECT_TRUE(o.expect_connect_refused);
+  EXPECT_FALSE(parse(with({"--chap-secret", "pw"})).has_value());
+  EXPECT_FALSE(parse(with({"--timeout", "0"})).has_value());
+  EXPECT_FALSE(parse(with({"--timeout", "-1"})).has_value());
+  EXPECT_FALSE(parse(with({"--expect-connect", "maybe"})).has_value());
+}
+
+TEST(PushOptions, RequiredOptionsAndBadSteps) {
+  auto p = parse({"--address", "192.0.2.1", "--target", "iqn.x:t"});
+  ASSERT_FALSE(p.has_value());
+  EXPECT_NE(p.error().find("--initiator"), std::string::npos);
+  p = parse(with({"register:0:1M:rwx"}));
+  ASSERT_FALSE(p.has_value());
+  EXPECT_NE(p.error().find("register:0:1M:rwx"), std::string::npos) << p.error();
+  EXPECT_FALSE(parse(with({"--no-such-option"})).has_value());
+  EXPECT_FALSE(parse(with({"--port", "70000"})).has_value());
+}
+
+TEST(PushOptions, Bench) {
+  ToolOptions o = ok(with(
+      {"--bench", "--size", "8K", "--count", "50", "--region", "2M", "--offset", "1M", "--json"}));
+  EXPECT_TRUE(o.bench);
+  EXPECT_TRUE(o.json);
+  EXPECT_EQ(o.bench_options.size, 8192u);
+  EXPECT_EQ(o.bench_options.count, 50u);
+  EXPECT_EQ(o.bench_options.region, 2u << 20);
+  EXPECT_EQ(o.bench_options.offset, 1u << 20);
+  o = ok(with({"--bench"}));
+  EXPECT_EQ(o.bench_options.size, 4096u);
+  EXPECT_EQ(o.bench_options.count, 1000u);
+  EXPECT_EQ(o.bench_options.region, 1u << 20);
+  EXPECT_FALSE(parse(with({"--size", "4k"})).has_value()) << "bench options need --bench";
+  EXPECT_FALSE(parse(with({"--bench", "commit:h0"})).has_value());
+  EXPECT_FALSE(parse(with({"--bench", "--size", "2M", "--region", "1M"})).has_value());
+  EXPECT_FALSE(parse(with({"--bench", "--count", "0"})).has_value());
+  EXPECT_FALSE(parse(with({"--bench", "--size", "lots"})).has_value());
+}
+
+TEST(PushOptions, Help) {
+  auto p = parse({"--help"});
+  ASSERT_TRUE(p.has_value());
+  ASSERT_TRUE(std::holds_alternative<HelpRequested>(*p));
+  const std::string& text = std::get<HelpRequested>(*p).text;
+  EXPECT_NE(text.find("register:OFFSET:LENGTH:r|w|rw"), std::string::npos);
+  EXPECT_NE(text.find("expect=refused"), std::string::npos);
+  EXPECT_NE(text.find("--bench"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tgt_pmem::push::tool
