@@ -149,8 +149,22 @@ int tgtpmem_lun_expose(tgtpmem_lun* lun, void** base, std::uint64_t* size) noexc
 
 int tgtpmem_lun_persist(tgtpmem_lun* lun, std::uint64_t offset, std::uint64_t len) noexcept {
   if (offset > lun->lun->size() || len > lun->lun->size() - offset) return -ERANGE;
-  if (auto s = lun->lun->medium().flusher().persist(lun->lun->medium().data() + offset, len);
-      !s) {
+  std::byte* const base = lun->lun->medium().data();
+  tgt_pmem::flush::Flusher& flusher = lun->lun->medium().flusher();
+  if (flusher.method() == tgt_pmem::flush::Method::kMsync && len > 0) {
+    // A page cache sits in front of the medium, and a NIC's writes into pinned pages do not
+    // mark them dirty again once they were written back, so msync could skip them. A locked
+    // add of 0 to one word per page is a CPU write that changes nothing (atomic against the
+    // NIC's stores) but dirties the page. Ranges are block aligned, so words are aligned.
+    const std::uint64_t page = 4096;
+    std::uint64_t at = offset & ~std::uint64_t{7};
+    if (at < offset) at += 8;
+    while (at < offset + len) {
+      __atomic_fetch_add(reinterpret_cast<std::uint64_t*>(base + at), 0, __ATOMIC_RELAXED);
+      at = (at / page + 1) * page;
+    }
+  }
+  if (auto s = flusher.persist(base + offset, len); !s) {
     return -(s.error().value() != 0 ? s.error().value() : EIO);
   }
   return 0;

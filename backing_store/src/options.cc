@@ -110,6 +110,13 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
   // remaps blocks, so an initiator's RDMA would land in the wrong place.
   if (o.push && o.layout == LayoutKind::kAtomic)
     return std::unexpected("bsopts: push=on needs layout=raw (the atomic layout remaps blocks)");
+  if (o.push) {
+    // A hole punched under a registered region detaches the pages the region pins from the
+    // file: push and SCSI would then see different data. Push mode never deallocates.
+    if (seen.contains("unmap") && o.unmap)
+      return std::unexpected("bsopts: unmap=on cannot be combined with push=on");
+    o.unmap = false;
+  }
   if (seen.contains("threads") && o.exec != Exec::kThreads)
     return std::unexpected("bsopts: threads= needs exec=threads");
   if (o.layout == LayoutKind::kAtomic) {

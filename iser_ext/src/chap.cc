@@ -1,42 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // CHAP for push-mode sessions (RFC 1994 section 4.1): the response is MD5 over the one-octet
-// identifier, then the secret, then the challenge. libcrypto computes the digest; this file is
-// kept apart from the parsers so that they (and their fuzz target) do not need libcrypto.
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+// identifier, then the secret, then the challenge. GNU Nettle computes the digest (LGPLv3+ or
+// GPLv2+, so it may be linked into this GPL-2.0-only code, unlike OpenSSL 3's Apache-2.0
+// libcrypto); this file is kept apart from the parsers so that they (and their fuzz target)
+// need no crypto library.
+#include <nettle/md5.h>
+#include <sys/random.h>
 #include <tgt_pmem/push/protocol.h>
 
-#include <memory>
-
 namespace tgt_pmem::push {
-namespace {
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
-};
-
-}  // namespace
 
 std::optional<std::array<std::uint8_t, kChapResponseSize>> try_chap_response(
     std::uint8_t id, std::string_view secret,
     std::span<const std::uint8_t, kChapChallengeSize> challenge) noexcept {
-  // The three parts go through DigestUpdate one after the other rather than being joined in
-  // a buffer first: no extra heap copy of the secret is made.
-  const std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  if (!ctx) return std::nullopt;
-  const EVP_MD* md = EVP_md5();
-  if (md == nullptr || EVP_MD_get_size(md) != static_cast<int>(kChapResponseSize)) {
-    return std::nullopt;
-  }
+  static_assert(MD5_DIGEST_SIZE == kChapResponseSize);
+  // The three parts go through md5_update one after the other rather than being joined in a
+  // buffer first: no extra copy of the secret is made.
+  md5_ctx ctx;
+  md5_init(&ctx);
+  md5_update(&ctx, 1, &id);
+  md5_update(&ctx, secret.size(), reinterpret_cast<const std::uint8_t*>(secret.data()));
+  md5_update(&ctx, challenge.size(), challenge.data());
   std::array<std::uint8_t, kChapResponseSize> out{};
-  unsigned int len = 0;
-  if (EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 || EVP_DigestUpdate(ctx.get(), &id, 1) != 1 ||
-      EVP_DigestUpdate(ctx.get(), secret.data(), secret.size()) != 1 ||
-      EVP_DigestUpdate(ctx.get(), challenge.data(), challenge.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != kChapResponseSize) {
-    return std::nullopt;
-  }
+  md5_digest(&ctx, out.size(), out.data());
   return out;
 }
 
@@ -46,7 +32,7 @@ std::array<std::uint8_t, kChapResponseSize> chap_response(
   if (const auto r = try_chap_response(id, secret, challenge)) return *r;
   // Fail closed: a response nobody can predict, so that it authenticates nothing.
   std::array<std::uint8_t, kChapResponseSize> out{};
-  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) out.fill(0);
+  if (getrandom(out.data(), out.size(), 0) != static_cast<ssize_t>(out.size())) out.fill(0);
   return out;
 }
 
@@ -56,7 +42,9 @@ bool chap_verify(std::uint8_t id, std::string_view secret,
   const auto expected = try_chap_response(id, secret, challenge);
   if (!expected) return false;
   // Constant time: the comparison must not tell an attacker how many leading bytes matched.
-  return CRYPTO_memcmp(expected->data(), response.data(), kChapResponseSize) == 0;
+  std::uint8_t diff = 0;
+  for (std::size_t i = 0; i < kChapResponseSize; ++i) diff |= (*expected)[i] ^ response[i];
+  return diff == 0;
 }
 
 }  // namespace tgt_pmem::push

@@ -56,7 +56,8 @@ void Service::reap() {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (it->second->finished()) {
       host_.log(false, "push: connection " + std::to_string(it->first) + " gone; " +
-                           std::to_string(it->second->regions()) + " regions deregistered");
+                           std::to_string(it->second->regions()) +
+                           (it->second->regions() == 1 ? " region" : " regions") + " deregistered");
       if (on_session_gone) on_session_gone(*it->second);
       it = sessions_.erase(it);
     } else {

@@ -55,7 +55,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"push_port=5566", "needs push=on"},
                       Refused{"push=on;push_port=0", "must be 1 to 65535"},
                       Refused{"push=on;push_port=65536", "must be 1 to 65535"},
-                      Refused{"push=on;layout=atomic", "push=on needs layout=raw"}));
+                      Refused{"push=on;layout=atomic", "push=on needs layout=raw"},
+                      Refused{"push=on;unmap=on", "unmap=on cannot be combined with push=on"}));
 
 TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
   auto d = parse_options("");
@@ -68,6 +69,7 @@ TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
   auto p = parse_options("push=on");
   ASSERT_TRUE(p) << p.error();
   EXPECT_EQ(p->push_port, 5566) << "the documented default port";
+  EXPECT_FALSE(p->unmap) << "push mode never punches holes under registered regions";
 }
 
 }  // namespace
