@@ -25,14 +25,19 @@ tgt_version=$(dpkg-query -W -f='${Version}' tgt); tgt_version=${tgt_version#*:};
 rpm -qpl "$rpm_file" | grep -v '/\.build-id' | sort >"$out/files"
 sort >"$out/expected" <<LIST
 $libdir/tgt/backing-store/bs_pmem.so
+$libdir/tgt/backing-store/lld_srp.so
 /usr/bin/tgtpmem-admin
 /usr/bin/tgtpmem-load
+/usr/bin/tgtpmem-push
 /usr/share/doc/tgt-pmem
 /usr/share/doc/tgt-pmem/README.md
 /usr/share/doc/tgt-pmem/examples
 /usr/share/doc/tgt-pmem/examples/pmem.conf
+/usr/share/doc/tgt-pmem/examples/srp.conf
 /usr/share/man/man1/tgtpmem-load.1$(rpm --eval '%{?_compress_ext}')
+/usr/share/man/man1/tgtpmem-push.1$(rpm --eval '%{?_compress_ext}')
 /usr/share/man/man8/bs_pmem.8$(rpm --eval '%{?_compress_ext}')
+/usr/share/man/man8/lld_srp.8$(rpm --eval '%{?_compress_ext}')
 /usr/share/man/man8/tgtpmem-admin.8$(rpm --eval '%{?_compress_ext}')
 LIST
 # Man pages may or may not be compressed by the host's brp scripts: compare without suffix.
@@ -45,7 +50,8 @@ rpm -qpR "$rpm_file" >"$out/requires"
 arch=$(rpm --eval '%{?_isa}')
 grep -qx "scsi-target-utils$arch = $tgt_version" "$out/requires" &&
   pass "Requires: scsi-target-utils$arch = $tgt_version" || { fail "no exact scsi-target-utils requirement"; cat "$out/requires"; }
-for lib in 'libpmem2.so.1()(64bit)' 'libiscsi.so.7()(64bit)' 'libboost_program_options.so.1.74.0()(64bit)'; do
+for lib in 'libpmem2.so.1()(64bit)' 'libiscsi.so.7()(64bit)' 'libboost_program_options.so.1.74.0()(64bit)' \
+           'librdmacm.so.1()(64bit)' 'libibverbs.so.1()(64bit)' 'libnettle.so.8()(64bit)'; do
   grep -qxF "$lib" "$out/requires" && pass "Requires: $lib (found by rpm's ELF scan)" || fail "lacks $lib"
 done
 rpm -qp --qf '%{LICENSE}\n' "$rpm_file" | grep -qx 'GPL-2.0-only' && pass "License: GPL-2.0-only" || fail "licence"

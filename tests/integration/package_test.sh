@@ -5,18 +5,19 @@
 # PMEM2_FORCE_GRANULARITY=CACHE_LINE), serve pmem LUNs on files made by the installed
 # tgtpmem-admin, once with tgtadm and once with Debian's unchanged tgt-admin from the shipped
 # targets.conf example, do verified I/O with the installed tgtpmem-load and libiscsi's
-# tools, then dpkg -r (the running tgtd keeps its module; a new one no longer has it) and
+# tools, try push mode (bsopts push=on) and the installed tgtpmem-push, then dpkg -r (the running tgtd keeps its module; a new one no longer has it) and
 # dpkg -P, and check that nothing the package installed is left behind.
 #
 #   package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]
 #
 # Leaves the machine as it found it: skipped (77) if tgt-pmem is already installed; a
-# bs_pmem.so installed by hand (cmake --install) is put back afterwards.
+# bs_pmem.so or lld_srp.so installed by hand (cmake --install) is put back afterwards.
 set -uo pipefail
 repo=$(readlink -f "${1:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}")
 pkg_work=${2:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}
 [[ -n ${3:-} ]] && export TGT_SOURCE_DIR=$3
 CTL=${PACKAGE_TEST_CONTROL_PORT:-9311} PORT=${PACKAGE_TEST_ISCSI_PORT:-3311}
+PUSH_PORT=${PACKAGE_TEST_PUSH_PORT:-3312}  # an RDMA CM port, used only with an RDMA device
 BSDIR=/usr/lib/tgt/backing-store
 IQN1=iqn.2026-11.org.tgt-pmem:package-test IQN2=iqn.2026-11.org.example:pmem
 
@@ -38,12 +39,16 @@ fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
 
 # State to restore: a hand-installed module, and whether the module directory existed.
 had_bsdir=0; [[ -d $BSDIR ]] && had_bsdir=1
-if [[ -e $BSDIR/bs_pmem.so ]]; then cp -a "$BSDIR/bs_pmem.so" "$work/bs_pmem.so.orig"; fi
+for m in bs_pmem.so lld_srp.so; do
+  if [[ -e $BSDIR/$m ]]; then cp -a "$BSDIR/$m" "$work/$m.orig"; fi
+done
 
 cleanup() {
   tgtd_stop 2>/dev/null
   if (( installed )); then dpkg -P tgt-pmem >/dev/null 2>&1; fi
-  if [[ -e $work/bs_pmem.so.orig ]]; then mkdir -p "$BSDIR"; cp -a "$work/bs_pmem.so.orig" "$BSDIR/bs_pmem.so"; fi
+  for m in bs_pmem.so lld_srp.so; do
+    if [[ -e $work/$m.orig ]]; then mkdir -p "$BSDIR"; cp -a "$work/$m.orig" "$BSDIR/$m"; fi
+  done
   if (( had_bsdir )); then mkdir -p "$BSDIR"; fi
   if (( failures )); then echo "--- tgtd log ---"; cat "$log" 2>/dev/null; fi
   rm -rf "$work"
@@ -76,11 +81,41 @@ tgt_version=$(dpkg-query -W -f='${Version}' tgt)
 [[ $(dpkg-deb -f "$deb" Depends) == *"tgt (= $tgt_version)"* ]] &&
   pass "Depends: tgt (= $tgt_version)" || fail "Depends lacks tgt (= $tgt_version): $(dpkg-deb -f "$deb" Depends)"
 dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/files"
-for f in $BSDIR/bs_pmem.so /usr/bin/tgtpmem-admin /usr/bin/tgtpmem-load \
-         /usr/share/man/man8/bs_pmem.8.gz /usr/share/man/man8/tgtpmem-admin.8.gz \
-         /usr/share/man/man1/tgtpmem-load.1.gz /usr/share/doc/tgt-pmem/examples/pmem.conf \
+for f in $BSDIR/bs_pmem.so $BSDIR/lld_srp.so /usr/bin/tgtpmem-admin /usr/bin/tgtpmem-load \
+         /usr/bin/tgtpmem-push \
+         /usr/share/man/man8/bs_pmem.8.gz /usr/share/man/man8/lld_srp.8.gz \
+         /usr/share/man/man8/tgtpmem-admin.8.gz /usr/share/man/man1/tgtpmem-load.1.gz \
+         /usr/share/man/man1/tgtpmem-push.1.gz \
+         /usr/share/doc/tgt-pmem/examples/pmem.conf /usr/share/doc/tgt-pmem/examples/srp.conf \
          /usr/share/doc/tgt-pmem/copyright; do
   grep -qx "$f" "$work/files" && pass "ships $f" || fail "does not ship $f"
+done
+# Exactly these files, nothing more: no headers in particular (the push client library is not
+# shipped, so its headers would promise nothing).
+dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' | sort >"$work/regular"
+sort >"$work/expected" <<LIST
+$BSDIR/bs_pmem.so
+$BSDIR/lld_srp.so
+/usr/bin/tgtpmem-admin
+/usr/bin/tgtpmem-load
+/usr/bin/tgtpmem-push
+/usr/share/doc/tgt-pmem/README.md.gz
+/usr/share/doc/tgt-pmem/changelog.gz
+/usr/share/doc/tgt-pmem/copyright
+/usr/share/doc/tgt-pmem/examples/pmem.conf
+/usr/share/doc/tgt-pmem/examples/srp.conf
+/usr/share/man/man1/tgtpmem-load.1.gz
+/usr/share/man/man1/tgtpmem-push.1.gz
+/usr/share/man/man8/bs_pmem.8.gz
+/usr/share/man/man8/lld_srp.8.gz
+/usr/share/man/man8/tgtpmem-admin.8.gz
+LIST
+diff "$work/expected" "$work/regular" >"$work/files.diff" && pass "ships exactly the expected files (no headers)" ||
+  { fail "the .deb's files differ from the expected list:"; cat "$work/files.diff"; }
+# bs_pmem.so and tgtpmem-push link librdmacm, libibverbs and Nettle (push mode, CHAP).
+depends=$(dpkg-deb -f "$deb" Depends)
+for p in librdmacm1 libibverbs1 libnettle8; do
+  [[ $depends =~ (^|[ ,])$p([ ,]|$) ]] && pass "Depends: $p (from shlibs)" || fail "Depends lacks $p: $depends"
 done
 # What existed before, so that "left behind" means "created by the package and still there".
 while read -r f; do [[ -e $f || -L $f ]] && echo "$f"; done <"$work/files" >"$work/existed"
@@ -96,12 +131,17 @@ grep -qE 'tgt-pmem: tgtd (is running without bs_pmem.so: restart it|will load bs
 [[ -z $(dpkg --verify tgt-pmem) ]] && pass "dpkg --verify: installed files intact" || fail "dpkg --verify"
 diff <(dpkg -L tgt-pmem | grep -v '^/\.$' | sort) <(grep -v '^/$' "$work/files" | sort) >/dev/null &&
   pass "dpkg -L matches the .deb" || fail "dpkg -L differs from the .deb contents"
-man -w bs_pmem >/dev/null 2>&1 && man -w tgtpmem-admin >/dev/null 2>&1 && pass "man pages found by man -w" ||
+man -w bs_pmem >/dev/null 2>&1 && man -w lld_srp >/dev/null 2>&1 && man -w tgtpmem-admin >/dev/null 2>&1 &&
+  man -w tgtpmem-push >/dev/null 2>&1 &&
+  pass "man pages found by man -w" ||
   fail "man -w cannot find the man pages"
 
 # --- 3. a LUN through tgtadm ----------------------------------------------------------------
 start_installed_tgtd || exit 1
 bstypes | grep -qx '    pmem' && pass "installed tgtd lists bstype pmem" || fail "pmem not among the backing stores"
+# The SRP driver is loaded whether or not this host has an RDMA device (state ready or error).
+tgtadm_c --mode sys --op show | grep -qE '^[[:space:]]+srp: (ready|error)$' &&
+  pass "installed tgtd lists the srp LLD (lld_srp.so)" || fail "srp not among the LLDs"
 grep -q "bs_pmem .* (built for tgt $tgt_version) registered as bstype pmem" "$log" &&
   pass "log: module registered, built for tgt $tgt_version" || fail "no registration line in the log"
 /usr/bin/tgtpmem-admin create "$work/a.img" --size 64m >/dev/null && pass "installed tgtpmem-admin create" ||
@@ -119,6 +159,39 @@ iscsi-inq "$url1" >"$work/inq.out" 2>&1 && grep -q 'Peripheral Device Type:DIREC
   >"$work/load.json" 2>"$work/load.err"
 jq -e '.ok and .verify.errors == 0 and .write.ios > 0 and .verify.blocks_checked > 0' "$work/load.json" >/dev/null &&
   pass "verified I/O with the installed tgtpmem-load" || { fail "tgtpmem-load"; cat "$work/load.json" "$work/load.err"; }
+
+# --- 3b. push mode: bs_pmem.so with RDMA CM, the installed tgtpmem-push ---------------------
+# Without an RDMA device (the usual host) a push=on LUN is refused, and said why; with one it
+# listens. Either way the installed module reached librdmacm. The push service itself runs
+# in the e2e guest (tests/e2e/scenarios/push-mode.sh).
+/usr/bin/tgtpmem-push --help >"$work/push-help.out" 2>&1 && grep -q -- '--address' "$work/push-help.out" &&
+  pass "installed tgtpmem-push --help" || { fail "tgtpmem-push --help"; cat "$work/push-help.out"; }
+/usr/bin/tgtpmem-admin create "$work/push.img" --size 16m >/dev/null
+push_lun() {
+  tgtadm_c --lld iscsi --mode logicalunit --op new --tid 1 --lun 2 --bstype pmem \
+    --backing-store "$work/push.img" --bsopts "push=on;push_port=$PUSH_PORT" >/dev/null 2>&1
+}
+if compgen -G '/sys/class/infiniband/*' >/dev/null; then
+  push_lun && pass "push=on LUN created (this host has an RDMA device)" || fail "push=on LUN refused"
+  grep -qF "bs_pmem: $work/push.img: push mode on RDMA CM port $PUSH_PORT (target 1, LUN 2)" "$log" &&
+    pass "log: push mode on RDMA CM port $PUSH_PORT" || fail "no 'push mode on RDMA CM port' line"
+  tgtadm_c --lld iscsi --mode logicalunit --op delete --tid 1 --lun 2 >/dev/null 2>&1
+  grep -qF "push: port $PUSH_PORT stopped" "$log" && pass "log: the push port stops with its last LUN" ||
+    fail "no 'push: port $PUSH_PORT stopped' line"
+else
+  push_lun && fail "push=on LUN accepted without an RDMA device" ||
+    pass "push=on LUN refused without an RDMA device"
+  grep -qF "bs_pmem: refused: $work/push.img: push mode cannot listen on RDMA CM port $PUSH_PORT (no RDMA device)" "$log" &&
+    pass "log: push mode cannot listen (no RDMA device)" || fail "no 'cannot listen ... (no RDMA device)' line"
+  tgtadm_c --mode target --op show | grep -q 'LUN: 2' && fail "a refused push LUN is listed" ||
+    pass "the refused push LUN is not listed"
+  /usr/bin/tgtpmem-push -a 127.0.0.1 -p "$PUSH_PORT" -i iqn.2026-11.org.example:client -t "$IQN1" -l 2 \
+    --timeout 2 >"$work/push.out" 2>&1
+  rc=$?
+  (( rc == 1 )) && grep -q "^connect 127.0.0.1:$PUSH_PORT: FAILED " "$work/push.out" &&
+    pass "installed tgtpmem-push: connect FAILED, exit 1, without an RDMA device" ||
+    { fail "tgtpmem-push without an RDMA device (exit $rc)"; cat "$work/push.out"; }
+fi
 
 # --- 4. a LUN through Debian's tgt-admin, from the shipped example --------------------------
 /usr/bin/tgtpmem-admin create "$work/lun1.img" --size 64m --block-size 4096 >/dev/null
@@ -147,8 +220,10 @@ jq -e '.ok and .verify.errors == 0' "$work/load2.json" >/dev/null &&
 dpkg -r tgt-pmem >"$work/remove.out" 2>&1 && pass "dpkg -r" || { fail "dpkg -r"; cat "$work/remove.out"; }
 grep -q "tgt-pmem: the running tgtd still has bs_pmem.so loaded" "$work/remove.out" &&
   pass "postrm says tgtd must be restarted to unload" || { fail "postrm message"; cat "$work/remove.out"; }
-[[ ! -e $BSDIR/bs_pmem.so ]] && pass "module file removed" || fail "module file still there"
+[[ ! -e $BSDIR/bs_pmem.so && ! -e $BSDIR/lld_srp.so ]] && pass "module files removed" ||
+  fail "module files still there"
 /usr/bin/tgtpmem-admin --help >/dev/null 2>&1 && fail "tgtpmem-admin still installed"
+[[ -e /usr/bin/tgtpmem-push ]] && fail "tgtpmem-push still installed"
 # (tgt-admin --execute removed target 1, which is not in its configuration: use target 2.)
 tgtpmem_load=$work/tgtpmem-load  # the installed one is gone: use the one the package build made
 cp "$pkg_work/obj/utils/load/tgtpmem-load" "$tgtpmem_load" 2>/dev/null || tgtpmem_load=""
