@@ -16,46 +16,23 @@
 #include <algorithm>
 #include <cstring>
 
+#include <tgt_pmem/bytes/big_endian.h>
+
 namespace tgt_pmem::push {
 namespace {
 
 using Bytes = std::span<const std::byte>;
 using Out = std::span<std::byte>;
 
-// --- Big-endian access. Callers have checked off + width <= size. -----------------------
-
-std::uint8_t get8(Bytes b, std::size_t off) noexcept {
-  return std::to_integer<std::uint8_t>(b[off]);
-}
-
-std::uint16_t get16(Bytes b, std::size_t off) noexcept {
-  return static_cast<std::uint16_t>(get8(b, off) << 8 | get8(b, off + 1));
-}
-
-std::uint32_t get32(Bytes b, std::size_t off) noexcept {
-  return std::uint32_t{get16(b, off)} << 16 | get16(b, off + 2);
-}
-
-std::uint64_t get64(Bytes b, std::size_t off) noexcept {
-  return std::uint64_t{get32(b, off)} << 32 | get32(b, off + 4);
-}
-
-void put8(Out b, std::size_t off, std::uint8_t v) noexcept { b[off] = std::byte{v}; }
-
-void put16(Out b, std::size_t off, std::uint16_t v) noexcept {
-  put8(b, off, static_cast<std::uint8_t>(v >> 8));
-  put8(b, off + 1, static_cast<std::uint8_t>(v));
-}
-
-void put32(Out b, std::size_t off, std::uint32_t v) noexcept {
-  put16(b, off, static_cast<std::uint16_t>(v >> 16));
-  put16(b, off + 2, static_cast<std::uint16_t>(v));
-}
-
-void put64(Out b, std::size_t off, std::uint64_t v) noexcept {
-  put32(b, off, static_cast<std::uint32_t>(v >> 32));
-  put32(b, off + 4, static_cast<std::uint32_t>(v));
-}
+// Big-endian fields (tgt_pmem/bytes/big_endian.h). Callers have checked off + width <= size.
+using bytes::load_be16;
+using bytes::load_be32;
+using bytes::load_be64;
+using bytes::load_u8;
+using bytes::store_be16;
+using bytes::store_be32;
+using bytes::store_be64;
+using bytes::store_u8;
 
 void put_bytes(Out b, std::size_t off, const void* src, std::size_t n) noexcept {
   if (n != 0) std::memcpy(b.data() + off, src, n);
@@ -193,11 +170,11 @@ std::expected<std::string, ParseError> get_name(Bytes b, std::size_t off, std::s
 std::vector<std::byte> start(MessageType type, std::size_t size, std::uint32_t request_id) {
   std::vector<std::byte> m(size, std::byte{0});
   const Out o(m);
-  put32(o, header::kMagic, kMagic);
-  put16(o, header::kVersion, kVersion);
-  put16(o, header::kType, static_cast<std::uint16_t>(type));
-  put32(o, header::kLength, static_cast<std::uint32_t>(size));
-  put32(o, header::kRequestId, request_id);
+  store_be32(o, header::kMagic, kMagic);
+  store_be16(o, header::kVersion, kVersion);
+  store_be16(o, header::kType, static_cast<std::uint16_t>(type));
+  store_be32(o, header::kLength, static_cast<std::uint32_t>(size));
+  store_be32(o, header::kRequestId, request_id);
   return m;
 }
 
@@ -257,14 +234,14 @@ std::string_view to_string(ParseError e) noexcept {
 
 std::expected<Header, ParseError> parse_header(std::span<const std::byte> msg) noexcept {
   if (msg.size() < kHeaderSize) return fail(ParseError::kTruncated);
-  if (get32(msg, header::kMagic) != kMagic) return fail(ParseError::kBadMagic);
-  if (get16(msg, header::kVersion) != kVersion) return fail(ParseError::kBadVersion);
-  const std::uint32_t length = get32(msg, header::kLength);
+  if (load_be32(msg, header::kMagic) != kMagic) return fail(ParseError::kBadMagic);
+  if (load_be16(msg, header::kVersion) != kVersion) return fail(ParseError::kBadVersion);
+  const std::uint32_t length = load_be32(msg, header::kLength);
   if (length < kHeaderSize || length > kMaxMessageSize) return fail(ParseError::kBadLength);
   if (length > msg.size()) return fail(ParseError::kTruncated);
   if (length < msg.size()) return fail(ParseError::kBadLength);
-  return Header{static_cast<MessageType>(get16(msg, header::kType)), length,
-                get32(msg, header::kRequestId)};
+  return Header{static_cast<MessageType>(load_be16(msg, header::kType)), length,
+                load_be32(msg, header::kRequestId)};
 }
 
 // --- CONNECT ----------------------------------------------------------------------------
@@ -275,9 +252,9 @@ std::vector<std::byte> encode(const Connect& m) {
   if (ilen > kMaxNameLength || tlen > kMaxNameLength) return {};
   auto b = start(MessageType::kConnect, connect::kFixedSize + ilen + tlen, m.request_id);
   const Out o(b);
-  put64(o, connect::kLun, m.lun);
-  put16(o, connect::kInitiatorLength, static_cast<std::uint16_t>(ilen));
-  put16(o, connect::kTargetLength, static_cast<std::uint16_t>(tlen));
+  store_be64(o, connect::kLun, m.lun);
+  store_be16(o, connect::kInitiatorLength, static_cast<std::uint16_t>(ilen));
+  store_be16(o, connect::kTargetLength, static_cast<std::uint16_t>(tlen));
   put_bytes(o, connect::kNames, m.initiator_name.data(), ilen);
   put_bytes(o, connect::kNames + ilen, m.target_name.data(), tlen);
   return b;
@@ -287,13 +264,13 @@ std::expected<Connect, ParseError> parse_connect(std::span<const std::byte> msg)
   const auto h = expect(msg, MessageType::kConnect, connect::kFixedSize);
   if (!h) return fail(h.error());
   if (!zero(msg, connect::kReserved, 4)) return fail(ParseError::kBadField);
-  const std::size_t ilen = get16(msg, connect::kInitiatorLength);
-  const std::size_t tlen = get16(msg, connect::kTargetLength);
+  const std::size_t ilen = load_be16(msg, connect::kInitiatorLength);
+  const std::size_t tlen = load_be16(msg, connect::kTargetLength);
   if (ilen > kMaxNameLength || tlen > kMaxNameLength) return fail(ParseError::kNameTooLong);
   if (const auto e = exact(msg, connect::kFixedSize + ilen + tlen); !e) return fail(e.error());
   Connect c;
   c.request_id = h->request_id;
-  c.lun = get64(msg, connect::kLun);
+  c.lun = load_be64(msg, connect::kLun);
   auto initiator = get_name(msg, connect::kNames, ilen);
   if (!initiator) return fail(initiator.error());
   auto target = get_name(msg, connect::kNames + ilen, tlen);
@@ -308,12 +285,12 @@ std::expected<Connect, ParseError> parse_connect(std::span<const std::byte> msg)
 std::vector<std::byte> encode(const ConnectReply& m) {
   auto b = start(MessageType::kConnectReply, connect_reply::kSize, m.request_id);
   const Out o(b);
-  put32(o, connect_reply::kStatus, static_cast<std::uint32_t>(m.status));
-  put32(o, connect_reply::kBlockSize, m.block_size);
-  put64(o, connect_reply::kLunSize, m.lun_size);
-  put64(o, connect_reply::kMaxExposed, m.max_exposed);
-  put32(o, connect_reply::kMaxRegions, m.max_regions);
-  put8(o, connect_reply::kChapId, m.chap_id);
+  store_be32(o, connect_reply::kStatus, static_cast<std::uint32_t>(m.status));
+  store_be32(o, connect_reply::kBlockSize, m.block_size);
+  store_be64(o, connect_reply::kLunSize, m.lun_size);
+  store_be64(o, connect_reply::kMaxExposed, m.max_exposed);
+  store_be32(o, connect_reply::kMaxRegions, m.max_regions);
+  store_u8(o, connect_reply::kChapId, m.chap_id);
   put_bytes(o, connect_reply::kChapChallenge, m.chap_challenge.data(), kChapChallengeSize);
   return b;
 }
@@ -322,18 +299,18 @@ std::expected<ConnectReply, ParseError> parse_connect_reply(std::span<const std:
   const auto h = expect(msg, MessageType::kConnectReply, connect_reply::kSize);
   if (!h) return fail(h.error());
   if (const auto e = exact(msg, connect_reply::kSize); !e) return fail(e.error());
-  const std::uint32_t status = get32(msg, connect_reply::kStatus);
+  const std::uint32_t status = load_be32(msg, connect_reply::kStatus);
   if (!known_status(status) || !zero(msg, connect_reply::kReserved, connect_reply::kReservedSize)) {
     return fail(ParseError::kBadField);
   }
   ConnectReply r;
   r.request_id = h->request_id;
   r.status = static_cast<Status>(status);
-  r.block_size = get32(msg, connect_reply::kBlockSize);
-  r.lun_size = get64(msg, connect_reply::kLunSize);
-  r.max_exposed = get64(msg, connect_reply::kMaxExposed);
-  r.max_regions = get32(msg, connect_reply::kMaxRegions);
-  r.chap_id = get8(msg, connect_reply::kChapId);
+  r.block_size = load_be32(msg, connect_reply::kBlockSize);
+  r.lun_size = load_be64(msg, connect_reply::kLunSize);
+  r.max_exposed = load_be64(msg, connect_reply::kMaxExposed);
+  r.max_regions = load_be32(msg, connect_reply::kMaxRegions);
+  r.chap_id = load_u8(msg, connect_reply::kChapId);
   std::memcpy(r.chap_challenge.data(), msg.data() + connect_reply::kChapChallenge,
               kChapChallengeSize);
   return r;
@@ -347,7 +324,7 @@ std::vector<std::byte> encode(const ChapResponse& m) {
   auto b = start(MessageType::kChapResponse, chap::kFixedSize + ulen, m.request_id);
   const Out o(b);
   put_bytes(o, chap::kResponse, m.response.data(), kChapResponseSize);
-  put16(o, chap::kUserLength, static_cast<std::uint16_t>(ulen));
+  store_be16(o, chap::kUserLength, static_cast<std::uint16_t>(ulen));
   put_bytes(o, chap::kUser, m.user.data(), ulen);
   return b;
 }
@@ -356,7 +333,7 @@ std::expected<ChapResponse, ParseError> parse_chap_response(std::span<const std:
   const auto h = expect(msg, MessageType::kChapResponse, chap::kFixedSize);
   if (!h) return fail(h.error());
   if (!zero(msg, chap::kReserved, 2)) return fail(ParseError::kBadField);
-  const std::size_t ulen = get16(msg, chap::kUserLength);
+  const std::size_t ulen = load_be16(msg, chap::kUserLength);
   if (ulen > kMaxNameLength) return fail(ParseError::kNameTooLong);
   if (const auto e = exact(msg, chap::kFixedSize + ulen); !e) return fail(e.error());
   auto user = get_name(msg, chap::kUser, ulen);
@@ -373,9 +350,9 @@ std::expected<ChapResponse, ParseError> parse_chap_response(std::span<const std:
 std::vector<std::byte> encode(const Register& m) {
   auto b = start(MessageType::kRegister, reg::kSize, m.request_id);
   const Out o(b);
-  put64(o, reg::kOffset, m.offset);
-  put64(o, reg::kLength, m.length);
-  put8(o, reg::kAccess, m.access);
+  store_be64(o, reg::kOffset, m.offset);
+  store_be64(o, reg::kLength, m.length);
+  store_u8(o, reg::kAccess, m.access);
   return b;
 }
 
@@ -383,15 +360,15 @@ std::expected<Register, ParseError> parse_register(std::span<const std::byte> ms
   const auto h = expect(msg, MessageType::kRegister, reg::kSize);
   if (!h) return fail(h.error());
   if (const auto e = exact(msg, reg::kSize); !e) return fail(e.error());
-  const std::uint8_t access = get8(msg, reg::kAccess);
+  const std::uint8_t access = load_u8(msg, reg::kAccess);
   if (access == 0 || (access & ~kAccessMask) != 0 ||
       !zero(msg, reg::kReserved, reg::kReservedSize)) {
     return fail(ParseError::kBadField);
   }
   Register r;
   r.request_id = h->request_id;
-  r.offset = get64(msg, reg::kOffset);
-  r.length = get64(msg, reg::kLength);
+  r.offset = load_be64(msg, reg::kOffset);
+  r.length = load_be64(msg, reg::kLength);
   r.access = access;
   return r;
 }
@@ -401,11 +378,11 @@ std::expected<Register, ParseError> parse_register(std::span<const std::byte> ms
 std::vector<std::byte> encode(const RegisterReply& m) {
   auto b = start(MessageType::kRegisterReply, reg_reply::kSize, m.request_id);
   const Out o(b);
-  put32(o, reg_reply::kStatus, static_cast<std::uint32_t>(m.status));
-  put32(o, reg_reply::kHandle, m.handle);
-  put64(o, reg_reply::kAddr, m.addr);
-  put64(o, reg_reply::kLength, m.length);
-  put32(o, reg_reply::kRkey, m.rkey);
+  store_be32(o, reg_reply::kStatus, static_cast<std::uint32_t>(m.status));
+  store_be32(o, reg_reply::kHandle, m.handle);
+  store_be64(o, reg_reply::kAddr, m.addr);
+  store_be64(o, reg_reply::kLength, m.length);
+  store_be32(o, reg_reply::kRkey, m.rkey);
   return b;
 }
 
@@ -413,17 +390,17 @@ std::expected<RegisterReply, ParseError> parse_register_reply(std::span<const st
   const auto h = expect(msg, MessageType::kRegisterReply, reg_reply::kSize);
   if (!h) return fail(h.error());
   if (const auto e = exact(msg, reg_reply::kSize); !e) return fail(e.error());
-  const std::uint32_t status = get32(msg, reg_reply::kStatus);
+  const std::uint32_t status = load_be32(msg, reg_reply::kStatus);
   if (!known_status(status) || !zero(msg, reg_reply::kReserved, 4)) {
     return fail(ParseError::kBadField);
   }
   RegisterReply r;
   r.request_id = h->request_id;
   r.status = static_cast<Status>(status);
-  r.handle = get32(msg, reg_reply::kHandle);
-  r.addr = get64(msg, reg_reply::kAddr);
-  r.length = get64(msg, reg_reply::kLength);
-  r.rkey = get32(msg, reg_reply::kRkey);
+  r.handle = load_be32(msg, reg_reply::kHandle);
+  r.addr = load_be64(msg, reg_reply::kAddr);
+  r.length = load_be64(msg, reg_reply::kLength);
+  r.rkey = load_be32(msg, reg_reply::kRkey);
   return r;
 }
 
@@ -434,12 +411,12 @@ std::vector<std::byte> encode(const Commit& m) {
   if (n > kMaxCommitRanges) return {};
   auto b = start(MessageType::kCommit, commit::kFixedSize + n * commit::kRangeSize, m.request_id);
   const Out o(b);
-  put32(o, commit::kHandle, m.handle);
-  put32(o, commit::kRangeCount, static_cast<std::uint32_t>(n));
+  store_be32(o, commit::kHandle, m.handle);
+  store_be32(o, commit::kRangeCount, static_cast<std::uint32_t>(n));
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t off = commit::kRanges + i * commit::kRangeSize;
-    put64(o, off, m.ranges[i].offset);
-    put64(o, off + 8, m.ranges[i].length);
+    store_be64(o, off, m.ranges[i].offset);
+    store_be64(o, off + 8, m.ranges[i].length);
   }
   return b;
 }
@@ -447,18 +424,18 @@ std::vector<std::byte> encode(const Commit& m) {
 std::expected<Commit, ParseError> parse_commit(std::span<const std::byte> msg) {
   const auto h = expect(msg, MessageType::kCommit, commit::kFixedSize);
   if (!h) return fail(h.error());
-  const std::uint32_t n = get32(msg, commit::kRangeCount);
+  const std::uint32_t n = load_be32(msg, commit::kRangeCount);
   if (n > kMaxCommitRanges) return fail(ParseError::kBadField);
   if (const auto e = exact(msg, commit::kFixedSize + std::size_t{n} * commit::kRangeSize); !e) {
     return fail(e.error());
   }
   Commit c;
   c.request_id = h->request_id;
-  c.handle = get32(msg, commit::kHandle);
+  c.handle = load_be32(msg, commit::kHandle);
   c.ranges.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t off = commit::kRanges + i * commit::kRangeSize;
-    c.ranges.push_back(Range{get64(msg, off), get64(msg, off + 8)});
+    c.ranges.push_back(Range{load_be64(msg, off), load_be64(msg, off + 8)});
   }
   return c;
 }
@@ -467,7 +444,7 @@ std::expected<Commit, ParseError> parse_commit(std::span<const std::byte> msg) {
 
 std::vector<std::byte> encode(const Unregister& m) {
   auto b = start(MessageType::kUnregister, unreg::kSize, m.request_id);
-  put32(Out(b), unreg::kHandle, m.handle);
+  store_be32(Out(b), unreg::kHandle, m.handle);
   return b;
 }
 
@@ -476,7 +453,7 @@ std::expected<Unregister, ParseError> parse_unregister(std::span<const std::byte
   if (!h) return fail(h.error());
   if (const auto e = exact(msg, unreg::kSize); !e) return fail(e.error());
   if (!zero(msg, unreg::kReserved, 4)) return fail(ParseError::kBadField);
-  return Unregister{h->request_id, get32(msg, unreg::kHandle)};
+  return Unregister{h->request_id, load_be32(msg, unreg::kHandle)};
 }
 
 // --- COMMIT_REPLY, UNREGISTER_REPLY -----------------------------------------------------
@@ -484,7 +461,7 @@ std::expected<Unregister, ParseError> parse_unregister(std::span<const std::byte
 std::vector<std::byte> encode(MessageType type, const SimpleReply& m) {
   if (type != MessageType::kCommitReply && type != MessageType::kUnregisterReply) return {};
   auto b = start(type, simple::kSize, m.request_id);
-  put32(Out(b), simple::kStatus, static_cast<std::uint32_t>(m.status));
+  store_be32(Out(b), simple::kStatus, static_cast<std::uint32_t>(m.status));
   return b;
 }
 
@@ -496,7 +473,7 @@ std::expected<SimpleReply, ParseError> parse_simple_reply(MessageType type,
   const auto h = expect(msg, type, simple::kSize);
   if (!h) return fail(h.error());
   if (const auto e = exact(msg, simple::kSize); !e) return fail(e.error());
-  const std::uint32_t status = get32(msg, simple::kStatus);
+  const std::uint32_t status = load_be32(msg, simple::kStatus);
   if (!known_status(status) || !zero(msg, simple::kReserved, 4)) {
     return fail(ParseError::kBadField);
   }

@@ -16,46 +16,23 @@
 #include <cstring>
 #include <limits>
 
+#include <tgt_pmem/bytes/big_endian.h>
+
 namespace tgt_pmem::srp {
 namespace {
 
 using Bytes = std::span<const std::byte>;
 using Out = std::span<std::byte>;
 
-// --- Big-endian access. Callers have checked off + width <= size. -----------------------
-
-std::uint8_t get8(Bytes b, std::size_t off) noexcept {
-  return std::to_integer<std::uint8_t>(b[off]);
-}
-
-std::uint16_t get16(Bytes b, std::size_t off) noexcept {
-  return static_cast<std::uint16_t>(get8(b, off) << 8 | get8(b, off + 1));
-}
-
-std::uint32_t get32(Bytes b, std::size_t off) noexcept {
-  return std::uint32_t{get16(b, off)} << 16 | get16(b, off + 2);
-}
-
-std::uint64_t get64(Bytes b, std::size_t off) noexcept {
-  return std::uint64_t{get32(b, off)} << 32 | get32(b, off + 4);
-}
-
-void put8(Out b, std::size_t off, std::uint8_t v) noexcept { b[off] = std::byte{v}; }
-
-void put16(Out b, std::size_t off, std::uint16_t v) noexcept {
-  put8(b, off, static_cast<std::uint8_t>(v >> 8));
-  put8(b, off + 1, static_cast<std::uint8_t>(v));
-}
-
-void put32(Out b, std::size_t off, std::uint32_t v) noexcept {
-  put16(b, off, static_cast<std::uint16_t>(v >> 16));
-  put16(b, off + 2, static_cast<std::uint16_t>(v));
-}
-
-void put64(Out b, std::size_t off, std::uint64_t v) noexcept {
-  put32(b, off, static_cast<std::uint32_t>(v >> 32));
-  put32(b, off + 4, static_cast<std::uint32_t>(v));
-}
+// Big-endian fields (tgt_pmem/bytes/big_endian.h). Callers have checked off + width <= size.
+using bytes::load_be16;
+using bytes::load_be32;
+using bytes::load_be64;
+using bytes::load_u8;
+using bytes::store_be16;
+using bytes::store_be32;
+using bytes::store_be64;
+using bytes::store_u8;
 
 template <std::size_t N>
 std::array<std::uint8_t, N> get_array(Bytes b, std::size_t off) noexcept {
@@ -184,13 +161,13 @@ constexpr std::uint8_t kDiUnder = 1u << 5;
 constexpr std::uint32_t kU32Max = std::numeric_limits<std::uint32_t>::max();
 
 Descriptor get_descriptor(Bytes b, std::size_t off) noexcept {
-  return {get64(b, off), get32(b, off + 8), get32(b, off + 12)};
+  return {load_be64(b, off), load_be32(b, off + 8), load_be32(b, off + 12)};
 }
 
 // The checks every fixed-size IU shares: not empty, the right type, then long enough.
 std::expected<void, ParseError> check_fixed(Bytes iu, IuType type, std::size_t size) noexcept {
   if (iu.empty()) return fail(ParseError::kTruncated);
-  if (get8(iu, 0) != static_cast<std::uint8_t>(type)) return fail(ParseError::kWrongType);
+  if (load_u8(iu, 0) != static_cast<std::uint8_t>(type)) return fail(ParseError::kWrongType);
   if (iu.size() < size) return fail(ParseError::kTruncated);
   return {};
 }
@@ -221,7 +198,7 @@ std::expected<void, ParseError> parse_buffer(Bytes iu, std::size_t& pos, BufferF
     case BufferFormat::kIndirect: {
       if (iu.size() - pos < kIndirectHeaderSize) return fail(ParseError::kTruncated);
       out.table = get_descriptor(iu, pos);
-      const std::uint32_t total = get32(iu, pos + kIndirectTotal);
+      const std::uint32_t total = load_be32(iu, pos + kIndirectTotal);
       // The table descriptor covers the whole table (ib_srp: table_desc.len = ndesc * 16),
       // the IU carries the first `count` entries of it (min(ndesc, cmd_sg_cnt)).
       if (out.table.len % kDescriptorSize != 0 || out.table.len == 0)
@@ -248,7 +225,7 @@ std::expected<void, ParseError> parse_buffer(Bytes iu, std::size_t& pos, BufferF
     }
     case BufferFormat::kImmediate: {
       if (iu.size() - pos < kImmediateDescriptorSize) return fail(ParseError::kTruncated);
-      out.length = get32(iu, pos);
+      out.length = load_be32(iu, pos);
       pos += kImmediateDescriptorSize;
       return {};
     }
@@ -288,7 +265,7 @@ std::string_view to_string(ParseError e) noexcept {
 
 std::expected<IuType, ParseError> iu_type(std::span<const std::byte> iu) noexcept {
   if (iu.empty()) return fail(ParseError::kTruncated);
-  switch (const auto t = static_cast<IuType>(get8(iu, 0))) {
+  switch (const auto t = static_cast<IuType>(load_u8(iu, 0))) {
     case IuType::kLoginReq:
     case IuType::kTskMgmt:
     case IuType::kCmd:
@@ -315,25 +292,25 @@ std::expected<LoginRequest, ParseError> parse_login_request(
   std::uint16_t imm_offset = 0;
   if (iu.size() >= kLoginRequestSize) {
     // IB CM: the REQ carries 92 bytes of private data, the login request in the first 64.
-    if (get8(iu, login_ib::kOpcode) != static_cast<std::uint8_t>(IuType::kLoginReq))
+    if (load_u8(iu, login_ib::kOpcode) != static_cast<std::uint8_t>(IuType::kLoginReq))
       return fail(ParseError::kWrongType);
-    r.tag = get64(iu, login_ib::kTag);
-    r.max_it_iu_len = get32(iu, login_ib::kItIuLen);
-    r.buf_fmt = get16(iu, login_ib::kBufFmt);
-    flags = get8(iu, login_ib::kFlags);
-    imm_offset = get16(iu, login_ib::kImmOffset);
+    r.tag = load_be64(iu, login_ib::kTag);
+    r.max_it_iu_len = load_be32(iu, login_ib::kItIuLen);
+    r.buf_fmt = load_be16(iu, login_ib::kBufFmt);
+    flags = load_u8(iu, login_ib::kFlags);
+    imm_offset = load_be16(iu, login_ib::kImmOffset);
     r.initiator_port_id = get_array<16>(iu, login_ib::kInitiatorPort);
     r.target_port_id = get_array<16>(iu, login_ib::kTargetPort);
   } else if (iu.size() == kLoginRequestRdmaSize) {
     // RDMA CM over IB/RoCE hands the listener exactly 92 - 36 = 56 bytes, and Linux sends
     // sizeof(struct srp_login_req_rdma) = 56; 57..63 bytes can only be a cut IB CM form.
-    if (get8(iu, login_rdma::kOpcode) != static_cast<std::uint8_t>(IuType::kLoginReq))
+    if (load_u8(iu, login_rdma::kOpcode) != static_cast<std::uint8_t>(IuType::kLoginReq))
       return fail(ParseError::kWrongType);
-    r.tag = get64(iu, login_rdma::kTag);
-    r.max_it_iu_len = get32(iu, login_rdma::kItIuLen);
-    r.buf_fmt = get16(iu, login_rdma::kBufFmt);
-    flags = get8(iu, login_rdma::kFlags);
-    imm_offset = get16(iu, login_rdma::kImmOffset);
+    r.tag = load_be64(iu, login_rdma::kTag);
+    r.max_it_iu_len = load_be32(iu, login_rdma::kItIuLen);
+    r.buf_fmt = load_be16(iu, login_rdma::kBufFmt);
+    flags = load_u8(iu, login_rdma::kFlags);
+    imm_offset = load_be16(iu, login_rdma::kImmOffset);
     r.initiator_port_id = get_array<16>(iu, login_rdma::kInitiatorPort);
     r.target_port_id = get_array<16>(iu, login_rdma::kTargetPort);
   } else {
@@ -352,15 +329,15 @@ std::size_t build_login_response(const LoginResponse& rsp, std::span<std::byte> 
   if (out.size() < kLoginResponseSize) return 0;
   const Out o = out.first(kLoginResponseSize);
   std::memset(o.data(), 0, o.size());  // reserved bytes are zero
-  put8(o, 0, static_cast<std::uint8_t>(IuType::kLoginRsp));
-  put32(o, login_rsp::kReqLimDelta, static_cast<std::uint32_t>(rsp.req_lim_delta));
-  put64(o, login_rsp::kTag, rsp.tag);
-  put32(o, login_rsp::kMaxItIuLen, rsp.max_it_iu_len);
-  put32(o, login_rsp::kMaxTiIuLen, rsp.max_ti_iu_len);
-  put16(o, login_rsp::kBufFmt, rsp.buf_fmt);
+  store_u8(o, 0, static_cast<std::uint8_t>(IuType::kLoginRsp));
+  store_be32(o, login_rsp::kReqLimDelta, static_cast<std::uint32_t>(rsp.req_lim_delta));
+  store_be64(o, login_rsp::kTag, rsp.tag);
+  store_be32(o, login_rsp::kMaxItIuLen, rsp.max_it_iu_len);
+  store_be32(o, login_rsp::kMaxTiIuLen, rsp.max_ti_iu_len);
+  store_be16(o, login_rsp::kBufFmt, rsp.buf_fmt);
   // ib_srp enables immediate data only if the target sets SRP_LOGIN_RSP_IMMED_SUPP
   // (srp_cm_rep_handler); the multi-channel result is informational.
-  put8(o, login_rsp::kFlags,
+  store_u8(o, login_rsp::kFlags,
        static_cast<std::uint8_t>((rsp.multichannel_result & kRspFlagMultiChannelMask) |
                                  (rsp.immediate_data ? kRspFlagImmediate : 0)));
   return kLoginResponseSize;
@@ -371,12 +348,12 @@ std::expected<LoginResponse, ParseError> parse_login_response(
   if (auto ok = check_fixed(iu, IuType::kLoginRsp, kLoginResponseSize); !ok)
     return fail(ok.error());
   LoginResponse r;
-  r.req_lim_delta = static_cast<std::int32_t>(get32(iu, login_rsp::kReqLimDelta));
-  r.tag = get64(iu, login_rsp::kTag);
-  r.max_it_iu_len = get32(iu, login_rsp::kMaxItIuLen);
-  r.max_ti_iu_len = get32(iu, login_rsp::kMaxTiIuLen);
-  r.buf_fmt = get16(iu, login_rsp::kBufFmt);
-  const std::uint8_t flags = get8(iu, login_rsp::kFlags);
+  r.req_lim_delta = static_cast<std::int32_t>(load_be32(iu, login_rsp::kReqLimDelta));
+  r.tag = load_be64(iu, login_rsp::kTag);
+  r.max_it_iu_len = load_be32(iu, login_rsp::kMaxItIuLen);
+  r.max_ti_iu_len = load_be32(iu, login_rsp::kMaxTiIuLen);
+  r.buf_fmt = load_be16(iu, login_rsp::kBufFmt);
+  const std::uint8_t flags = load_u8(iu, login_rsp::kFlags);
   r.multichannel_result = flags & kRspFlagMultiChannelMask;
   r.immediate_data = (flags & kRspFlagImmediate) != 0;
   return r;
@@ -387,10 +364,10 @@ std::size_t build_login_reject(std::uint64_t tag, RejectReason reason, std::uint
   if (out.size() < kLoginRejectSize) return 0;
   const Out o = out.first(kLoginRejectSize);
   std::memset(o.data(), 0, o.size());
-  put8(o, 0, static_cast<std::uint8_t>(IuType::kLoginRej));
-  put32(o, login_rej::kReason, static_cast<std::uint32_t>(reason));
-  put64(o, login_rej::kTag, tag);
-  put16(o, login_rej::kBufFmt, buf_fmt);
+  store_u8(o, 0, static_cast<std::uint8_t>(IuType::kLoginRej));
+  store_be32(o, login_rej::kReason, static_cast<std::uint32_t>(reason));
+  store_be64(o, login_rej::kTag, tag);
+  store_be16(o, login_rej::kBufFmt, buf_fmt);
   return kLoginRejectSize;
 }
 
@@ -400,7 +377,7 @@ std::expected<std::uint64_t, ParseError> parse_initiator_logout(
     std::span<const std::byte> iu) noexcept {
   if (auto ok = check_fixed(iu, IuType::kILogout, kInitiatorLogoutSize); !ok)
     return fail(ok.error());
-  return get64(iu, kLogoutTag);
+  return load_be64(iu, kLogoutTag);
 }
 
 std::size_t build_target_logout(std::uint64_t tag, std::uint32_t reason,
@@ -408,9 +385,9 @@ std::size_t build_target_logout(std::uint64_t tag, std::uint32_t reason,
   if (out.size() < kTargetLogoutSize) return 0;
   const Out o = out.first(kTargetLogoutSize);
   std::memset(o.data(), 0, o.size());  // SOLNT 0: no solicited notification asked for
-  put8(o, 0, static_cast<std::uint8_t>(IuType::kTLogout));
-  put32(o, kTargetLogoutReason, reason);
-  put64(o, kLogoutTag, tag);
+  store_u8(o, 0, static_cast<std::uint8_t>(IuType::kTLogout));
+  store_be32(o, kTargetLogoutReason, reason);
+  store_be64(o, kLogoutTag, tag);
   return kTargetLogoutSize;
 }
 
@@ -421,10 +398,10 @@ std::expected<TaskManagement, ParseError> parse_task_management(
   if (auto ok = check_fixed(iu, IuType::kTskMgmt, kTaskManagementSize); !ok)
     return fail(ok.error());
   TaskManagement t;
-  t.tag = get64(iu, tsk::kTag);
+  t.tag = load_be64(iu, tsk::kTag);
   t.lun = get_array<8>(iu, tsk::kLun);
-  t.function = get8(iu, tsk::kFunction);
-  t.task_tag = get64(iu, tsk::kTaskTag);
+  t.function = load_u8(iu, tsk::kFunction);
+  t.task_tag = load_be64(iu, tsk::kTaskTag);
   return t;
 }
 
@@ -434,10 +411,10 @@ std::expected<Command, ParseError> parse_command(std::span<const std::byte> iu,
                                                  std::uint32_t imm_data_offset) {
   if (auto ok = check_fixed(iu, IuType::kCmd, kCommandFixedSize); !ok) return fail(ok.error());
   Command c;
-  c.tag = get64(iu, cmd::kTag);
+  c.tag = load_be64(iu, cmd::kTag);
   c.lun = get_array<8>(iu, cmd::kLun);
 
-  switch (const std::uint8_t attr = get8(iu, cmd::kTaskAttr) & kTaskAttrMask) {
+  switch (const std::uint8_t attr = load_u8(iu, cmd::kTaskAttr) & kTaskAttrMask) {
     case 0:
     case 1:
     case 2:
@@ -448,14 +425,14 @@ std::expected<Command, ParseError> parse_command(std::span<const std::byte> iu,
       return fail(ParseError::kBadField);
   }
 
-  const std::uint8_t add_cdb = get8(iu, cmd::kAddCdbLen);
+  const std::uint8_t add_cdb = load_u8(iu, cmd::kAddCdbLen);
   if (add_cdb & kAddCdbReservedBits) return fail(ParseError::kBadCdbLength);
   const std::size_t cdb_end = kCommandFixedSize + add_cdb;
   if (iu.size() < cdb_end) return fail(ParseError::kTruncated);
   // std::byte and std::uint8_t (unsigned char) may alias: a view, not an overlay.
   c.cdb = {reinterpret_cast<const std::uint8_t*>(iu.data()) + cmd::kCdb, cmd::kCdbSize + add_cdb};
 
-  const std::uint8_t fmt = get8(iu, cmd::kBufFmt);
+  const std::uint8_t fmt = load_u8(iu, cmd::kBufFmt);
   auto out_fmt = buffer_format(fmt >> 4);
   auto in_fmt = buffer_format(fmt & 0x0f);
   if (!out_fmt) return fail(out_fmt.error());
@@ -470,11 +447,11 @@ std::expected<Command, ParseError> parse_command(std::span<const std::byte> iu,
 
   std::size_t pos = cdb_end;
   if (auto ok =
-          parse_buffer(iu, pos, c.data_out_format, get8(iu, cmd::kOutCount),
+          parse_buffer(iu, pos, c.data_out_format, load_u8(iu, cmd::kOutCount),
                        {c.data_out, c.data_out_table_in_iu, c.data_out_table, c.data_out_length});
       !ok)
     return fail(ok.error());
-  if (auto ok = parse_buffer(iu, pos, c.data_in_format, get8(iu, cmd::kInCount),
+  if (auto ok = parse_buffer(iu, pos, c.data_in_format, load_u8(iu, cmd::kInCount),
                              {c.data_in, c.data_in_table_in_iu, c.data_in_table, c.data_in_length});
       !ok)
     return fail(ok.error());
@@ -563,16 +540,16 @@ std::size_t build_response(const Response& rsp, std::span<std::byte> out) noexce
   if (rsp.response_valid) flags |= kRspValid;
   if (sense_len) flags |= kSnsValid;
 
-  put8(o, 0, static_cast<std::uint8_t>(IuType::kRsp));
-  put32(o, rsp::kReqLimDelta, static_cast<std::uint32_t>(rsp.req_lim_delta));
-  put64(o, rsp::kTag, rsp.tag);
-  put8(o, rsp::kFlags, flags);
-  put8(o, rsp::kStatus, rsp.status);
-  put32(o, rsp::kDataOutResidual, out_count);
-  put32(o, rsp::kDataInResidual, in_count);
-  put32(o, rsp::kSenseLen, static_cast<std::uint32_t>(sense_len));
-  put32(o, rsp::kResponseLen, static_cast<std::uint32_t>(resp_len));
-  if (resp_len) put8(o, kResponseHeaderSize + rsp::kResponseCode, rsp.response_code);
+  store_u8(o, 0, static_cast<std::uint8_t>(IuType::kRsp));
+  store_be32(o, rsp::kReqLimDelta, static_cast<std::uint32_t>(rsp.req_lim_delta));
+  store_be64(o, rsp::kTag, rsp.tag);
+  store_u8(o, rsp::kFlags, flags);
+  store_u8(o, rsp::kStatus, rsp.status);
+  store_be32(o, rsp::kDataOutResidual, out_count);
+  store_be32(o, rsp::kDataInResidual, in_count);
+  store_be32(o, rsp::kSenseLen, static_cast<std::uint32_t>(sense_len));
+  store_be32(o, rsp::kResponseLen, static_cast<std::uint32_t>(resp_len));
+  if (resp_len) store_u8(o, kResponseHeaderSize + rsp::kResponseCode, rsp.response_code);
   if (sense_len)
     std::memcpy(o.data() + kResponseHeaderSize + resp_len, rsp.sense.data(), sense_len);
   return used;
@@ -581,25 +558,25 @@ std::size_t build_response(const Response& rsp, std::span<std::byte> out) noexce
 std::expected<Response, ParseError> parse_response(std::span<const std::byte> iu) noexcept {
   if (auto ok = check_fixed(iu, IuType::kRsp, kResponseHeaderSize); !ok) return fail(ok.error());
   Response r;
-  r.req_lim_delta = static_cast<std::int32_t>(get32(iu, rsp::kReqLimDelta));
-  r.tag = get64(iu, rsp::kTag);
-  const std::uint8_t flags = get8(iu, rsp::kFlags);
-  r.status = get8(iu, rsp::kStatus);
-  auto out_res = read_residual(flags, kDoUnder, kDoOver, get32(iu, rsp::kDataOutResidual));
-  auto in_res = read_residual(flags, kDiUnder, kDiOver, get32(iu, rsp::kDataInResidual));
+  r.req_lim_delta = static_cast<std::int32_t>(load_be32(iu, rsp::kReqLimDelta));
+  r.tag = load_be64(iu, rsp::kTag);
+  const std::uint8_t flags = load_u8(iu, rsp::kFlags);
+  r.status = load_u8(iu, rsp::kStatus);
+  auto out_res = read_residual(flags, kDoUnder, kDoOver, load_be32(iu, rsp::kDataOutResidual));
+  auto in_res = read_residual(flags, kDiUnder, kDiOver, load_be32(iu, rsp::kDataInResidual));
   if (!out_res) return fail(out_res.error());
   if (!in_res) return fail(in_res.error());
   r.data_out_residual = *out_res;
   r.data_in_residual = *in_res;
   // A length counts only with its VALID bit (T10); ib_srp uses resp_data_len unconditionally
   // as the sense offset, which agrees because a target leaves it 0 without RSPVALID.
-  const std::uint64_t resp_len = (flags & kRspValid) ? get32(iu, rsp::kResponseLen) : 0;
-  const std::uint64_t sense_len = (flags & kSnsValid) ? get32(iu, rsp::kSenseLen) : 0;
+  const std::uint64_t resp_len = (flags & kRspValid) ? load_be32(iu, rsp::kResponseLen) : 0;
+  const std::uint64_t sense_len = (flags & kSnsValid) ? load_be32(iu, rsp::kSenseLen) : 0;
   if (iu.size() - kResponseHeaderSize < resp_len + sense_len) return fail(ParseError::kTruncated);
   r.response_valid = (flags & kRspValid) != 0;
   if (r.response_valid) {
     if (resp_len < rsp::kResponseDataSize) return fail(ParseError::kBadField);
-    r.response_code = get8(iu, kResponseHeaderSize + rsp::kResponseCode);
+    r.response_code = load_u8(iu, kResponseHeaderSize + rsp::kResponseCode);
   }
   const std::size_t sense_off = kResponseHeaderSize + static_cast<std::size_t>(resp_len);
   r.sense = {reinterpret_cast<const std::uint8_t*>(iu.data()) + sense_off,
