@@ -252,3 +252,426 @@ iser_restart_roundtrip() {
   tgtd_kill9
   ROUNDTRIP_SIZE=$size
 }
+
+# ---- SRP ---------------------------------------------------------------------------------
+# SCSI RDMA Protocol over RDMA CM on rxe0. Initiator: the kernel's ib_srp (loaded by init.sh),
+# driven through sysfs. Targets: our tgtd LLD `srp` (lld_srp.so, RDMA CM port 5555) and, as a
+# reference, LIO's ib_srpt (configfs, port 5556, so the two never clash).
+#
+# SRP target port IDs (ib_srp's add_target: id_ext, ioc_guid - 16 hex digits each, no 0x):
+#   tgtd srp:  id_ext = the tid (0000000000000001), ioc_guid = rxe0's node GUID
+#   ib_srpt:   id_ext = ioc_guid = srpt_service_guid (/sys/module/ib_srpt/parameters/), which
+#              is the node GUID of the first RDMA device ib_srpt saw; it rejects any other
+#              target port ID ("invalid target port identifier", SRP_LOGIN_REJ 0x10003).
+E2E_SRP_PORT=5555
+E2E_LIO_SRP_PORT=5556
+E2E_SRP_HOST=/sys/class/infiniband_srp/srp-rxe0-1     # ib_srp's add_target for rxe0 port 1
+E2E_SRP_MODULE=/usr/lib/tgt/backing-store/lld_srp.so
+E2E_LIO_CFG=/sys/kernel/config/target
+E2E_LIO_SRP_BACKSTORE=fileio_9/e2e_srp                # apart from perf-sample's fileio_1
+
+# srp_hex16 HEX: HEX (optional 0x, colons allowed) as 16 lower-case hex digits.
+srp_hex16() {
+  local x=${1#0x}
+  x=${x//:/}
+  x=${x,,}
+  while (( ${#x} < 16 )); do x=0$x; done
+  printf '%s\n' "$x"
+}
+
+# srp_node_guid: rxe0's node GUID as ib_srp wants it (5054:00ff:fe12:3456 -> 505400fffe123456).
+srp_node_guid() {
+  local g
+  g=$(cat /sys/class/infiniband/rxe0/node_guid 2>/dev/null) || fail "no node GUID for rxe0"
+  srp_hex16 "$g"
+}
+
+# srp_tid_id_ext TID: the id_ext of tgtd's SRP target TID.
+srp_tid_id_ext() { printf '%016x\n' "$1"; }
+
+srp_dmesg_tail() { dmesg | grep -aiE 'srp|rdma|rxe|scsi' | tail -n 12; }
+
+# srp_require_lld: after tgtd_start - tgtd must list the srp LLD (tgtadm --mode sys --op show).
+# Callers skip first when lld_srp.so was not given to run.sh at all.
+srp_require_lld() {
+  local llds
+  llds=$(awk '/^LLDs:/ {b = 1; next} /^[^ \t]/ {b = 0} b' "$E2E_WORK/tgtd-sys.txt")
+  { echo "+ tgtadm --mode sys --op show (LLDs)"; echo "$llds"; } >> "$E2E_LOG/commands.log"
+  if ! grep -qE '^[[:space:]]*srp:' <<< "$llds"; then
+    tail -n 20 "$E2E_LOG/tgtd.log" 2>/dev/null | sed 's/^/    tgtd.log: /' >&2
+    fail "tgtd has no 'srp' LLD although $E2E_SRP_MODULE is installed (LLDs: $(tr -s ' \n' ' ' <<< "$llds"))"
+  fi
+}
+
+# srp_tgtd_export TID NAME PATH [BSTYPE]: tgtd's SRP target TID with LUN 1 on PATH, open to every
+# initiator; BSTYPE defaults to the run's store (the run's bsopts apply only to that store).
+srp_tgtd_export() {
+  local tid=$1 name=$2 path=$3 bstype=${4:-$E2E_BSTYPE}
+  local lun=(--lld srp --mode logicalunit --op new --tid "$tid" --lun 1
+             --bstype "$bstype" --backing-store "$path")
+  [[ -n ${E2E_BSOPTS:-} && $bstype == "$E2E_BSTYPE" ]] && lun+=(--bsopts "$E2E_BSOPTS")
+  must tgtadm --lld srp --mode target --op new --tid "$tid" --targetname "$name" >/dev/null
+  must tgtadm "${lun[@]}" >/dev/null
+  must tgtadm --lld srp --mode target --op bind --tid "$tid" -I ALL >/dev/null
+  tgtadm --lld srp --mode target --op show >> "$E2E_LOG/commands.log" 2>&1
+}
+
+# srp_tgt_lun_field TID LUN FIELD: a LUN's field in `tgtadm --mode target --op show`
+# (e.g. "SCSI ID" -> "IET     00010001").
+srp_tgt_lun_field() {
+  tgtadm --lld srp --mode target --op show 2>/dev/null |
+    awk -v t="$1:" -v l="$2" -v f="$3:" '
+      $1 == "Target" { on = ($2 == t) }
+      on && $1 == "LUN:" { lun = $2 }
+      on && lun == l && index($0, f) { sub(".*" f "[ \t]*", ""); print; exit }'
+}
+
+# srp_find_hosts ID_EXT IOC_GUID: every ib_srp SCSI host (hostN) connected to that target port.
+srp_find_hosts() {
+  local want_ext want_guid h
+  want_ext=0x$(srp_hex16 "$1")
+  want_guid=0x$(srp_hex16 "$2")
+  for h in /sys/class/scsi_host/host*; do
+    [[ -r $h/id_ext && -r $h/ioc_guid ]] || continue
+    [[ $(cat "$h/id_ext" 2>/dev/null) == "$want_ext" &&
+       $(cat "$h/ioc_guid" 2>/dev/null) == "$want_guid" ]] && echo "${h##*/}"
+  done
+  return 0
+}
+
+# srp_host_disk hostN: the first SCSI disk (sdX) of an SCSI host, if any.
+srp_host_disk() {
+  local b
+  for b in /sys/class/scsi_host/"$1"/device/target*/*/block/*; do
+    [[ -e $b ]] && { echo "${b##*/}"; return 0; }
+  done
+  return 1
+}
+
+# srp_login IP PORT ID_EXT IOC_GUID: ib_srp logs in to that SRP target port over RDMA CM
+# (add_target of srp-rxe0-1); waits for the SCSI disk. Sets DEV (/dev/sdX), SRP_HOST (hostN)
+# and SRP_RPORT (/sys/class/srp_remote_ports/port-N:M).
+srp_login() {
+  local ip=$1 port=$2 id_ext ioc_guid req h="" disk="" err="$E2E_WORK/add_target.err" rc a
+  id_ext=$(srp_hex16 "$3")
+  ioc_guid=$(srp_hex16 "$4")
+  [[ -e $E2E_SRP_HOST/add_target ]] ||
+    fail "no $E2E_SRP_HOST/add_target (ib_srp not loaded, or no rxe0): $(ls /sys/class/infiniband_srp 2>&1)"
+  req="id_ext=$id_ext,ioc_guid=$ioc_guid,dest=$ip:$port"
+  echo "+ echo $req > $E2E_SRP_HOST/add_target" >> "$E2E_LOG/commands.log"
+  # add_target returns once the RDMA CM login and the SCSI scan are done (or failed); it
+  # waits interruptibly, so timeout can end a login that hangs.
+  # A remote port just deleted lingers in ib_srp's target list for a moment after its SCSI
+  # host is gone ("Already connected to target port"): retry that case for a few seconds.
+  for a in 1 2 3 4 5 6 7 8 9 10; do
+    # shellcheck disable=SC2016  # expanded by sh, not here
+    timeout 90 sh -c 'echo "$1" > "$2"' _ "$req" "$E2E_SRP_HOST/add_target" 2> "$err"
+    rc=$?
+    (( rc == 0 )) && break
+    dmesg | tail -n 3 | grep -q 'Already connected to target port' || break
+    sleep 1
+  done
+  if (( rc != 0 )); then
+    srp_dmesg_tail | sed 's/^/    dmesg: /' >&2
+    fail "ib_srp login '$req' failed (exit $rc: $(tr '\n' ' ' < "$err"))"
+  fi
+  for _ in $(seq 1 150); do
+    h=$(srp_find_hosts "$id_ext" "$ioc_guid" | head -n 1)
+    [[ -n $h ]] && disk=$(srp_host_disk "$h") && [[ -b /dev/$disk ]] && break
+    sleep 0.2
+  done
+  if [[ -z $h || -z $disk || ! -b /dev/$disk ]]; then
+    srp_dmesg_tail | sed 's/^/    dmesg: /' >&2
+    fail "no SCSI disk 30 s after the SRP login '$req' (host '${h:-none}'; see dmesg.txt)"
+  fi
+  DEV=/dev/$disk
+  SRP_HOST=$h
+  SRP_RPORT=""
+  for a in /sys/class/srp_remote_ports/port-"${h#host}":*; do
+    [[ -e $a ]] && { SRP_RPORT=$a; break; }
+  done
+  { echo "  -> $SRP_HOST $DEV ${SRP_RPORT##*/}"
+    for a in id_ext ioc_guid sgid local_ib_device ch_count req_lim cmd_sg_entries \
+             allow_ext_sg tl_retry_count can_queue cmd_per_lun sg_tablesize; do
+      printf '     %s: %s\n' "$a" "$(cat "/sys/class/scsi_host/$h/$a" 2>/dev/null)"
+    done
+    printf '     rport state: %s\n' "$(cat "$SRP_RPORT/state" 2>/dev/null)"
+  } >> "$E2E_LOG/commands.log"
+}
+
+# srp_logout [hostN]: deletes the SCSI host's SRP remote port (default: the last login's) and
+# waits until the host and its disks are gone.
+srp_logout() {
+  local host=${1:-${SRP_HOST:-}} p
+  [[ -n $host ]] || return 0
+  echo "+ delete remote port of $host" >> "$E2E_LOG/commands.log"
+  for p in /sys/class/srp_remote_ports/port-"${host#host}":*; do
+    [[ -e $p/delete ]] && echo 1 > "$p/delete" 2>/dev/null
+  done
+  # A blocked remote port (target gone) fails the disks' last SYNCHRONIZE CACHE only after
+  # fast_io_fail_tmo (15 s), so allow for more than that.
+  for _ in $(seq 1 300); do
+    [[ -e /sys/class/scsi_host/$host ]] || break
+    sleep 0.2
+  done
+  if [[ -e /sys/class/scsi_host/$host ]]; then
+    srp_dmesg_tail | sed 's/^/    dmesg: /' >&2
+    fail "ib_srp $host still there 60 s after deleting its remote port"
+  fi
+  if [[ $host == "${SRP_HOST:-}" ]]; then
+    [[ -n ${DEV:-} && -e /sys/class/block/${DEV#/dev/} ]] && fail "$DEV still there after logout"
+    DEV="" SRP_HOST="" SRP_RPORT=""
+  fi
+  return 0
+}
+
+# srp_remove_stale ID_EXT IOC_GUID: logs out whatever ib_srp still holds for that target port
+# (after a target crash the remote port stays, blocked, reconnecting every reconnect_delay).
+srp_remove_stale() {
+  local h
+  for h in $(srp_find_hosts "$1" "$2"); do
+    echo "  stale $h: rport $(cat /sys/class/srp_remote_ports/port-"${h#host}":*/state 2>/dev/null)" \
+      >> "$E2E_LOG/commands.log"
+    srp_logout "$h"
+  done
+}
+
+# srp_scsi_checks DEV VENDOR SIZE [ID]: INQUIRY (a disk, vendor VENDOR), READ CAPACITY (SIZE
+# bytes, as the block layer sees), Device Identification VPD page (some designator; ID, if
+# given, must appear in it). Outputs in sg_inq.txt, sg_readcap.txt, sg_vpd83.txt.
+srp_scsi_checks() {
+  local dev=$1 vendor=$2 size=$3 id=${4:-} got
+  sg_inq "$dev" > "$E2E_LOG/sg_inq.txt" 2>&1 || fail "sg_inq $dev failed: $(tail -n 1 "$E2E_LOG/sg_inq.txt")"
+  grep -q 'PDT=0 ' "$E2E_LOG/sg_inq.txt" || fail "sg_inq: $dev is not a disk (PDT=0): $(grep PDT= "$E2E_LOG/sg_inq.txt")"
+  got=$(sed -n 's/^ *Vendor identification: *//p' "$E2E_LOG/sg_inq.txt" | sed 's/ *$//')
+  [[ $got == "$vendor" ]] || fail "sg_inq: vendor '$got', expected '$vendor'"
+  sg_readcap "$dev" > "$E2E_LOG/sg_readcap.txt" 2>&1 ||
+    fail "sg_readcap $dev failed: $(tail -n 1 "$E2E_LOG/sg_readcap.txt")"
+  got=$(sed -n 's/^ *Device size: \([0-9]*\) bytes.*/\1/p' "$E2E_LOG/sg_readcap.txt")
+  [[ $got == "$size" ]] || fail "sg_readcap: $got bytes, expected $size"
+  sg_vpd -p 0x83 "$dev" > "$E2E_LOG/sg_vpd83.txt" 2>&1 ||
+    fail "sg_vpd -p 0x83 $dev failed: $(tail -n 1 "$E2E_LOG/sg_vpd83.txt")"
+  grep -q 'designator type:' "$E2E_LOG/sg_vpd83.txt" || fail "sg_vpd -p 0x83: no designator"
+  if [[ -n $id ]] && ! grep -qF -- "$id" "$E2E_LOG/sg_vpd83.txt"; then
+    fail "sg_vpd -p 0x83: '$id' not among the designators (sg_vpd83.txt)"
+  fi
+  return 0
+}
+
+# srp_rdma_cm_ok SECONDS: an RDMA CM connection with data transfer over rxe0 works (rping, as
+# init.sh's gate), retried for up to SECONDS. Tells a broken network from a broken target.
+srp_rdma_cm_ok() {
+  local deadline=$((SECONDS + $1)) srv rc
+  while :; do
+    rping -s -a "$E2E_TARGET_IP" -C 2 >/dev/null 2>&1 &
+    srv=$!
+    sleep 1
+    timeout 15 rping -c -a "$E2E_TARGET_IP" -C 2 >/dev/null 2>&1
+    rc=$?
+    kill "$srv" 2>/dev/null
+    wait "$srv" 2>/dev/null
+    (( rc == 0 )) && return 0
+    (( SECONDS >= deadline )) && return 1
+    sleep 3
+  done
+}
+
+# srp_rxe_recreate: rxe0 deleted and added again on veth0 (same node GUID: it comes from the
+# MAC), then RDMA CM checked. Repairs rxe0 after its GSI QP died (any RDMA CM message sent
+# while the port is down does that in 6.1). Stop every target and delete every remote port
+# first: rxe cannot take a device away from a process that still uses it. ib_srp removes its
+# hosts itself, but only once a reconnect attempt in progress has timed out (~2 min when
+# RDMA CM is dead), hence the long timeout.
+srp_rxe_recreate() {
+  timeout 240 rdma link delete rxe0 > "$E2E_WORK/rxe.txt" 2>&1 ||
+    fail "rdma link delete rxe0 failed or hung: $(tail -n 1 "$E2E_WORK/rxe.txt")"
+  must rdma link add rxe0 type rxe netdev veth0 >/dev/null
+  for _ in $(seq 1 100); do
+    rdma link show rxe0/1 2>/dev/null | grep -q 'state ACTIVE' && break
+    sleep 0.2
+  done
+  srp_rdma_cm_ok 60 || fail "RDMA CM over rxe0 still fails after re-creating rxe0"
+  echo "+ rxe0 re-created" >> "$E2E_LOG/commands.log"
+}
+
+# ---- LIO's SRP target (ib_srpt), the reference ---------------------------------------------
+# lio_srpt_export FILE [PORT]: LUN 0 = a fileio backstore on FILE, behind ib_srpt listening
+# with RDMA CM on PORT (default 5556), open to this guest's initiator. Sets LIO_SRPT_ID (the
+# id_ext and ioc_guid the initiator must use), LIO_SRPT_WWN and LIO_SRPT_SERIAL (the LUN's
+# unit serial number, also in its VPD 0x83 T10 vendor ID designator).
+#   configfs: target/srpt/discovery_auth/rdma_cm_port (RDMA CM listener, all devices);
+#   target/srpt/<port>: ib_srpt names each port twice, by the interface ID of GID 0
+#     ("5054:00ff:fe12:3456" - on RoCE GID 0 is fe80::<EUI-64 of the MAC>) and by the whole
+#     GID ("0xfe80000000000000505400fffe123456"); the name chosen decides the ACL name form:
+#     under the GUID name a login over RDMA CM is matched by IP address (%pIS of the
+#     connection's address, 192.0.2.1 here: initiator and target share it), under the GID
+#     name by initiator port ID ("0x" + 32 hex digits). The TPG is named like the port (as
+#     blktests' srp tests do).
+lio_srpt_export() {
+  local file=$1 port=${2:-$E2E_LIO_SRP_PORT} size gid w t serial
+  local bs=$E2E_LIO_CFG/core/$E2E_LIO_SRP_BACKSTORE
+  must modprobe -a configfs target_core_mod target_core_file >/dev/null
+  mountpoint -q /sys/kernel/config || must mount -t configfs configfs /sys/kernel/config >/dev/null
+  [[ -d $E2E_LIO_CFG ]] || fail "no $E2E_LIO_CFG after loading target_core_mod"
+  # Older ib_srpt took the RDMA CM port as a module parameter, newer ones in configfs.
+  if modinfo -F parm ib_srpt 2>/dev/null | grep -q '^rdma_cm_port:'; then
+    must modprobe ib_srpt "rdma_cm_port=$port" >/dev/null
+  else
+    must modprobe ib_srpt >/dev/null
+  fi
+  size=$(stat -c %s "$file") || fail "lio_srpt_export: no $file"
+  must mkdir -p "$bs" >/dev/null
+  echo "fd_dev_name=$file,fd_dev_size=$size" > "$bs/control" || fail "LIO fileio control write failed"
+  # Without a unit serial number LIO lists no VPD pages (page 0x00 is empty, so sg_vpd refuses
+  # 0x83); targetcli sets one, so do we. The NAA designator is derived from it.
+  serial=$(tr -d '-' < /proc/sys/kernel/random/uuid)
+  echo "$serial" > "$bs/wwn/vpd_unit_serial" || fail "LIO: could not set vpd_unit_serial"
+  echo 1 > "$bs/enable" || fail "LIO fileio backstore could not be enabled"
+  [[ -d $E2E_LIO_CFG/srpt ]] || must mkdir "$E2E_LIO_CFG/srpt" >/dev/null
+  if [[ -e $E2E_LIO_CFG/srpt/discovery_auth/rdma_cm_port ]]; then
+    echo "$port" > "$E2E_LIO_CFG/srpt/discovery_auth/rdma_cm_port" ||
+      fail "ib_srpt: could not listen on RDMA CM port $port"
+  fi
+  gid=$(cat /sys/class/infiniband/rxe0/ports/1/gids/0) || fail "no GID 0 on rxe0"
+  w=${gid#fe80:0000:0000:0000:}
+  [[ $w == "$gid" ]] && w=0x${gid//:/}
+  if ! mkdir "$E2E_LIO_CFG/srpt/$w" 2>> "$E2E_LOG/commands.log"; then
+    srp_dmesg_tail | sed 's/^/    dmesg: /' >&2
+    fail "ib_srpt does not know a port named '$w' (GID 0 of rxe0: $gid)"
+  fi
+  t=$E2E_LIO_CFG/srpt/$w/$w
+  must mkdir -p "$t/lun/lun_0" >/dev/null
+  must ln -s "$bs" "$t/lun/lun_0/${bs##*/}" >/dev/null
+  must mkdir -p "$t/acls/$E2E_TARGET_IP/lun_0" >/dev/null
+  must ln -s "$t/lun/lun_0" "$t/acls/$E2E_TARGET_IP/lun_0/lun_0" >/dev/null
+  echo 1 > "$t/enable" || fail "ib_srpt: could not enable the TPG $t"
+  LIO_SRPT_WWN=$w
+  LIO_SRPT_SERIAL=$serial
+  LIO_SRPT_ID=$(srp_hex16 "$(cat /sys/module/ib_srpt/parameters/srpt_service_guid)")
+  { echo "+ LIO ib_srpt: port $w, ACL $E2E_TARGET_IP, RDMA CM port $port, id $LIO_SRPT_ID"
+    grep -H . /sys/module/ib_srpt/parameters/* "$E2E_LIO_CFG"/srpt/discovery_auth/* 2>/dev/null
+  } >> "$E2E_LOG/commands.log"
+}
+
+# lio_srpt_teardown: undoes lio_srpt_export (whatever part of it exists); log out first.
+lio_srpt_teardown() {
+  local c=$E2E_LIO_CFG w t a
+  if [[ -d $c/srpt ]]; then
+    for w in "$c"/srpt/*/; do
+      [[ ${w%/} == */discovery_auth ]] && continue
+      for t in "$w"*/; do
+        [[ -e $t/enable ]] || continue
+        echo 0 > "$t/enable" 2>/dev/null
+        for a in "$t"acls/*/; do
+          find "$a" -mindepth 2 -maxdepth 2 -type l -delete 2>/dev/null
+          rmdir "$a"lun_* "$a" 2>/dev/null
+        done
+        find "$t"lun -mindepth 2 -maxdepth 2 -type l -delete 2>/dev/null
+        rmdir "$t"lun/lun_* "$t" 2>/dev/null
+      done
+      rmdir "$w" 2>/dev/null
+    done
+    [[ -e $c/srpt/discovery_auth/rdma_cm_port ]] && echo 0 > "$c/srpt/discovery_auth/rdma_cm_port" 2>/dev/null
+    rmdir "$c/srpt" 2>/dev/null
+  fi
+  [[ -d $c/core/$E2E_LIO_SRP_BACKSTORE ]] &&
+    rmdir "$c/core/$E2E_LIO_SRP_BACKSTORE" "$c/core/${E2E_LIO_SRP_BACKSTORE%/*}" 2>/dev/null
+  return 0
+}
+
+# srp_cleanup: every SRP remote port deleted, LIO's SRP target gone (EXIT trap of the SRP
+# scenarios: a blocked remote port reconnects for minutes, an open fileio keeps the pmem
+# file system busy).
+srp_cleanup() {
+  local p
+  for p in /sys/class/srp_remote_ports/*/delete; do
+    [[ -e $p ]] && echo 1 > "$p" 2>/dev/null
+  done
+  for _ in $(seq 1 100); do
+    compgen -G '/sys/class/srp_remote_ports/*' > /dev/null || break
+    sleep 0.2
+  done
+  lio_srpt_teardown
+  return 0
+}
+
+# ---- the target under test of srp-fsdax / srp-disconnect -----------------------------------
+# E2E_SRP_TARGET=tgt (default): tgtd + lld_srp.so. E2E_SRP_TARGET=lio: LIO's ib_srpt instead,
+# to check the scenarios themselves against a known-good target (from run.sh --shell:
+# E2E_SRP_TARGET=lio bash /e2e/scenarios/srp-fsdax.sh).
+: "${E2E_SRP_TARGET:=tgt}"
+
+# srp_target_up FILE: the target exports FILE (tgtd: started, target 1, LUN 1, the run's
+# bstype; lio: LUN 0, fileio). Sets SRP_T_PORT, SRP_T_ID_EXT, SRP_T_IOC_GUID (what ib_srp
+# must use), SRP_T_VENDOR and SRP_T_VPD_ID (INQUIRY vendor, a string of its VPD 0x83 page).
+srp_target_up() {
+  local file=$1 scsi_id
+  if [[ $E2E_SRP_TARGET == lio ]]; then
+    lio_srpt_export "$file"
+    SRP_T_PORT=$E2E_LIO_SRP_PORT SRP_T_ID_EXT=$LIO_SRPT_ID SRP_T_IOC_GUID=$LIO_SRPT_ID
+    SRP_T_VENDOR=LIO-ORG SRP_T_VPD_ID=$LIO_SRPT_SERIAL
+    return 0
+  fi
+  tgtd_start
+  srp_require_lld
+  srp_tgtd_export 1 srp-e2e-1 "$file"
+  SRP_T_PORT=$E2E_SRP_PORT
+  SRP_T_ID_EXT=$(srp_tid_id_ext 1)
+  SRP_T_IOC_GUID=$(srp_node_guid)
+  # "SCSI ID: IET     00010001": the T10 vendor ID designator of VPD 0x83 (vendor + id).
+  scsi_id=$(srp_tgt_lun_field 1 1 "SCSI ID")
+  [[ -n $scsi_id ]] || fail "tgtadm --lld srp --mode target --op show lists no SCSI ID for LUN 1"
+  SRP_T_VENDOR=${scsi_id%% *}
+  SRP_T_VPD_ID=${scsi_id##* }
+}
+
+# srp_target_crash: tgtd SIGKILLed; lio: its SRP target disabled and removed (the closest).
+srp_target_crash() {
+  if [[ $E2E_SRP_TARGET == lio ]]; then lio_srpt_teardown; else tgtd_kill9; fi
+}
+
+# srp_target_alive WHEN: the target still runs and answers its configuration interface.
+srp_target_alive() {
+  if [[ $E2E_SRP_TARGET == lio ]]; then
+    [[ $(cat "$E2E_LIO_CFG/srpt/$LIO_SRPT_WWN/$LIO_SRPT_WWN/enable" 2>/dev/null) == 1 ]] ||
+      fail "LIO's SRP target is gone $1"
+    return 0
+  fi
+  kill -0 "$TGTD_PID" 2>/dev/null || {
+    tail -n 20 "$E2E_LOG/tgtd.log" | sed 's/^/    tgtd.log: /' >&2
+    fail "tgtd died $1"
+  }
+  timeout 20 tgtadm --lld srp --mode target --op show > "$E2E_WORK/show.txt" 2>&1 ||
+    fail "tgtd does not answer tgtadm $1: $(tail -n 1 "$E2E_WORK/show.txt")"
+}
+
+# srp_target_login: srp_login to the target srp_target_up exported.
+srp_target_login() {
+  srp_login "$E2E_TARGET_IP" "$SRP_T_PORT" "$SRP_T_ID_EXT" "$SRP_T_IOC_GUID"
+}
+
+# srp_measure NAME DEV: perf-sample's fio job - fills the first SRP_PERF_SPAN bytes once
+# (sequential 1 MiB writes), then 4 KiB randwrite and randread, libaio, O_DIRECT, QD 16,
+# SRP_PERF_RUNTIME s each; sets SRP_IOPS_W[NAME] and SRP_IOPS_R[NAME]. JSON in fio-NAME-*.json.
+declare -A SRP_IOPS_R SRP_IOPS_W
+: "${SRP_PERF_RUNTIME:=10}" "${SRP_PERF_SPAN:=$((32 * 1024 * 1024))}"
+srp_json_iops() {
+  awk -v sec="\"$2\"" '
+    $1 == sec && $2 == ":" && $3 == "{" { on = 1; next }
+    on && $1 == "\"iops\"" { v = $3; sub(/,$/, "", v); printf "%.0f\n", v; exit }' "$1"
+}
+srp_measure() {
+  local name=$1 dev=$2 rw out
+  must fio --name=fill --filename="$dev" --ioengine=libaio --direct=1 --iodepth=4 --bs=1M \
+           --rw=write --size="$SRP_PERF_SPAN" --output="$E2E_LOG/fio-$name-fill.txt" >/dev/null
+  for rw in randwrite randread; do
+    out=$E2E_LOG/fio-$name-$rw.json
+    must fio --name="$name-$rw" --filename="$dev" --ioengine=libaio --direct=1 --iodepth=16 \
+             --bs=4k --rw="$rw" --size="$SRP_PERF_SPAN" --time_based --runtime="$SRP_PERF_RUNTIME" \
+             --randrepeat=0 --norandommap --output-format=json --output="$out" >/dev/null
+    grep -q '"error" : 0,' "$out" || fail "fio $rw on $name ($dev) reported an error ($out)"
+    if [[ $rw == randread ]]; then SRP_IOPS_R[$name]=$(srp_json_iops "$out" read)
+    else SRP_IOPS_W[$name]=$(srp_json_iops "$out" write); fi
+  done
+  step "$name: randread ${SRP_IOPS_R[$name]} IOPS, randwrite ${SRP_IOPS_W[$name]} IOPS"
+}

@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Our SRP target on fsdax: tgtd with lld_srp.so exports a 256 MiB pool file on ext4 -o dax
+# (--bstype from the run) as LUN 1 of SRP target 1; the kernel's ib_srp logs in over RDMA CM
+# (rxe0, port 5555). The LUN must answer INQUIRY, READ CAPACITY and VPD 0x83 as tgtd says
+# (vendor and SCSI ID of `tgtadm --op show`, the size the block layer sees); two random 8 MiB
+# patterns (LBA 0, the end) and 16 MiB of fio crc32c random writes must read back, a
+# never-written range must read zeros. Then tgtd is SIGKILLed under the logged-in initiator,
+# restarted and re-exported; the stale remote port is removed, ib_srp logs in again and every
+# byte is checked again.
+# Skipped when lld_srp.so was not given to run.sh; fails if tgtd then has no srp LLD.
+# E2E_SRP_TARGET=lio runs the same against LIO's ib_srpt (a check of the scenario itself).
+set -u
+source /e2e/guest/lib.sh
+
+pool_size=$((256 * 1024 * 1024))
+mib=$((1024 * 1024))
+[[ $E2E_SRP_TARGET == lio || -f $E2E_SRP_MODULE ]] ||
+  skip "no lld_srp.so in the guest (run.sh --module PATH/lld_srp.so)"
+
+step "NVDIMM namespace in fsdax mode, ext4 -o dax, a $((pool_size >> 20)) MiB pool"
+pmem_namespace fsdax
+must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
+mkdir -p "$E2E_PMEM_MNT"
+must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
+pool=$E2E_PMEM_MNT/pool
+must truncate -s "$pool_size" "$pool" >/dev/null
+# rdwr (and LIO's fileio) map the file 1:1; a pmem pool may keep metadata in it.
+min_size=$((128 * mib))
+[[ $E2E_BSTYPE == rdwr || $E2E_SRP_TARGET == lio ]] && min_size=$pool_size
+trap srp_cleanup EXIT
+label="tgtd srp, bstype $E2E_BSTYPE"
+[[ $E2E_SRP_TARGET == lio ]] && label="LIO ib_srpt"
+
+# up_and_login: the target exports the pool, ib_srp logs in (first removing what it still
+# holds for that target port); checks the LUN's size and SCSI identity. Sets size.
+up_and_login() {
+  srp_target_up "$pool"
+  srp_remove_stale "$SRP_T_ID_EXT" "$SRP_T_IOC_GUID"
+  srp_target_login
+  size=$(blockdev --getsize64 "$DEV")
+  (( size >= min_size && size <= pool_size )) ||
+    fail "LUN size $size outside [$min_size, $pool_size] for $pool"
+  srp_scsi_checks "$DEV" "$SRP_T_VENDOR" "$size" "$SRP_T_VPD_ID"
+}
+
+step "$label on $pool, ib_srp login, SCSI identity"
+up_and_login
+size1=$size
+off_b=$(( (size - 8 * mib) / 4096 * 4096 ))
+step "LUN $DEV ($SRP_HOST, id_ext $SRP_T_ID_EXT): $size bytes; patterns at 0 and $off_b, fio at 64 MiB"
+a=$E2E_WORK/pattern-a b=$E2E_WORK/pattern-b
+make_pattern "$a" 8
+make_pattern "$b" 8
+write_at "$DEV" 0 "$a"
+write_at "$DEV" "$off_b" "$b"
+fio_verify "$DEV" $((64 * mib)) $((16 * mib)) write
+verify_at "$DEV" 0 "$a" "pattern A (same session)"
+verify_at "$DEV" "$off_b" "$b" "pattern B (same session)"
+verify_zero_at "$DEV" $((32 * mib)) "$mib" "fresh LUN"
+
+step "target killed under the logged-in initiator, restarted, re-exported; log in again"
+srp_target_crash
+up_and_login
+(( size == size1 )) || fail "LUN size changed across the restart: $size1 -> $size"
+verify_at "$DEV" 0 "$a" "pattern A after the target's restart"
+verify_at "$DEV" "$off_b" "$b" "pattern B after the target's restart"
+fio_verify "$DEV" $((64 * mib)) $((16 * mib)) verify_only
+verify_zero_at "$DEV" $((32 * mib)) "$mib" "fresh LUN after the restart"
+srp_logout
+srp_target_crash
+dmesg | grep -aE 'ib_srp|scsi host' > "$E2E_LOG/srp-dmesg.txt"
+
+summary "$label: ${size}-byte LUN, INQUIRY/READ CAPACITY/VPD 0x83 ok; 16 MiB patterns + 16 MiB fio crc32c intact after the target's SIGKILL+restart"
