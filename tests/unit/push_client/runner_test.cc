@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <vector>
 
@@ -21,7 +22,9 @@ class PushRunner : public ::testing::Test {
     EXPECT_TRUE(c.has_value());
     if (c) client.emplace(std::move(*c));
     char tmpl[] = "/tmp/tgtpmem-push-test-XXXXXX";
-    dir = mkdtemp(tmpl);
+    const char* made = mkdtemp(tmpl);
+    if (made == nullptr) std::abort();  // no scratch directory: nothing below is meaningful
+    dir = made;
   }
   ~PushRunner() override {
     for (const auto& f : files) std::remove(f.c_str());

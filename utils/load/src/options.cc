@@ -11,6 +11,8 @@
 #include <sstream>
 #include <vector>
 
+#include "tgt_pmem/text/command_line.h"
+
 namespace tgt_pmem::load {
 namespace po = boost::program_options;
 
@@ -107,22 +109,9 @@ std::string usage_text() {
 }
 
 std::expected<ParseOutcome, std::string> parse_options(std::span<const std::string> args) {
-  po::options_description visible = describe();
-  po::options_description hidden;
-  hidden.add_options()("positional-url", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("positional-url", -1);
-
-  std::vector<std::string> argv(args.begin(), args.end());
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return std::unexpected(std::string(e.what()));
-  }
+  auto parsed = text::parse_command_line(args, describe(), "positional-url");
+  if (!parsed) return std::unexpected(parsed.error());
+  const po::variables_map& vm = *parsed;
   if (vm.count("help")) return HelpRequested{usage_text()};
 
   LoadOptions o;
