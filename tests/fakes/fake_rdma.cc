@@ -52,6 +52,7 @@ struct Work {
   std::vector<LocalBuffer> local;
   RemoteBuffer remote;
   int post_status = IBV_WC_SUCCESS;  // a send from a bad buffer fails when it runs
+  bool flush = false;                // RDMA FLUSH (type kRdmaWrite, no local buffers)
 };
 
 struct Recv {
@@ -174,6 +175,10 @@ struct QpState : std::enable_shared_from_this<QpState> {
     if (auto status = take_failure(w.type)) return *status;
     if (w.post_status != IBV_WC_SUCCESS) return w.post_status;
     if (w.type == WorkType::kSend) return IBV_WC_SUCCESS;  // the bytes left at post time
+    // The WRITEs before it ran already: nothing to move, only the peer's permission.
+    if (w.flush)
+      return check_remote(w.remote, rdma::kRemoteFlush) != nullptr ? IBV_WC_SUCCESS
+                                                                   : IBV_WC_REM_ACCESS_ERR;
 
     const bool read = w.type == WorkType::kRdmaRead;
     // A WRITE gathers its local buffers first; a READ's request reaches the peer first.
@@ -228,7 +233,7 @@ struct QpState : std::enable_shared_from_this<QpState> {
   rdma::Status post(Work w) {
     std::uint64_t total = 0;
     for (const LocalBuffer& b : w.local) total += b.length;
-    const std::uint64_t expected = w.type == WorkType::kSend ? total : w.remote.length;
+    const std::uint64_t expected = w.type == WorkType::kSend || w.flush ? total : w.remote.length;
     if (auto ok = check_post(w.local.size(), total, expected, false); !ok) return ok;
     ++send_outstanding;
     if (error) {  // like verbs: accepted, then flushed
@@ -317,7 +322,11 @@ class FakePendingConnection final : public rdma::PendingConnection {
     negotiated.rdma_read_depth = clamp(limits.rdma_read_depth, s.request.responder_resources);
     negotiated.responder_resources = clamp(limits.responder_resources, s.request.initiator_depth);
     s.limits = negotiated;
-    auto conn = std::make_unique<FakeConnection>(state_);
+    std::unique_ptr<FakeConnection> conn;
+    if (s.request.rdma_flush)
+      conn = std::make_unique<FakeFlushConnection>(state_);
+    else
+      conn = std::make_unique<FakeConnection>(state_);
     if (auto q = s.listener.lock(); q && q->auto_establish) s.queue_event(EventType::kEstablished);
     return conn;
   }
@@ -353,6 +362,14 @@ std::unique_ptr<FakeConnection> FakePeer::connect(const QueueLimits& limits) {
   state_->answer = Answer::kAccepted;
   state_->requested_limits = limits;
   return std::make_unique<FakeConnection>(state_);
+}
+
+std::unique_ptr<FakeFlushConnection> FakePeer::connect_flush_capable(const QueueLimits& limits) {
+  if (state_->connected_once) throw std::logic_error("FakePeer::connect: already connected");
+  state_->limits = limits;
+  state_->answer = Answer::kAccepted;
+  state_->requested_limits = limits;
+  return std::make_unique<FakeFlushConnection>(state_);
 }
 
 rdma::RemoteBuffer FakePeer::add_region(std::size_t size, unsigned access) {
@@ -564,6 +581,13 @@ void FakeConnection::disconnect() noexcept {
 }
 
 const QueueLimits& FakeConnection::limits() const noexcept { return state_->limits; }
+
+rdma::Status FakeFlushConnection::post_rdma_flush(std::uint64_t wr_id, RemoteBuffer dst) {
+  if (dst.length == 0) return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+  fake_rdma_detail::Work w{wr_id, WorkType::kRdmaWrite, {}, dst};
+  w.flush = true;
+  return state().post(std::move(w));
+}
 std::string FakeConnection::peer_address() const { return state_->request.peer_address; }
 
 // --- FakeListener ----------------------------------------------------------------------------

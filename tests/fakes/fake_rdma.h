@@ -15,6 +15,11 @@
 //    completes with IBV_WC_WR_FLUSH_ERR. disconnect() does the same, like rdma_disconnect.
 //  - A queue's slots are free again when poll() has returned the completion: posting more
 //    than send_depth (sends + RDMA) or recv_depth not yet polled fails with ENOMEM.
+//  - RDMA FLUSH (rdma::FlushCapable), on a connection made to offer it (connect_flush_capable,
+//    FakeRequest::rdma_flush), like a device that supports it: a send-queue request of type
+//    kRdmaWrite, run in order, that moves no data and needs a region registered with
+//    rdma::kRemoteFlush covering the range (else IBV_WC_REM_ACCESS_ERR). Plain connections
+//    are not FlushCapable, like a device or a build without RDMA FLUSH.
 //
 // Not thread-safe, like the real thing. FakePeer is a handle: copies share one peer.
 #pragma once
@@ -40,6 +45,7 @@ struct ListenerQueue;
 }  // namespace fake_rdma_detail
 
 class FakeConnection;
+class FakeFlushConnection;
 
 // What a FakeListener's connect request carries besides the private data.
 struct FakeRequest {
@@ -48,6 +54,7 @@ struct FakeRequest {
   std::uint8_t responder_resources = 16;  // the peer's: bounds our RDMA READ depth
   std::uint8_t initiator_depth = 16;      // the peer's: bounds our responder resources
   int device_max_rd_atom = 128;           // the local device's limit (rxe: 128)
+  bool rdma_flush = false;                // accept() makes a FakeFlushConnection
   // The room for private data in the request. RDMA CM over IB/RoCE (RDMA_PS_TCP) reports
   // exactly 56 bytes, zero-padded after what the peer sent, and a peer cannot send more;
   // 0: the exact length, as iWARP reports it.
@@ -61,9 +68,13 @@ class FakePeer {
   // --- Making the connection without a listener ------------------------------------------
   // The Connection for the code under test, with exactly these limits. Once per peer.
   [[nodiscard]] std::unique_ptr<FakeConnection> connect(const rdma::QueueLimits& limits = {});
+  // The same, offering RDMA FLUSH (rdma::FlushCapable). Once per peer, instead of connect().
+  [[nodiscard]] std::unique_ptr<FakeFlushConnection> connect_flush_capable(
+      const rdma::QueueLimits& limits = {});
 
   // --- The peer's memory: targets of the code's RDMA READ and WRITE ----------------------
   // A zero-filled region (or one holding contents) at a fresh address with a fresh rkey.
+  // RDMA FLUSH needs rdma::kRemoteFlush in access.
   rdma::RemoteBuffer add_region(std::size_t size,
                                 unsigned access = rdma::kRemoteRead | rdma::kRemoteWrite);
   rdma::RemoteBuffer add_region(std::span<const std::byte> contents,
@@ -151,7 +162,8 @@ class FakePeer {
   std::shared_ptr<fake_rdma_detail::QpState> state_;
 };
 
-class FakeConnection final : public rdma::Connection {
+// Not final: FakeFlushConnection is one that also offers RDMA FLUSH.
+class FakeConnection : public rdma::Connection {
  public:
   explicit FakeConnection(std::shared_ptr<fake_rdma_detail::QpState> state);
   ~FakeConnection() override;
@@ -175,8 +187,20 @@ class FakeConnection final : public rdma::Connection {
   const rdma::QueueLimits& limits() const noexcept override;
   std::string peer_address() const override;
 
+ protected:
+  [[nodiscard]] fake_rdma_detail::QpState& state() const noexcept { return *state_; }
+
  private:
   std::shared_ptr<fake_rdma_detail::QpState> state_;
+};
+
+// A FakeConnection that can post RDMA FLUSH, as a verbs connection on a device with it.
+class FakeFlushConnection final : public FakeConnection, public rdma::FlushCapable {
+ public:
+  using FakeConnection::FakeConnection;
+  // EINVAL for an empty range, else as the other posts (ENOMEM when the queue is full, an
+  // injected post failure).
+  rdma::Status post_rdma_flush(std::uint64_t wr_id, rdma::RemoteBuffer dst) override;
 };
 
 // A listener whose connect requests the test makes. Events come out in the order they were

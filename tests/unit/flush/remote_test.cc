@@ -304,6 +304,49 @@ TEST(RemoteFlush, RdmaFlushFlusherPostsAFlushOfTheWholeRange) {
   EXPECT_EQ(detail::make_rdma_flush_flusher(plain).error(), RemoteFlushError::kRdmaFlushNotOffered);
 }
 
+// make_remote_flusher itself, on the fake connection that offers RDMA FLUSH (as a verbs one
+// does on a device with it): a real flusher in a build with ibv_wr_flush, "not built"
+// without (Debian 12), whatever the connection offers.
+TEST(RemoteFlush, RdmaFlushOnAFlushCapableConnection) {
+  FakePeer peer;
+  auto conn = peer.connect_flush_capable();
+  auto f = make_remote_flusher(RemoteMethod::kRdmaFlush, *conn);
+  if (!remote_method_built(RemoteMethod::kRdmaFlush)) {
+    ASSERT_FALSE(f.has_value());
+    EXPECT_EQ(f.error(), RemoteFlushError::kRdmaFlushNotBuilt);
+    GTEST_SKIP() << "built against a libibverbs without ibv_wr_flush";
+  }
+  ASSERT_TRUE(f.has_value()) << f.error().message();
+  EXPECT_EQ((*f)->method(), RemoteMethod::kRdmaFlush);
+
+  std::array<std::byte, 4096> data{};
+  data.fill(std::byte{0x3c});
+  auto mr = conn->register_memory(data.data(), data.size(), rdma::kLocalWrite);
+  ASSERT_TRUE(mr.has_value());
+  const RemoteBuffer region = peer.add_region(16384, rdma::kRemoteWrite | rdma::kRemoteFlush);
+  const RemoteBuffer written{region.addr + 512, region.rkey, 4096};
+  const LocalBuffer src{data.data(), 4096, (*mr)->lkey()};
+  ASSERT_TRUE(conn->post_rdma_write(1, {&src, 1}, written));
+  ASSERT_TRUE((*f)->post(2, written));
+  EXPECT_EQ(peer.complete_all(), 2u);
+  std::array<Completion, 4> done{};
+  ASSERT_EQ(conn->poll(done).value_or(0), 2u);
+  EXPECT_EQ(done[1].wr_id, 2u);
+  EXPECT_TRUE((*f)->complete(done[1])) << "durable";
+  EXPECT_EQ(peer.region(region.rkey)[512], std::byte{0x3c});
+
+  // The target registered the region without FLUSH access: refused, like the READ of
+  // read-after-write on a write-only region.
+  const RemoteBuffer no_flush = peer.add_region(4096, rdma::kRemoteWrite | rdma::kRemoteRead);
+  ASSERT_TRUE((*f)->post(3, no_flush));
+  peer.complete_all();
+  ASSERT_EQ(conn->poll(done).value_or(0), 1u);
+  const auto s = (*f)->complete(done[0]);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error(), rdma::completion_error(IBV_WC_REM_ACCESS_ERR));
+  EXPECT_EQ(s.error(), std::errc::permission_denied);
+}
+
 TEST(CompletionError, ValuesAreThoseOfVerbs) {
   // completion_error.h spells the ibv_wc_status values out, to need no libibverbs.
   EXPECT_EQ(rdma::completion_error(IBV_WC_REM_ACCESS_ERR).message(),

@@ -218,5 +218,21 @@ TEST(FakeListener, AcceptedConnectionCarriesData) {
   EXPECT_EQ(out[0].byte_len, 2u);
 }
 
+TEST(FakeListener, AcceptOffersRdmaFlushWhereTheRequestSaysTheDeviceHasIt) {
+  FakeListener listener;
+  FakeRequest with_flush;
+  with_flush.rdma_flush = true;
+  FakePeer flushing_peer = listener.connect_request({}, with_flush);
+  FakePeer plain_peer = listener.connect_request({});
+  auto flushing = next(listener).pending->accept({}, {});
+  auto plain = next(listener).pending->accept({}, {});
+  ASSERT_TRUE(flushing.has_value());
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_NE(dynamic_cast<rdma::FlushCapable*>(flushing->get()), nullptr);
+  EXPECT_EQ(dynamic_cast<rdma::FlushCapable*>(plain->get()), nullptr);
+  // Its events name the same object.
+  EXPECT_EQ(next(listener).connection, flushing->get());
+}
+
 }  // namespace
 }  // namespace tgt_pmem::testing

@@ -477,5 +477,83 @@ TEST_F(FakeRdma, ConnectionKnowsItsPeerAndLimits) {
   EXPECT_EQ(same.posted_receives(), 1u);
 }
 
+// RDMA FLUSH, on a connection made to offer it: a kRdmaWrite-type request that runs in
+// order, moves nothing, and needs kRemoteFlush on the peer's region.
+TEST(FakeRdmaFlush, OnlyFlushCapableConnectionsOfferIt) {
+  FakePeer plain_peer;
+  auto plain = plain_peer.connect();
+  EXPECT_EQ(dynamic_cast<rdma::FlushCapable*>(plain.get()), nullptr);
+  FakePeer peer;
+  auto conn = peer.connect_flush_capable();
+  rdma::Connection* as_connection = conn.get();
+  EXPECT_NE(dynamic_cast<rdma::FlushCapable*>(as_connection), nullptr);
+}
+
+TEST(FakeRdmaFlush, RunsInOrderAfterTheWritesAndNeedsFlushAccess) {
+  FakePeer peer;
+  QueueLimits limits;
+  limits.send_depth = 4;
+  auto conn = peer.connect_flush_capable(limits);
+  std::array<std::byte, 64> buf{};
+  auto mr = conn->register_memory(buf.data(), buf.size(), kLocalWrite);
+  ASSERT_TRUE(mr.has_value());
+  const RemoteBuffer durable = peer.add_region(4096, kRemoteWrite | rdma::kRemoteFlush);
+  const RemoteBuffer volatile_only = peer.add_region(4096, kRemoteWrite | kRemoteRead);
+  buf.fill(std::byte{0x5a});
+  const LocalBuffer src{buf.data(), 64, (*mr)->lkey()};
+
+  ASSERT_TRUE(conn->post_rdma_write(1, {&src, 1}, {durable.addr + 64, durable.rkey, 64}));
+  ASSERT_TRUE(conn->post_rdma_flush(2, {durable.addr + 64, durable.rkey, 64}));
+  EXPECT_EQ(conn->post_rdma_flush(3, {durable.addr, durable.rkey, 0}).error(),
+            std::errc::invalid_argument);
+  EXPECT_EQ(peer.pending_work(), 2u);
+  EXPECT_EQ(peer.complete_all(), 2u);
+  std::array<Completion, 4> c{};
+  ASSERT_EQ(conn->poll(c).value_or(0), 2u);
+  EXPECT_EQ(c[0].wr_id, 1u);
+  EXPECT_EQ(c[1].wr_id, 2u);
+  EXPECT_EQ(c[1].type, WorkType::kRdmaWrite);
+  EXPECT_TRUE(c[1].ok);
+  EXPECT_EQ(peer.region(durable.rkey)[64], std::byte{0x5a}) << "the WRITE, not the FLUSH, moved it";
+
+  // Out of bounds, or a region without kRemoteFlush: REM_ACCESS_ERR, and the QP breaks.
+  ASSERT_TRUE(conn->post_rdma_flush(4, {durable.addr + 4000, durable.rkey, 200}));
+  ASSERT_TRUE(conn->post_rdma_flush(5, {volatile_only.addr, volatile_only.rkey, 64}));
+  peer.complete_all();
+  ASSERT_EQ(conn->poll(c).value_or(0), 2u);
+  EXPECT_EQ(c[0].vendor_status, IBV_WC_REM_ACCESS_ERR);
+  EXPECT_EQ(c[1].vendor_status, IBV_WC_WR_FLUSH_ERR);
+  EXPECT_TRUE(peer.in_error());
+
+  FakePeer other;
+  auto conn2 = other.connect_flush_capable(limits);
+  const RemoteBuffer r2 = other.add_region(4096, kRemoteRead);
+  ASSERT_TRUE(conn2->post_rdma_flush(1, {r2.addr, r2.rkey, 8}));
+  other.complete_all();
+  ASSERT_EQ(conn2->poll(c).value_or(0), 1u);
+  EXPECT_EQ(c[0].vendor_status, IBV_WC_REM_ACCESS_ERR) << "remote read is not flush access";
+}
+
+TEST(FakeRdmaFlush, TakesASendQueueSlotAndSharesInjectedFaults) {
+  FakePeer peer;
+  QueueLimits limits;
+  limits.send_depth = 1;
+  auto conn = peer.connect_flush_capable(limits);
+  const RemoteBuffer r = peer.add_region(4096, rdma::kRemoteFlush);
+  ASSERT_TRUE(conn->post_rdma_flush(1, r));
+  EXPECT_EQ(conn->post_rdma_flush(2, r).error(), std::errc::not_enough_memory);
+  peer.complete_all();
+  std::array<Completion, 2> c{};
+  ASSERT_EQ(conn->poll(c).value_or(0), 1u);
+  EXPECT_TRUE(c[0].ok);
+  peer.fail_next_post(std::make_error_code(std::errc::io_error));
+  EXPECT_EQ(conn->post_rdma_flush(3, r).error(), std::errc::io_error);
+  peer.fail_next(WorkType::kRdmaWrite, IBV_WC_RETRY_EXC_ERR);
+  ASSERT_TRUE(conn->post_rdma_flush(4, r));
+  peer.complete_all();
+  ASSERT_EQ(conn->poll(c).value_or(0), 1u);
+  EXPECT_EQ(c[0].vendor_status, IBV_WC_RETRY_EXC_ERR);
+}
+
 }  // namespace
 }  // namespace tgt_pmem::testing

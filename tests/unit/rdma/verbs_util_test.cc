@@ -22,6 +22,15 @@ TEST(VerbsAccess, MapsToIbvFlags) {
             unsigned{IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE});
   EXPECT_EQ(to_ibv_access(kLocalWrite | kRemoteRead | kRemoteWrite),
             unsigned{IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE});
+#if TGTPMEM_HAVE_IBV_WR_FLUSH
+  EXPECT_EQ(to_ibv_access(kRemoteFlush), unsigned{IBV_ACCESS_FLUSH_PERSISTENT});
+  EXPECT_EQ(
+      to_ibv_access(kRemoteWrite | kRemoteFlush),
+      unsigned{IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_FLUSH_PERSISTENT});
+#else
+  // rdma-core < 45 has no flag for it: register_memory refuses kRemoteFlush (EOPNOTSUPP).
+  EXPECT_EQ(to_ibv_access(kRemoteFlush), 0u);
+#endif
 }
 
 TEST(VerbsAddress, ParsesAndFormatsIpv4) {

@@ -61,13 +61,9 @@ Result<std::unique_ptr<VerbsConnection>> VerbsConnection::accept(
   limits.rdma_read_depth = depths.initiator_depth;
   limits.responder_resources = depths.responder_resources;
 
-  std::unique_ptr<VerbsConnection> c;
-  try {
-    c.reset(new VerbsConnection(std::move(channel), id.get(), limits));
-  } catch (const std::bad_alloc&) {
-    return fail(std::errc::not_enough_memory);
-  }
-  if (auto made = c->create_queues(); !made) return std::unexpected(made.error());
+  auto made = make_with_queues(channel, id.get(), limits);
+  if (!made) return std::unexpected(made.error());
+  std::unique_ptr<VerbsConnection> c = std::move(*made);
 
   // rdma_accept moves the QP through RTR to RTS with these depths before it sends the REP,
   // so receives posted from now on are live.
@@ -89,14 +85,28 @@ Result<std::unique_ptr<VerbsConnection>> VerbsConnection::create_active(
     EventChannelPtr channel, CmIdPtr id, const QueueLimits& limits) {
   if (!id || id->verbs == nullptr || !valid_limits(limits))
     return fail(std::errc::invalid_argument);
+  // On failure the QP (destroyed with what was made) goes before id (our argument).
+  auto made = make_with_queues(channel, id.get(), limits);
+  if (!made) return std::unexpected(made.error());
+  std::unique_ptr<VerbsConnection> c = std::move(*made);
+  c->id_ = std::move(id);  // owned from here: ~c destroys the QP, then the id
+  c->id_->context = c.get();
+  return c;
+}
+
+Result<std::unique_ptr<VerbsConnection>> VerbsConnection::make_with_queues(
+    const EventChannelPtr& channel, rdma_cm_id* id, const QueueLimits& limits) {
+#if TGTPMEM_HAVE_IBV_WR_FLUSH
+  // Where the device offers RDMA FLUSH; otherwise, or if its provider refused the QP, a
+  // plain connection as in a build without it.
+  if (auto flushing = make_flush_capable(channel, id, limits)) return flushing;
+#endif
   std::unique_ptr<VerbsConnection> c;
   try {
-    c.reset(new VerbsConnection(std::move(channel), id.get(), limits));
+    c.reset(new VerbsConnection(channel, id, limits));
   } catch (const std::bad_alloc&) {
     return fail(std::errc::not_enough_memory);
   }
-  c->id_ = std::move(id);  // owned at once: ~c destroys the QP, then the id
-  c->id_->context = c.get();
   if (auto made = c->create_queues(); !made) return std::unexpected(made.error());
   return c;
 }
@@ -124,6 +134,9 @@ Status VerbsConnection::create_queues() {
   attr.cap.max_recv_wr = limits_.recv_depth;
   attr.cap.max_send_sge = limits_.max_sge;
   attr.cap.max_recv_sge = limits_.max_sge;
+#if TGTPMEM_HAVE_IBV_WR_FLUSH
+  if (flush_ops_) return create_flush_qp(attr);  // sets qp_ (verbs_flush.cc)
+#endif
   if (rdma_create_qp(raw_id_, pd_.get(), &attr) != 0) return fail(errno);
   qp_ = std::unique_ptr<ibv_qp, QpDeleter>(raw_id_->qp, QpDeleter{raw_id_});
   return {};
@@ -137,6 +150,9 @@ VerbsConnection::~VerbsConnection() {
 Result<std::unique_ptr<MemoryRegion>> VerbsConnection::register_memory(void* addr, std::size_t len,
                                                                        unsigned access) {
   if (addr == nullptr || len == 0) return fail(std::errc::invalid_argument);
+#if !TGTPMEM_HAVE_IBV_WR_FLUSH
+  if ((access & kRemoteFlush) != 0) return fail(std::errc::operation_not_supported);
+#endif
   std::unique_ptr<ibv_mr, MrDeleter> mr(
       ibv_reg_mr(pd_.get(), addr, len, static_cast<int>(to_ibv_access(access))));
   if (!mr) return fail(errno);

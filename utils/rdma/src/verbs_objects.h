@@ -99,7 +99,9 @@ struct DeviceCaps {
   int max_qp_rd_atom = 0;
 };
 
-class VerbsConnection final : public Connection {
+// Not final: in a build with RDMA FLUSH (TGTPMEM_HAVE_IBV_WR_FLUSH, verbs_flush.cc) a connection
+// on a device that offers FLUSH is a VerbsFlushConnection, which is also FlushCapable.
+class VerbsConnection : public Connection {
  public:
   // Creates PD, completion channel, CQ and QP on id (not owned yet) and accepts. On failure
   // everything made is released again and id is left as it was, without a QP, for the
@@ -150,8 +152,15 @@ class VerbsConnection final : public Connection {
   }
   [[nodiscard]] rdma_cm_id* cm_id() const noexcept { return raw_id_; }
 
- private:
+ protected:
   VerbsConnection(EventChannelPtr channel, rdma_cm_id* id, const QueueLimits& limits);
+
+ private:
+  // A connection with its PD, completion channel, CQ and QP made on id, which it does not
+  // own yet (both sides): one that can post RDMA FLUSH where the build and the device
+  // allow (verbs_flush.cc), else a plain one.
+  [[nodiscard]] static Result<std::unique_ptr<VerbsConnection>> make_with_queues(
+      const EventChannelPtr& channel, rdma_cm_id* id, const QueueLimits& limits);
   // PD, completion channel, CQ and QP on raw_id_ (both sides).
   Status create_queues();
   // Active side: takes every CM event waiting on channel_ (arm()).
@@ -177,6 +186,21 @@ class VerbsConnection final : public Connection {
   bool established_reported_ = false;
   bool disconnect_reported_ = false;
   UniqueFd cm_epoll_;  // active side after watch_cm_events(): what completion_fd() returns
+
+#if TGTPMEM_HAVE_IBV_WR_FLUSH
+  // --- RDMA FLUSH (verbs_flush.cc), in builds whose libibverbs has ibv_wr_flush ---------
+  friend class VerbsFlushConnection;
+  // A VerbsFlushConnection with its queues, or an error when the device does not offer
+  // FLUSH to the persistence domain or its provider would not make a QP for it.
+  [[nodiscard]] static Result<std::unique_ptr<VerbsConnection>> make_flush_capable(
+      const EventChannelPtr& channel, rdma_cm_id* id, const QueueLimits& limits);
+  // The QP of create_queues() when flush_ops_: an extended QP whose send ops include FLUSH.
+  Status create_flush_qp(const ibv_qp_init_attr& attr);
+  // The FLUSH work request, posted with the ibv_wr_* API on qpx_.
+  Status post_flush(std::uint64_t wr_id, RemoteBuffer dst);
+  bool flush_ops_ = false;    // set by VerbsFlushConnection before create_queues()
+  ibv_qp_ex* qpx_ = nullptr;  // qp_ as an extended QP (flush_ops_)
+#endif
 };
 
 }  // namespace tgt_pmem::rdma::detail

@@ -17,6 +17,9 @@ unsigned to_ibv_access(unsigned access) noexcept {
   if (access & (kLocalWrite | kRemoteWrite)) flags |= IBV_ACCESS_LOCAL_WRITE;
   if (access & kRemoteRead) flags |= IBV_ACCESS_REMOTE_READ;
   if (access & kRemoteWrite) flags |= IBV_ACCESS_REMOTE_WRITE;
+#if TGTPMEM_HAVE_IBV_WR_FLUSH
+  if (access & kRemoteFlush) flags |= IBV_ACCESS_FLUSH_PERSISTENT;
+#endif
   return flags;
 }
 

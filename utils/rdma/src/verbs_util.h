@@ -21,7 +21,9 @@ namespace tgt_pmem::rdma::detail {
 }
 
 // Our Access bits -> ibv_access_flags. Verbs refuses remote write without local write
-// (EINVAL), so kRemoteWrite implies IBV_ACCESS_LOCAL_WRITE.
+// (EINVAL), so kRemoteWrite implies IBV_ACCESS_LOCAL_WRITE. kRemoteFlush is
+// IBV_ACCESS_FLUSH_PERSISTENT in a build with RDMA FLUSH, nothing otherwise (register_memory
+// refuses it there).
 [[nodiscard]] unsigned to_ibv_access(unsigned access) noexcept;
 
 // "192.0.2.2:45678", "[2001:db8::1]:45678"; "?" for a null or unknown address.

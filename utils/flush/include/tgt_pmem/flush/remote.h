@@ -24,9 +24,11 @@
 // RDMA FLUSH (RemoteMethod::kRdmaFlush), the IBTA Memory Placement Extensions' FLUSH with
 // the persistence type: the target's NIC makes the range persistent and only then answers,
 // whatever DDIO says. It needs libibverbs' ibv_wr_flush (rdma-core >= 45), checked when
-// tgt-pmem is built, and a connection that can post it (rdma::FlushCapable; none can yet).
-// A build against an older rdma-core (Debian 12 has 44) has no RDMA FLUSH:
-// make_remote_flusher() says so.
+// tgt-pmem is built, and a connection that can post it (rdma::FlushCapable: a verbs
+// connection on a device that reports FLUSH to the persistence domain, e.g. Linux >= 6.2
+// rxe), and the target must have registered the range with rdma::kRemoteFlush (else the
+// completion is IBV_WC_REM_ACCESS_ERR). A build against an older rdma-core (Debian 12 has
+// 44) has no RDMA FLUSH: make_remote_flusher() says so.
 //
 // Usage: the flusher only posts; the caller reaps completions from Connection::poll() with
 // the rest of its work and hands the flusher's to complete():

@@ -32,6 +32,11 @@ enum Access : unsigned {
   kLocalWrite = 1u << 0,   // the local HCA may write it (receives, RDMA READ targets)
   kRemoteRead = 1u << 1,   // a peer may RDMA READ it
   kRemoteWrite = 1u << 2,  // a peer may RDMA WRITE it (implies kLocalWrite, as verbs requires)
+  // A peer may RDMA FLUSH it to the persistence domain (FlushCapable below). Only in a build
+  // with RDMA FLUSH (rdma-core >= 45), and only for memory the device can make persistent
+  // (rxe: pmem pages): register_memory fails otherwise (EOPNOTSUPP, EINVAL), so ask for it
+  // with a fallback without it.
+  kRemoteFlush = 1u << 3,
 };
 
 // Memory registered with one connection's protection domain. Deregistered when destroyed;
@@ -234,8 +239,11 @@ class Listener {
 
 // An optional capability of a Connection: the RDMA FLUSH operation of the IBTA Memory
 // Placement Extensions (libibverbs ibv_wr_flush, rdma-core >= 45). Query it with
-// dynamic_cast<FlushCapable*>(&connection): no connection implements it yet (the verbs one
-// would need an extended QP made with IBV_QP_EX_WITH_FLUSH, and a device that supports it).
+// dynamic_cast<FlushCapable*>(&connection). The verbs connections (connect() and accept())
+// offer it only in a build whose libibverbs has ibv_wr_flush, on a device that reports FLUSH
+// to the persistence domain (Linux >= 6.2 rxe does) and whose provider makes the QP with
+// IBV_QP_EX_WITH_FLUSH; elsewhere they are plain Connections. The peer's region must have
+// been registered with kRemoteFlush, else the FLUSH completes with IBV_WC_REM_ACCESS_ERR.
 class FlushCapable {
  public:
   virtual ~FlushCapable() = default;
