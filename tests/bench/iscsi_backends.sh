@@ -8,10 +8,19 @@
 #   rdwr  tgt's pread/pwrite store on a file
 #   pmem  bs_pmem on an emulated pmem file (created with truncate; tgtd runs with
 #         PMEM2_FORCE_GRANULARITY=CACHE_LINE), only when --module-dir holds bs_pmem.so
-# Each LUN gets a random-write warm-up, then 4 KiB random write and 4 KiB random read are
-# measured for each LUN in turn; every row is also given as a ratio to null. With --rounds N
-# the whole sequence is repeated N times, interleaved (so drift on a shared host hits every
-# store alike), and each row shows medians plus the spread of IOPS over the rounds.
+# Each LUN is first filled (every block of the region written once, sequentially, 1 MiB
+# writes: the steady state of a LUN in use, where no write is the first to touch its page of
+# a sparse file; --no-fill skips it to show that first-touch cost), then gets a random-write
+# warm-up; then 4 KiB random write and 4 KiB random read are measured for each LUN in turn;
+# every row is also given as a ratio to null. With --rounds N the whole sequence is repeated
+# N times, interleaved (so drift on a shared host hits every store alike), and each row shows
+# medians plus the spread of IOPS over the rounds.
+#
+# Where the files live: by default on /dev/shm (tmpfs), because what the pmem file emulates
+# is memory: pmem has no page cache and nothing writes it back. On a disk file system (--dir
+# /tmp on ext4) the kernel keeps writing the mapped file's dirty pages back to the disk and
+# write-protects them again, so that later stores fault (ext4's page_mkwrite, journalling):
+# that is the cost of the emulation on that file system, paid by rdwr as well, not bs_pmem's.
 #
 # Needs root (tgtd runs in a private mount namespace, see tests/lib/tgtd.sh) and jq.
 set -euo pipefail
@@ -31,11 +40,14 @@ Usage: iscsi_backends.sh [OPTIONS]
   --block-size SIZE    I/O size (default 4k)
   --seconds S          measured seconds per row (default 10)
   --warmup S           random-write warm-up per LUN before measuring (default 3)
+  --no-fill            skip writing the whole region once before the warm-up (the rows then
+                       include page faults and block allocation of first writes to the
+                       sparse files)
   --rounds N           repeat the measurements N times, interleaved; report medians (default 1)
   --size SIZE          LUN files and the region used on every LUN (default 1g)
   --fua                FUA on every write
-  --dir DIR            where the rdwr and pmem files go (default \${TMPDIR:-/tmp}); the
-                       file system matters for rdwr (page cache) and pmem (DAX or not)
+  --dir DIR            where the rdwr and pmem files go (default /dev/shm if it is a tmpfs,
+                       else \${TMPDIR:-/tmp}); the file system matters (see above)
   --control-port N     tgtd control port (default 9202)
   --iscsi-port N       iSCSI port on 127.0.0.1 (default 3392)
   -h, --help
@@ -49,11 +61,13 @@ qd=16
 block_size=4k
 seconds=10
 warmup=3
+fill=1
 rounds=1
 size=1g
 fua=()
 fua_label=off
 dir=${TMPDIR:-/tmp}
+[[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]] && dir=/dev/shm
 control_port=9202
 iscsi_port=3392
 while (( $# )); do
@@ -65,6 +79,7 @@ while (( $# )); do
     --block-size) block_size=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
+    --no-fill) fill=0; shift ;;
     --rounds) rounds=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --fua) fua=(--fua); fua_label=on; shift ;;
@@ -153,8 +168,9 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo "iSCSI backing stores: tgtd $(tgtd -V 2>/dev/null | head -n 1 || echo '?') on 127.0.0.1," \
      "initiator tgtpmem-load (libiscsi), all rows from one run"
 echo "host:     ${cpu:-unknown CPU}, $(nproc) CPUs, kernel $(uname -r)"
-echo "workload: $block_size random, QD $qd, ${seconds} s per row after a ${warmup} s random-write" \
-     "warm-up per LUN; region $size; FUA $fua_label; $rounds round(s), medians shown"
+(( fill )) && fill_label="every block written once, then a" || fill_label="no fill, only a"
+echo "workload: $block_size random, QD $qd, ${seconds} s per row; per LUN $fill_label ${warmup} s" \
+     "random-write warm-up; region $size; FUA $fua_label; $rounds round(s), medians shown"
 echo "files:    $work ($fs_type)"
 if (( have_pmem )); then
   echo "pmem:     emulated: a $size file made with truncate on $fs_type, bsopts '${pmem_bsopts}';" \
@@ -167,7 +183,19 @@ echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start; tgtd and
      "share these CPUs"
 echo
 
+# fill BACKEND: writes every block of the region once (sequential 1 MiB writes, QD 4).
+fill() {
+  local b=$1 bytes count
+  bytes=$(numfmt --from=iec "${size^^}")
+  count=$(( (bytes + 1048575) / 1048576 ))
+  if ! "$load" --queue-depth 4 --block-size 1m --access sequential --read-percent 0 \
+      --ios "$count" --size "$size" "$(url "$b")" >"$work/fill-$b.out" 2>&1; then
+    cat "$work/fill-$b.out" >&2
+    die "filling the $b LUN failed"
+  fi
+}
 for b in "${backends[@]}"; do
+  (( fill )) && fill "$b"
   run "$b" 0 "$warmup" "$work/warmup-$b.json"
 done
 
