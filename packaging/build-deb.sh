@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Builds the tgt-pmem .deb from packaging/debian without touching the repository: the tree
+# Builds the tgt-pmem .debs from packaging/debian without touching the repository: the tree
 # (tracked and new files, as git lists them) is copied to WORK/src, packaging/debian becomes
 # WORK/src/debian, and `dpkg-buildpackage -us -uc -b` runs there. The CMake build directory
 # (WORK/obj) outlives the copy and dpkg-buildpackage does not pre-clean, so a second build
 # only recompiles what changed. lintian then checks the result; its errors fail the build.
 #
-#   packaging/build-deb.sh [OUT_DIR]     .deb, .buildinfo, .changes to OUT_DIR (default WORK/out)
+#   packaging/build-deb.sh [OUT_DIR]     .debs, .buildinfo, .changes to OUT_DIR (default WORK/out):
+#                                        tgt-pmem, libtgtpmem-push0, libtgtpmem-push-dev (+ dbgsym)
 #   TGTPMEM_PKG_WORK=DIR     work directory (default /tmp/tgt-pmem-deb)
 #   TGTPMEM_PKG_CLEAN=1      start from an empty CMake build directory
 #   TGT_SOURCE_DIR=DIR       tgt source of the installed version (default: fetched into WORK
 #                            with scripts/fetch-tgt-source.sh, once)
 #   TGTPMEM_LINTIAN=0        skip lintian
-# The last line printed is the path of the .deb.
+# The last line printed is the path of the tgt-pmem .deb; the others are beside it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${TGTPMEM_PKG_WORK:-/tmp/tgt-pmem-deb}
@@ -40,7 +41,7 @@ mkdir -p "$work/src"
   tar --null -T - -cf -) | tar -xf - -C "$work/src"
 cp -a "$repo/packaging/debian" "$work/src/debian"
 
-rm -f "$work"/tgt-pmem_* "$work"/tgt-pmem-dbgsym_*
+rm -f "$work"/tgt-pmem_* "$work"/tgt-pmem-dbgsym_* "$work"/libtgtpmem-push*_*
 start=$(date +%s)
 (cd "$work/src" && dpkg-buildpackage -us -uc -b -nc) >"$work/build.log" 2>&1 || {
   tail -n 40 "$work/build.log" >&2
@@ -48,7 +49,8 @@ start=$(date +%s)
   exit 1
 }
 echo "build-deb: dpkg-buildpackage took $(( $(date +%s) - start )) s (log: $work/build.log)" >&2
-mv -f "$work"/tgt-pmem_* "$work"/tgt-pmem-dbgsym_* "$out"/ 2>/dev/null || true
+mv -f "$work"/tgt-pmem_* "$work"/tgt-pmem-dbgsym_* "$work"/libtgtpmem-push*_* "$out"/ \
+  2>/dev/null || true
 deb=$(ls "$out"/tgt-pmem_*.deb | head -n 1)
 
 if [[ ${TGTPMEM_LINTIAN:-1} == 1 ]] && command -v lintian >/dev/null; then

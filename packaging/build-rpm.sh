@@ -6,11 +6,12 @@
 # spec's tgt_version is the upstream part of the installed Debian tgt (1:1.0.85-1+deb12u1 ->
 # 1.0.85), the version Fedora's scsi-target-utils would carry.
 #
-#   packaging/build-rpm.sh [OUT_DIR]     the binary .rpm to OUT_DIR (default WORK/out)
+#   packaging/build-rpm.sh [OUT_DIR]     the binary .rpms to OUT_DIR (default WORK/out):
+#                                        tgt-pmem, tgt-pmem-libs, tgt-pmem-devel
 #   TGTPMEM_RPM_WORK=DIR     work directory, rpmbuild's _topdir below it (default /tmp/tgt-pmem-rpm)
 #   TGT_SOURCE_DIR=DIR       tgt source of the installed version (default: fetched into WORK)
 # %_libdir is rpm's own for the build architecture (/usr/lib64 on x86_64), as on Fedora.
-# The last line printed is the path of the .rpm.
+# The last line printed is the path of the tgt-pmem .rpm; the subpackages are beside it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${TGTPMEM_RPM_WORK:-/tmp/tgt-pmem-rpm}
@@ -51,5 +52,5 @@ rpmbuild -bb --nodeps "${defines[@]}" "$top/SPECS/tgt-pmem.spec" >"$work/build.l
 }
 echo "build-rpm: rpmbuild took $(( $(date +%s) - start )) s (log: $work/build.log)" >&2
 rpm_file=$(find "$top/RPMS" -name "$name-$version-*.rpm" | head -n 1)
-cp -f "$rpm_file" "$out/"
+find "$top/RPMS" -name "$name-*$version-*.rpm" -exec cp -f {} "$out/" \;
 echo "$out/$(basename "$rpm_file")"

@@ -51,6 +51,8 @@ class ClientCategory final : public std::error_category {
         return "the connection failed earlier; connect again";
       case ClientError::kChapUnavailable:
         return "CHAP needs MD5, which this system's OpenSSL does not offer";
+      case ClientError::kNotFlushable:
+        return "the target did not register the region for RDMA FLUSH";
     }
     return "push client error " + std::to_string(value);
   }
@@ -66,6 +68,7 @@ class ClientCategory final : public std::error_category {
       case ClientError::kBroken:
         return std::errc::not_connected;
       case ClientError::kChapUnavailable:
+      case ClientError::kNotFlushable:
         return std::errc::not_supported;
     }
     return {value, *this};
@@ -93,6 +96,18 @@ const std::error_category& client_category() noexcept {
 
 std::error_code make_error_code(ClientError e) noexcept {
   return {static_cast<int>(e), client_category()};
+}
+
+std::string_view to_string(FlushMethod m) noexcept {
+  switch (m) {
+    case FlushMethod::kAuto:
+      return "auto";
+    case FlushMethod::kReadAfterWrite:
+      return "read-after-write";
+    case FlushMethod::kRdmaFlush:
+      return "rdma-flush";
+  }
+  return "unknown";
 }
 
 }  // namespace tgt_pmem::push

@@ -42,6 +42,11 @@ rdma::RemoteBuffer piece(const RemoteRegion& remote, std::uint64_t offset, std::
   return {remote.addr + offset, remote.rkey, static_cast<std::uint32_t>(length)};
 }
 
+// RDMA FLUSH names its range with a 32-bit length: a longer range goes in pieces of 1 GiB, at
+// most kFlushBatch of them outstanding (the send queue has client_limits().send_depth slots).
+constexpr std::uint64_t kFlushPiece = 1ull << 30;
+constexpr std::size_t kFlushBatch = 8;
+
 }  // namespace
 
 class Client::Impl {
@@ -100,6 +105,7 @@ class Client::Impl {
     region.lun_offset = offset;
     region.access = access;
     region.remote = {r->addr, r->rkey, r->length};
+    region.flushable = (r->flags & kRegionFlushable) != 0;
     return region;
   }
 
@@ -157,11 +163,47 @@ class Client::Impl {
     return {};
   }
 
-  // The read-after-write READ for [offset, offset + length) of the region: only the range's
-  // tail matters (the flusher reads its last bytes), so a range beyond 4 GiB is cut to it.
-  Result<void> post_flush(const Region& region, std::uint64_t offset, std::uint64_t length) {
-    const std::uint64_t tail = std::min<std::uint64_t>(length, transport_->staging().size());
-    return transport_->post_flush(piece(region.remote, offset + length - tail, tail));
+  // The one-sided flush write_and_flush() uses for region (Client::flush_method()).
+  Result<flush::RemoteMethod> flush_method(const Region& region) const {
+    switch (options_.flush_method) {
+      case FlushMethod::kReadAfterWrite:
+        return flush::RemoteMethod::kReadAfterWrite;
+      case FlushMethod::kRdmaFlush:
+        // Asked for by name: never another method in its place.
+        if (auto a = transport_->rdma_flush_available(); !a) return std::unexpected(a.error());
+        if (!region.flushable) return fail(ClientError::kNotFlushable);
+        return flush::RemoteMethod::kRdmaFlush;
+      case FlushMethod::kAuto:
+        break;
+    }
+    return transport_->rdma_flush_available() && region.flushable
+               ? flush::RemoteMethod::kRdmaFlush
+               : flush::RemoteMethod::kReadAfterWrite;
+  }
+
+  // The remote flush of [offset, offset + length) of the region, posted behind the WRITEs.
+  // Read-after-write: only the range's tail matters (the flusher reads its last bytes), so a
+  // range beyond 4 GiB is cut to it. RDMA FLUSH: the whole range, which the responder makes
+  // persistent after the WRITEs before it.
+  Result<void> post_flush(const Region& region, std::uint64_t offset, std::uint64_t length,
+                          flush::RemoteMethod method) {
+    if (method == flush::RemoteMethod::kReadAfterWrite) {
+      const std::uint64_t tail = std::min<std::uint64_t>(length, transport_->staging().size());
+      return transport_->post_flush(method, piece(region.remote, offset + length - tail, tail));
+    }
+    std::size_t outstanding = 0;
+    for (std::uint64_t done = 0; done < length;) {
+      if (outstanding == kFlushBatch) {
+        if (auto w = transport_->wait(); !w) return w;
+        outstanding = 0;
+      }
+      const std::uint64_t n = std::min(length - done, kFlushPiece);
+      if (auto p = transport_->post_flush(method, piece(region.remote, offset + done, n)); !p)
+        return p;
+      ++outstanding;
+      done += n;
+    }
+    return {};
   }
 
   // COMMIT posted behind whatever was posted before (RC keeps the order); its reply is
@@ -266,6 +308,16 @@ std::uint32_t Client::max_regions() const noexcept { return impl_->info().max_re
 std::uint64_t Client::max_exposed() const noexcept { return impl_->info().max_exposed; }
 std::string Client::peer_address() const { return impl_->transport().connection().peer_address(); }
 bool Client::broken() const noexcept { return impl_->transport().broken(); }
+bool Client::rdma_flush_offered() const noexcept {
+  return impl_->transport().rdma_flush_available().has_value();
+}
+
+Result<FlushMethod> Client::flush_method(const Region& region) const {
+  auto m = impl_->flush_method(region);
+  if (!m) return std::unexpected(m.error());
+  return *m == flush::RemoteMethod::kRdmaFlush ? FlushMethod::kRdmaFlush
+                                               : FlushMethod::kReadAfterWrite;
+}
 
 Result<Region> Client::register_region(std::uint64_t offset, std::uint64_t length,
                                        std::uint8_t access) {
@@ -299,7 +351,8 @@ Result<void> Client::flush_read_after_write(const Region& region, std::uint64_t 
   if ((region.access & kRead) == 0) return fail(ClientError::kNotReadable);
   if (auto r = check_range(region, offset, length); !r) return r;
   if (length == 0) return {};
-  if (auto p = impl_->post_flush(region, offset, length); !p) return p;
+  if (auto p = impl_->post_flush(region, offset, length, flush::RemoteMethod::kReadAfterWrite); !p)
+    return p;
   return impl_->transport().wait();
 }
 
@@ -321,11 +374,15 @@ Result<void> Client::write_and_flush(const Region& region, std::uint64_t offset,
                                      std::span<const std::byte> data) {
   if (auto u = impl_->transport().usable(); !u) return u;
   if ((region.access & kWrite) == 0) return fail(ClientError::kNotWritable);
-  if ((region.access & kRead) == 0) return fail(ClientError::kNotReadable);
+  const auto method = impl_->flush_method(region);
+  if (!method) return std::unexpected(method.error());
+  // The READ of read-after-write needs read access; RDMA FLUSH needs only the registration.
+  if (*method == flush::RemoteMethod::kReadAfterWrite && (region.access & kRead) == 0)
+    return fail(ClientError::kNotReadable);
   if (auto r = check_range(region, offset, data.size()); !r) return r;
   if (data.empty()) return {};
   return impl_->write(region.remote, offset, data,
-                      [&] { return impl_->post_flush(region, offset, data.size()); });
+                      [&] { return impl_->post_flush(region, offset, data.size(), *method); });
 }
 
 Result<void> Client::unregister(const Region& region) {

@@ -116,15 +116,25 @@ Result<void> Transport::post_read(std::size_t to, rdma::RemoteBuffer src) {
   return posted(connection_->post_rdma_read(id, {&dst, 1}, src), id, Kind::kRead);
 }
 
-Result<void> Transport::post_flush(rdma::RemoteBuffer written) {
+Result<void> Transport::rdma_flush_available() const {
+  if (!flush::remote_method_built(flush::RemoteMethod::kRdmaFlush))
+    return std::unexpected(make_error_code(flush::RemoteFlushError::kRdmaFlushNotBuilt));
+  if (dynamic_cast<const rdma::FlushCapable*>(connection_.get()) == nullptr)
+    return std::unexpected(make_error_code(flush::RemoteFlushError::kRdmaFlushNotOffered));
+  return {};
+}
+
+Result<void> Transport::post_flush(flush::RemoteMethod method, rdma::RemoteBuffer written) {
   if (auto u = usable(); !u) return u;
-  if (!flusher_) {
-    auto f = flush::make_remote_flusher(flush::RemoteMethod::kReadAfterWrite, *connection_);
+  const bool rdma_flush = method == flush::RemoteMethod::kRdmaFlush;
+  std::unique_ptr<flush::RemoteFlusher>& flusher = rdma_flush ? rdma_flusher_ : flusher_;
+  if (!flusher) {
+    auto f = flush::make_remote_flusher(method, *connection_);
     if (!f) return std::unexpected(f.error());
-    flusher_ = std::move(*f);
+    flusher = std::move(*f);
   }
   const std::uint64_t id = next_wr_id_++;
-  return posted(flusher_->post(id, written), id, Kind::kFlush);
+  return posted(flusher->post(id, written), id, rdma_flush ? Kind::kRdmaFlush : Kind::kFlush);
 }
 
 Result<void> Transport::post_request(std::span<const std::byte> message) {
@@ -157,6 +167,8 @@ void Transport::take(const rdma::Completion& c) {
   Result<void> outcome;
   if (kind == Kind::kFlush && flusher_)
     outcome = flusher_->complete(c);
+  else if (kind == Kind::kRdmaFlush && rdma_flusher_)
+    outcome = rdma_flusher_->complete(c);
   else if (!c.ok)
     outcome = std::unexpected(
         rdma::completion_error(c.vendor_status != 0 ? c.vendor_status : kWcGeneralErr));

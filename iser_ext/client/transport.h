@@ -50,8 +50,12 @@ class Transport {
   [[nodiscard]] Result<void> post_write(std::size_t from, rdma::RemoteBuffer dst);
   // RDMA READ of src into staging()[to, to + src.length).
   [[nodiscard]] Result<void> post_read(std::size_t to, rdma::RemoteBuffer src);
-  // The read-after-write flush of written (flush/remote.h), made on first use.
-  [[nodiscard]] Result<void> post_flush(rdma::RemoteBuffer written);
+  // The remote flush of written with method (flush/remote.h), its flusher made on first use.
+  // Read-after-write reads written (pass the range's tail); RDMA FLUSH flushes it.
+  [[nodiscard]] Result<void> post_flush(flush::RemoteMethod method, rdma::RemoteBuffer written);
+  // Whether RDMA FLUSH can be posted on this connection: ok, or flush::RemoteFlushError
+  // kRdmaFlushNotBuilt / kRdmaFlushNotOffered.
+  [[nodiscard]] Result<void> rdma_flush_available() const;
   // A request: a receive for its reply first (the protocol's rule), then the SEND.
   // Errors: EMSGSIZE for a message longer than kMaxMessageSize.
   [[nodiscard]] Result<void> post_request(std::span<const std::byte> message);
@@ -68,7 +72,7 @@ class Transport {
   }
 
  private:
-  enum class Kind : std::uint8_t { kWrite, kRead, kFlush, kSend, kRecv };
+  enum class Kind : std::uint8_t { kWrite, kRead, kFlush, kRdmaFlush, kSend, kRecv };
   struct Pending {
     std::uint64_t wr_id;
     Kind kind;
@@ -88,7 +92,8 @@ class Transport {
   std::unique_ptr<rdma::MemoryRegion> staging_mr_;
   std::unique_ptr<rdma::MemoryRegion> send_mr_;
   std::unique_ptr<rdma::MemoryRegion> recv_mr_;
-  std::unique_ptr<flush::RemoteFlusher> flusher_;
+  std::unique_ptr<flush::RemoteFlusher> flusher_;        // read-after-write
+  std::unique_ptr<flush::RemoteFlusher> rdma_flusher_;  // RDMA FLUSH
 
   std::chrono::milliseconds timeout_;
   IdleHook idle_;

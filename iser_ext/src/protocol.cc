@@ -100,7 +100,7 @@ constexpr std::size_t kHandle = 20;
 constexpr std::size_t kAddr = 24;
 constexpr std::size_t kLength = 32;
 constexpr std::size_t kRkey = 40;
-constexpr std::size_t kReserved = 44;  // 4 bytes, zero
+constexpr std::size_t kFlags = 44;  // 4 bytes, RegionFlags (unknown bits refused)
 constexpr std::size_t kSize = 48;
 }  // namespace reg_reply
 
@@ -383,6 +383,7 @@ std::vector<std::byte> encode(const RegisterReply& m) {
   store_be64(o, reg_reply::kAddr, m.addr);
   store_be64(o, reg_reply::kLength, m.length);
   store_be32(o, reg_reply::kRkey, m.rkey);
+  store_be32(o, reg_reply::kFlags, m.flags);
   return b;
 }
 
@@ -391,7 +392,8 @@ std::expected<RegisterReply, ParseError> parse_register_reply(std::span<const st
   if (!h) return fail(h.error());
   if (const auto e = exact(msg, reg_reply::kSize); !e) return fail(e.error());
   const std::uint32_t status = load_be32(msg, reg_reply::kStatus);
-  if (!known_status(status) || !zero(msg, reg_reply::kReserved, 4)) {
+  const std::uint32_t flags = load_be32(msg, reg_reply::kFlags);
+  if (!known_status(status) || (flags & ~kKnownRegionFlags) != 0) {
     return fail(ParseError::kBadField);
   }
   RegisterReply r;
@@ -401,6 +403,7 @@ std::expected<RegisterReply, ParseError> parse_register_reply(std::span<const st
   r.addr = load_be64(msg, reg_reply::kAddr);
   r.length = load_be64(msg, reg_reply::kLength);
   r.rkey = load_be32(msg, reg_reply::kRkey);
+  r.flags = flags;
   return r;
 }
 

@@ -284,7 +284,21 @@ void Session::on_register(std::span<const std::byte> msg) {
   unsigned access = 0;
   if (m->access & kRead) access |= rdma::kRemoteRead;
   if (m->access & kWrite) access |= rdma::kRemoteWrite | rdma::kLocalWrite;
-  auto mr = conn_->register_memory(lun_->base + m->offset, m->length, access);
+  std::byte* const base = lun_->base + m->offset;
+  // A writable region is offered for RDMA FLUSH too, so that the client can make its WRITEs
+  // durable without our CPU. Not every registration can have it: a build without RDMA FLUSH
+  // (rdma-core < 45) refuses it with EOPNOTSUPP, a device with EOPNOTSUPP or EINVAL (rxe
+  // grants it only for pmem pages, not for a file on tmpfs). Then the region is registered
+  // as before, and REGISTER_REPLY says it is not flushable (the client uses COMMIT or
+  // read-after-write). Whatever made the first attempt fail, the second one decides.
+  bool flushable = false;
+  rdma::Result<std::unique_ptr<rdma::MemoryRegion>> mr =
+      std::unexpected(std::make_error_code(std::errc::operation_not_supported));
+  if (m->access & kWrite) {
+    mr = conn_->register_memory(base, m->length, access | rdma::kRemoteFlush);
+    flushable = mr.has_value();
+  }
+  if (!mr) mr = conn_->register_memory(base, m->length, access);
   if (!mr) {
     // fsdax: the kernel refuses long-term pins of file-backed DAX memory (EOPNOTSUPP).
     const int e = mr.error().value();
@@ -296,9 +310,10 @@ void Session::on_register(std::span<const std::byte> msg) {
   }
   const std::uint32_t handle = next_handle_++;
   r.handle = handle;
-  r.addr = reinterpret_cast<std::uintptr_t>(lun_->base + m->offset);
+  r.addr = reinterpret_cast<std::uintptr_t>(base);
   r.rkey = (*mr)->rkey();
   r.length = m->length;
+  r.flags = flushable ? std::uint32_t{kRegionFlushable} : 0u;
   exposed_ += m->length;
   regions_.emplace(handle, Region{m->offset, m->length, m->access, std::move(*mr)});
   reply(encode(r));

@@ -93,12 +93,22 @@ std::expected<std::vector<BenchStats>, std::string> run_bench(Client& client,
   fill_pattern(1, data);
   const std::uint64_t slots = o.region / o.size;
 
+  // The one-sided method: ClientOptions::flush_method for this region (--remote-flush).
+  // Asked for by name where it is not available, the bench fails before it starts.
+  const auto flush_method = client.flush_method(*region);
+  if (!flush_method) {
+    const std::string why = flush_method.error().message();
+    (void)client.unregister(*region);
+    return std::unexpected("remote flush: " + why);
+  }
+  const std::string flush_row = "write+" + std::string(to_string(*flush_method));
+
   struct Method {
     const char* name;
     Result<void> (Client::*write)(const Region&, std::uint64_t, std::span<const std::byte>);
   };
   const Method methods[] = {{"write+commit", &Client::write_and_commit},
-                            {"write+read-after-write", &Client::write_and_flush}};
+                            {flush_row.c_str(), &Client::write_and_flush}};
   std::vector<BenchStats> rows;
   std::vector<double> latencies;
   latencies.reserve(o.count);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// tgtpmem-push --bench: the latency and throughput of a DURABLE write, one at a time, by the
-// two ways push mode offers:
+// tgtpmem-push --bench: the latency and throughput of a DURABLE write, one at a time, by
+// COMMIT and by the client's one-sided method (ClientOptions::flush_method, --remote-flush):
 //   write+commit            RDMA WRITE, then COMMIT of its range (the target flushes)
 //   write+read-after-write  RDMA WRITE, then an RDMA READ of its last bytes (no target CPU;
 //                           durable only under the conditions of tgt_pmem/flush/remote.h)
+//   write+rdma-flush        RDMA WRITE, then RDMA FLUSH of its range (no target CPU; the
+//                           target's NIC answers for durability), where it is available
 // Both run in the same session on the same region, so their ratio is what to compare.
 // Figures are printed, never asserted (CONVENTIONS.md).
 #pragma once
@@ -47,7 +49,8 @@ struct BenchStats {
 [[nodiscard]] std::string format_json(std::span<const BenchStats> rows, const BenchOptions& o);
 
 // Registers the region (read and write), runs both methods, unregisters. Errors: the first
-// failure, with what it was doing.
+// failure, with what it was doing (RDMA FLUSH asked for where it is not available: before
+// any write).
 [[nodiscard]] std::expected<std::vector<BenchStats>, std::string> run_bench(Client& client,
                                                                             const BenchOptions& o);
 

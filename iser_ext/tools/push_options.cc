@@ -35,13 +35,17 @@ po::options_description describe() {
 
   po::options_description bench("Benchmark (instead of steps)");
   bench.add_options()
-      ("bench", "measure durable writes: WRITE+COMMIT against WRITE+read-after-write")
+      ("bench", "measure durable writes: WRITE+COMMIT against WRITE+a one-sided flush")
       ("size", po::value<std::string>()->value_name("SIZE"), "bytes per write (default 4k)")
       ("count", po::value<std::uint64_t>()->value_name("N"), "writes per method (default 1000)")
       ("region", po::value<std::string>()->value_name("SIZE"),
        "bytes registered, written round-robin (default 1m)")
       ("offset", po::value<std::string>()->value_name("SIZE"),
        "where the region starts in the LUN (default 0)")
+      ("remote-flush", po::value<std::string>()->value_name("METHOD"),
+       "the one-sided flush measured against COMMIT: auto (RDMA FLUSH where the connection "
+       "and the region offer it, else read-after-write; the default), read-after-write, or "
+       "rdma-flush (fails where RDMA FLUSH is not available)")
       ("json", "also print the figures as one JSON line")
       ("help,h", "print this help");
 
@@ -56,6 +60,7 @@ std::string usage_text() {
   std::ostringstream out;
   out << "Usage: tgtpmem-push [OPTIONS] STEP...\n"
          "       tgtpmem-push [OPTIONS] --bench [--size SIZE] [--count N] [--region SIZE]\n"
+         "                    [--remote-flush auto|read-after-write|rdma-flush]\n"
          "\n"
          "A push-mode client of a tgt-pmem LUN: connects over RDMA, then runs the STEPs in\n"
          "order on that one connection, one report line each (\"step N STEP: ok ...\" or\n"
@@ -129,9 +134,21 @@ std::expected<ParseOutcome, std::string> parse_command_line(std::span<const std:
                             {"offset", &o.bench_options.offset}})
     if (auto s = size_option(name, *into); !s) return std::unexpected(s.error());
   if (vm.count("count")) o.bench_options.count = vm["count"].as<std::uint64_t>();
+  if (vm.count("remote-flush")) {
+    const auto& m = vm["remote-flush"].as<std::string>();
+    bool known = false;
+    for (FlushMethod f : {FlushMethod::kAuto, FlushMethod::kReadAfterWrite, FlushMethod::kRdmaFlush})
+      if (m == to_string(f)) {
+        o.client.flush_method = f;
+        known = true;
+      }
+    if (!known)
+      return std::unexpected("--remote-flush must be 'auto', 'read-after-write' or 'rdma-flush'");
+  }
   const bool bench_tuned = vm.count("size") || vm.count("region") || vm.count("offset") ||
-                           vm.count("count") || vm.count("json");
-  if (bench_tuned && !o.bench) return std::unexpected("--size, --count, --region, --offset and --json need --bench");
+                           vm.count("count") || vm.count("json") || vm.count("remote-flush");
+  if (bench_tuned && !o.bench)
+    return std::unexpected("--size, --count, --region, --offset, --remote-flush and --json need --bench");
   if (o.bench) {
     const BenchOptions& b = o.bench_options;
     if (b.size == 0 || b.count == 0) return std::unexpected("--size and --count must be > 0");

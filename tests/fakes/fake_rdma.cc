@@ -78,10 +78,13 @@ struct QpState : std::enable_shared_from_this<QpState> {
   std::array<std::deque<int>, 4> failures;
   std::error_code fail_post;
   std::error_code fail_registration;
+  std::size_t fail_registrations = 0;  // how many more register_memory calls fail with it
   std::error_code fail_poll;
 
   std::vector<std::vector<std::byte>> sent;
   std::vector<LocalRegion> local_regions;
+  std::vector<unsigned> registration_access;  // of every successful register_memory
+  std::vector<RemoteBuffer> flushes_run;      // RDMA FLUSHes executed
   std::size_t registrations = 0;
   std::size_t regions_live_at_close = 0;
   std::vector<std::pair<std::uint32_t, PeerRegion>> peer_regions;
@@ -176,6 +179,7 @@ struct QpState : std::enable_shared_from_this<QpState> {
     if (w.post_status != IBV_WC_SUCCESS) return w.post_status;
     if (w.type == WorkType::kSend) return IBV_WC_SUCCESS;  // the bytes left at post time
     // The WRITEs before it ran already: nothing to move, only the peer's permission.
+    if (w.flush) flushes_run.push_back(w.remote);
     if (w.flush)
       return check_remote(w.remote, rdma::kRemoteFlush) != nullptr ? IBV_WC_SUCCESS
                                                                    : IBV_WC_REM_ACCESS_ERR;
@@ -438,7 +442,10 @@ void FakePeer::fail_next(WorkType type, int status, std::size_t count) {
   q.insert(q.end(), count, status);
 }
 void FakePeer::fail_next_post(std::error_code ec) { state_->fail_post = ec; }
-void FakePeer::fail_next_registration(std::error_code ec) { state_->fail_registration = ec; }
+void FakePeer::fail_next_registration(std::error_code ec, std::size_t count) {
+  state_->fail_registration = ec;
+  state_->fail_registrations = ec ? count : 0;
+}
 void FakePeer::fail_next_poll(std::error_code ec) { state_->fail_poll = ec; }
 void FakePeer::move_to_error() { state_->enter_error(); }
 
@@ -469,6 +476,24 @@ std::expected<std::vector<std::byte>, int> FakePeer::peer_rdma_read(std::uint32_
   }
   const auto* p = reinterpret_cast<const std::byte*>(addr);
   return std::vector<std::byte>(p, p + len);
+}
+
+int FakePeer::peer_rdma_flush(std::uint32_t rkey, std::uint64_t addr, std::uint32_t len) {
+  QpState& s = *state_;
+  if (s.connection == nullptr || s.error) return IBV_WC_RETRY_EXC_ERR;
+  auto* r = s.local_by_rkey(rkey);
+  if (r == nullptr || (r->access & rdma::kRemoteFlush) == 0 || !r->covers(addr, len)) {
+    s.enter_error();
+    return IBV_WC_REM_ACCESS_ERR;
+  }
+  return IBV_WC_SUCCESS;
+}
+
+std::vector<unsigned> FakePeer::registration_access() const {
+  return state_->registration_access;
+}
+std::vector<rdma::RemoteBuffer> FakePeer::rdma_flushes_run() const {
+  return state_->flushes_run;
 }
 
 std::size_t FakePeer::pending_work() const { return state_->send_queue.size(); }
@@ -513,7 +538,11 @@ rdma::Result<std::unique_ptr<rdma::MemoryRegion>> FakeConnection::register_memor
                                                                                   std::size_t len,
                                                                                   unsigned access) {
   QpState& s = *state_;
-  if (s.fail_registration) return std::unexpected(std::exchange(s.fail_registration, {}));
+  if (s.fail_registrations != 0) {
+    const std::error_code ec = s.fail_registration;
+    if (--s.fail_registrations == 0) s.fail_registration.clear();
+    return std::unexpected(ec);
+  }
   if (addr == nullptr || len == 0)
     return std::unexpected(std::make_error_code(std::errc::invalid_argument));
   fake_rdma_detail::LocalRegion r;
@@ -523,6 +552,7 @@ rdma::Result<std::unique_ptr<rdma::MemoryRegion>> FakeConnection::register_memor
   r.rkey = fake_rdma_detail::next_key();
   r.access = access;
   s.local_regions.push_back(r);
+  s.registration_access.push_back(access);
   ++s.registrations;
   return std::make_unique<fake_rdma_detail::FakeMemoryRegion>(state_, r);
 }

@@ -111,8 +111,8 @@ class FakePeer {
   void fail_next(rdma::WorkType type, int status, std::size_t count = 1);
   // The next post_* call returns ec (and posts nothing).
   void fail_next_post(std::error_code ec);
-  // The next register_memory call returns ec.
-  void fail_next_registration(std::error_code ec);
+  // The next count register_memory calls return ec.
+  void fail_next_registration(std::error_code ec, std::size_t count = 1);
   // The next poll call returns ec (and takes nothing).
   void fail_next_poll(std::error_code ec);
   // The link broke: QP to the error state, outstanding work flushes.
@@ -127,6 +127,9 @@ class FakePeer {
   [[nodiscard]] std::expected<std::vector<std::byte>, int> peer_rdma_read(std::uint32_t rkey,
                                                                           std::uint64_t addr,
                                                                           std::uint32_t len);
+  // An RDMA FLUSH by the peer of [addr, addr + len): moves nothing, needs a registration with
+  // rdma::kRemoteFlush covering the range (else IBV_WC_REM_ACCESS_ERR, QP to the error state).
+  [[nodiscard]] int peer_rdma_flush(std::uint32_t rkey, std::uint64_t addr, std::uint32_t len);
 
   // --- Looking --------------------------------------------------------------------------
   [[nodiscard]] std::size_t pending_work() const;        // posted, not run yet
@@ -135,6 +138,10 @@ class FakePeer {
   [[nodiscard]] bool in_error() const;
   [[nodiscard]] std::size_t live_regions() const;   // the code's registrations alive now
   [[nodiscard]] std::size_t registrations() const;  // successful register_memory calls
+  // The access asked for by every successful register_memory call, in order.
+  [[nodiscard]] std::vector<unsigned> registration_access() const;
+  // Every RDMA FLUSH the code posted (FlushCapable) that ran, whatever its outcome, in order.
+  [[nodiscard]] std::vector<rdma::RemoteBuffer> rdma_flushes_run() const;
   // Regions still registered when the Connection was destroyed (the contract says 0).
   [[nodiscard]] std::size_t regions_live_at_close() const;
   [[nodiscard]] bool connection_destroyed() const;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# The RPM: built with rpmbuild on this host (packaging/build-rpm.sh); its files and
-# dependencies, read back with rpm -qpl / -qpR, must be those of Fedora's conventions.
+# The RPMs: built with rpmbuild on this host (packaging/build-rpm.sh); their files and
+# dependencies, read back with rpm -qpl / -qpR / -qp --provides / --scripts, must be those of
+# Fedora's conventions. rpm cannot install them on Debian: -libs and -devel are unpacked
+# (rpm2cpio) into an empty root, and push_client_app.cc is built against that root with
+# pkg-config (PKG_CONFIG_SYSROOT_DIR) and run on its library.
 #   package_rpm_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]
 set -uo pipefail
 repo=$(readlink -f "${1:?usage: package_rpm_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}")
@@ -55,6 +58,89 @@ for lib in 'libpmem2.so.1()(64bit)' 'libiscsi.so.7()(64bit)' 'libboost_program_o
   grep -qxF "$lib" "$out/requires" && pass "Requires: $lib (found by rpm's ELF scan)" || fail "lacks $lib"
 done
 rpm -qp --qf '%{LICENSE}\n' "$rpm_file" | grep -qx 'GPL-2.0-only' && pass "License: GPL-2.0-only" || fail "licence"
+
+
+# --- tgt-pmem-libs and tgt-pmem-devel: the push client library --------------------------------
+version=$(rpm -qp --qf '%{VERSION}' "$rpm_file") release=$(rpm -qp --qf '%{RELEASE}' "$rpm_file")
+libs_rpm=$(ls "$(dirname "$rpm_file")"/tgt-pmem-libs-"$version"-*.rpm 2>/dev/null | head -n 1)
+devel_rpm=$(ls "$(dirname "$rpm_file")"/tgt-pmem-devel-"$version"-*.rpm 2>/dev/null | head -n 1)
+if [[ -z $libs_rpm || -z $devel_rpm ]]; then
+  fail "tgt-pmem-libs / tgt-pmem-devel not built:"; ls "$(dirname "$rpm_file")"; exit 1
+fi
+# The licence directory is named by %_docdir_fmt: %{NAME} on Fedora, rpm's default
+# %{NAME}-%{VERSION} here; compare without the version.
+rpm -qpl "$libs_rpm" | grep -v '/\.build-id' | sed "s|^\(/usr/share/licenses/tgt-pmem-libs\)-$version|\1|" |
+  sort >"$out/files-libs"
+sort >"$out/expected-libs" <<LIST
+$libdir/libtgtpmem-push.so.0
+$libdir/libtgtpmem-push.so.$version
+/usr/share/licenses/tgt-pmem-libs
+/usr/share/licenses/tgt-pmem-libs/COPYING
+LIST
+diff "$out/expected-libs" "$out/files-libs" >"$out/diff-libs" &&
+  pass "tgt-pmem-libs: exactly libtgtpmem-push.so.0, .so.$version and the licence" ||
+  { fail "tgt-pmem-libs' files differ:"; cat "$out/diff-libs"; }
+rpm -qpl "$devel_rpm" | grep -v '/\.build-id' | sort >"$out/files-devel"
+sort >"$out/expected-devel" <<LIST
+$libdir/libtgtpmem-push.so
+$libdir/pkgconfig/tgtpmem-push.pc
+/usr/include/tgt_pmem
+/usr/include/tgt_pmem/push
+/usr/include/tgt_pmem/push/client.h
+/usr/include/tgt_pmem/push/export.h
+/usr/include/tgt_pmem/push/protocol.h
+LIST
+diff "$out/expected-devel" "$out/files-devel" >"$out/diff-devel" &&
+  pass "tgt-pmem-devel: exactly the headers, the .so link and tgtpmem-push.pc" ||
+  { fail "tgt-pmem-devel's files differ:"; cat "$out/diff-devel"; }
+rpm -qp --provides "$libs_rpm" | grep -qxF 'libtgtpmem-push.so.0()(64bit)' &&
+  pass "tgt-pmem-libs Provides: libtgtpmem-push.so.0()(64bit)" || { fail "libs Provides:"; rpm -qp --provides "$libs_rpm"; }
+rpm -qpR "$libs_rpm" >"$out/requires-libs"
+for lib in 'librdmacm.so.1()(64bit)' 'libibverbs.so.1()(64bit)' 'libnettle.so.8()(64bit)'; do
+  grep -qxF "$lib" "$out/requires-libs" && pass "tgt-pmem-libs Requires: $lib" || fail "tgt-pmem-libs lacks $lib"
+done
+grep -q 'libpmem2' "$out/requires-libs" && fail "tgt-pmem-libs requires libpmem2" ||
+  pass "tgt-pmem-libs does not require libpmem2"
+rpm -qpR "$devel_rpm" | grep -qxF "tgt-pmem-libs$arch = $version-$release" &&
+  pass "tgt-pmem-devel Requires: tgt-pmem-libs$arch = $version-$release" ||
+  { fail "tgt-pmem-devel does not require its -libs exactly:"; rpm -qpR "$devel_rpm"; }
+if [[ -e /usr/lib/rpm/fileattrs/pkgconfig.attr ]]; then
+  rpm -qp --provides "$devel_rpm" | grep -qxF "pkgconfig(tgtpmem-push) = $version" &&
+    pass "tgt-pmem-devel Provides: pkgconfig(tgtpmem-push) = $version" ||
+    { fail "tgt-pmem-devel Provides:"; rpm -qp --provides "$devel_rpm"; }
+fi
+# ldconfig after install and removal: %ldconfig_scriptlets where rpm defines it (Fedora: empty,
+# glibc's file triggers do it), else /sbin/ldconfig in %post and %postun.
+rpm -qp --scripts "$libs_rpm" >"$out/scripts-libs"
+if [[ -n $(rpm --eval '%{?ldconfig_scriptlets:1}') ]]; then
+  pass "tgt-pmem-libs: ldconfig left to %ldconfig_scriptlets"
+elif grep -q '^postinstall program: /sbin/ldconfig' "$out/scripts-libs" &&
+     grep -q '^postuninstall program: /sbin/ldconfig' "$out/scripts-libs"; then
+  pass "tgt-pmem-libs runs /sbin/ldconfig in %post and %postun"
+else
+  fail "tgt-pmem-libs: no ldconfig scriptlets:"; cat "$out/scripts-libs"
+fi
+# The application, against the unpacked -libs and -devel only.
+root=$out/root app=$out/app
+mkdir -p "$root" "$app"
+for r in "$libs_rpm" "$devel_rpm"; do (cd "$root" && rpm2cpio "$r" | cpio -idm --quiet); done
+cp "$repo/tests/integration/push_client_app.cc" "$app/app.cc"
+export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root$libdir/pkgconfig PKG_CONFIG_PATH=
+cflags=$(pkg-config --cflags tgtpmem-push) libs=$(pkg-config --libs tgtpmem-push)
+echo "# g++ $cflags -o app app.cc $libs"
+# shellcheck disable=SC2086  # the flags are words
+if (cd "$app" && g++ -Wall -Wextra -Werror $cflags -o app app.cc $libs) >"$app/build.out" 2>&1; then
+  pass "push_client_app.cc builds against the unpacked tgt-pmem-devel"
+else
+  fail "push_client_app.cc does not build against the unpacked RPMs:"; cat "$app/build.out"
+fi
+if LD_LIBRARY_PATH=$root$libdir "$repo/tests/integration/push_client_library_test.sh" \
+     "$root$libdir/libtgtpmem-push.so.0" "$app/app" >"$app/run.out" 2>&1; then
+  sed 's/^/    /' "$app/run.out"
+  pass "the RPMs' library and its application (push_client_library_test.sh)"
+else
+  fail "push_client_library_test.sh on the unpacked RPMs:"; cat "$app/run.out"
+fi
 
 if (( failures )); then echo "package_rpm_test: $failures check(s) failed"; exit 1; fi
 echo "package_rpm_test: all checks passed"

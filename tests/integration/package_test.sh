@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# The Debian package, installed for real: build it (packaging/build-deb.sh), dpkg -i it,
+# The Debian packages, installed for real: build them (packaging/build-deb.sh), dpkg -i them,
 # start a tgtd of our own from the installed files (control port 9311, iSCSI 127.0.0.1:3311,
 # PMEM2_FORCE_GRANULARITY=CACHE_LINE), serve pmem LUNs on files made by the installed
 # tgtpmem-admin, once with tgtadm and once with Debian's unchanged tgt-admin from the shipped
 # targets.conf example, do verified I/O with the installed tgtpmem-load and libiscsi's
-# tools, try push mode (bsopts push=on) and the installed tgtpmem-push, then dpkg -r (the running tgtd keeps its module; a new one no longer has it) and
-# dpkg -P, and check that nothing the package installed is left behind.
+# tools, try push mode (bsopts push=on) and the installed tgtpmem-push, build an application
+# of the push client library (push_client_app.cc) with pkg-config against the installed
+# libtgtpmem-push-dev and run it, then dpkg -r (the running tgtd keeps its module; a new one
+# no longer has it) and dpkg -P, and check that nothing the packages installed is left behind.
 #
 #   package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]
 #
-# Leaves the machine as it found it: skipped (77) if tgt-pmem is already installed; a
-# bs_pmem.so or lld_srp.so installed by hand (cmake --install) is put back afterwards.
+# Leaves the machine as it found it: skipped (77) if one of the packages is already
+# installed; a bs_pmem.so or lld_srp.so installed by hand (cmake --install) is put back
+# afterwards.
 set -uo pipefail
 repo=$(readlink -f "${1:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}")
 pkg_work=${2:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}
@@ -23,12 +26,17 @@ IQN1=iqn.2026-11.org.tgt-pmem:package-test IQN2=iqn.2026-11.org.example:pmem
 
 skip() { echo "SKIP: $*"; exit 77; }
 [[ $(id -u) -eq 0 ]] || skip "needs root (dpkg -i)"
-for tool in dpkg-buildpackage dh tgtd tgtadm tgt-admin iscsi-inq iscsi-readcapacity16 jq; do
+for tool in dpkg-buildpackage dh tgtd tgtadm tgt-admin iscsi-inq iscsi-readcapacity16 jq g++ \
+            pkg-config nm objdump; do
   command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup-deps.sh)"
 done
-if dpkg-query -W -f='${Status}' tgt-pmem 2>/dev/null | grep -q 'installed'; then
-  skip "tgt-pmem is installed already; this test would replace and remove it"
-fi
+PACKAGES=(tgt-pmem libtgtpmem-push0 libtgtpmem-push-dev)
+for p in "${PACKAGES[@]}"; do
+  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed'; then
+    skip "$p is installed already; this test would replace and remove it"
+  fi
+done
+LIBDIR=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
 source "$repo/tests/lib/tgtd.sh"  # tgtadm_c, tgtd_stop (the start is ours: no bind mount)
 work=$(mktemp -d /tmp/tgtpmem-package-XXXXXX)
@@ -45,7 +53,7 @@ done
 
 cleanup() {
   tgtd_stop 2>/dev/null
-  if (( installed )); then dpkg -P tgt-pmem >/dev/null 2>&1; fi
+  if (( installed )); then dpkg -P "${PACKAGES[@]}" >/dev/null 2>&1; fi
   for m in bs_pmem.so lld_srp.so; do
     if [[ -e $work/$m.orig ]]; then mkdir -p "$BSDIR"; cp -a "$work/$m.orig" "$BSDIR/$m"; fi
   done
@@ -90,8 +98,7 @@ for f in $BSDIR/bs_pmem.so $BSDIR/lld_srp.so /usr/bin/tgtpmem-admin /usr/bin/tgt
          /usr/share/doc/tgt-pmem/copyright; do
   grep -qx "$f" "$work/files" && pass "ships $f" || fail "does not ship $f"
 done
-# Exactly these files, nothing more: no headers in particular (the push client library is not
-# shipped, so its headers would promise nothing).
+# Exactly these files, nothing more: no headers in particular (they are libtgtpmem-push-dev's).
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' | sort >"$work/regular"
 sort >"$work/expected" <<LIST
 $BSDIR/bs_pmem.so
@@ -117,20 +124,80 @@ depends=$(dpkg-deb -f "$deb" Depends)
 for p in librdmacm1 libibverbs1 libnettle8; do
   [[ $depends =~ (^|[ ,])$p([ ,]|$) ]] && pass "Depends: $p (from shlibs)" || fail "Depends lacks $p: $depends"
 done
-# What existed before, so that "left behind" means "created by the package and still there".
-while read -r f; do [[ -e $f || -L $f ]] && echo "$f"; done <"$work/files" >"$work/existed"
+
+# The push client library: libtgtpmem-push0 (the .so.N) and libtgtpmem-push-dev (headers, the
+# .so link, tgtpmem-push.pc), built beside tgt-pmem.
+version=$(dpkg-deb -f "$deb" Version) upstream=$(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')
+lib_deb=$(ls "$(dirname "$deb")"/libtgtpmem-push0_"${version}"_*.deb 2>/dev/null | head -n 1)
+dev_deb=$(ls "$(dirname "$deb")"/libtgtpmem-push-dev_"${version}"_*.deb 2>/dev/null | head -n 1)
+if [[ -z $lib_deb || -z $dev_deb ]]; then
+  fail "libtgtpmem-push0 / libtgtpmem-push-dev not built:"; ls "$(dirname "$deb")"; exit 1
+fi
+regular_files() { dpkg-deb -c "$1" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' | sort; }
+regular_files "$lib_deb" >"$work/regular-lib"
+sort >"$work/expected-lib" <<LIST
+$LIBDIR/libtgtpmem-push.so.0
+$LIBDIR/libtgtpmem-push.so.$upstream
+/usr/share/doc/libtgtpmem-push0/changelog.gz
+/usr/share/doc/libtgtpmem-push0/copyright
+LIST
+diff "$work/expected-lib" "$work/regular-lib" >"$work/files-lib.diff" &&
+  pass "libtgtpmem-push0 ships exactly libtgtpmem-push.so.0 and .so.$upstream" ||
+  { fail "libtgtpmem-push0's files differ from the expected list:"; cat "$work/files-lib.diff"; }
+regular_files "$dev_deb" >"$work/regular-dev"
+sort >"$work/expected-dev" <<LIST
+$LIBDIR/libtgtpmem-push.so
+$LIBDIR/pkgconfig/tgtpmem-push.pc
+/usr/include/tgt_pmem/push/client.h
+/usr/include/tgt_pmem/push/export.h
+/usr/include/tgt_pmem/push/protocol.h
+/usr/share/doc/libtgtpmem-push-dev/changelog.gz
+/usr/share/doc/libtgtpmem-push-dev/copyright
+LIST
+diff "$work/expected-dev" "$work/regular-dev" >"$work/files-dev.diff" &&
+  pass "libtgtpmem-push-dev ships exactly the headers, the .so link and tgtpmem-push.pc" ||
+  { fail "libtgtpmem-push-dev's files differ from the expected list:"; cat "$work/files-dev.diff"; }
+dpkg-deb -c "$dev_deb" | grep -qE " \./usr/lib/[^ ]+/libtgtpmem-push\.so -> libtgtpmem-push\.so\.0$" &&
+  pass "the .so link points to the SONAME" || fail "libtgtpmem-push.so does not link to libtgtpmem-push.so.0"
+[[ $(dpkg-deb -f "$dev_deb" Depends) == *"libtgtpmem-push0 (= $version)"* ]] &&
+  pass "libtgtpmem-push-dev Depends: libtgtpmem-push0 (= $version)" ||
+  fail "libtgtpmem-push-dev Depends: $(dpkg-deb -f "$dev_deb" Depends)"
+lib_depends=$(dpkg-deb -f "$lib_deb" Depends)
+for p in librdmacm1 libibverbs1 libnettle8 libstdc++6; do
+  tr ',' '\n' <<<"$lib_depends" | awk '{ print $1 }' | grep -qxF "$p" && pass "libtgtpmem-push0 Depends: $p" ||
+    fail "libtgtpmem-push0 Depends lacks $p: $lib_depends"
+done
+[[ $lib_depends != *libpmem2* ]] && pass "libtgtpmem-push0 does not depend on libpmem2" ||
+  fail "libtgtpmem-push0 depends on libpmem2: $lib_depends"
+[[ $(dpkg-deb -f "$lib_deb" Multi-Arch) == same && $(dpkg-deb -f "$dev_deb" Multi-Arch) == same ]] &&
+  pass "the library packages are Multi-Arch: same" || fail "the library packages are not Multi-Arch: same"
+dpkg-deb -I "$lib_deb" shlibs 2>/dev/null | grep -qx "libtgtpmem-push 0 libtgtpmem-push0 (>= $upstream)" &&
+  pass "shlibs: libtgtpmem-push 0 libtgtpmem-push0 (>= $upstream)" ||
+  { fail "shlibs control file:"; dpkg-deb -I "$lib_deb" shlibs; }
+dpkg-deb -I "$lib_deb" triggers 2>/dev/null | grep -qx 'activate-noawait ldconfig' &&
+  pass "libtgtpmem-push0 activates the ldconfig trigger" || fail "no ldconfig trigger in libtgtpmem-push0"
+dpkg-deb --fsys-tarfile "$lib_deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/files-lib"
+dpkg-deb --fsys-tarfile "$dev_deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/files-dev"
+# What existed before, so that "left behind" means "created by the packages and still there".
+cat "$work/files" "$work/files-lib" "$work/files-dev" | sort -u >"$work/files-all"
+while read -r f; do [[ -e $f || -L $f ]] && echo "$f"; done <"$work/files-all" >"$work/existed"
 
 # --- 2. install ----------------------------------------------------------------------------
-if dpkg -i "$deb" >"$work/install.out" 2>&1; then
-  installed=1; pass "dpkg -i"
+if dpkg -i "$deb" "$lib_deb" "$dev_deb" >"$work/install.out" 2>&1; then
+  installed=1; pass "dpkg -i tgt-pmem libtgtpmem-push0 libtgtpmem-push-dev"
 else
   cat "$work/install.out"; fail "dpkg -i failed"; exit 1
 fi
 grep -qE 'tgt-pmem: tgtd (is running without bs_pmem.so: restart it|will load bs_pmem.so)' "$work/install.out" &&
   pass "postinst says tgtd must be (re)started" || { fail "postinst message missing"; cat "$work/install.out"; }
-[[ -z $(dpkg --verify tgt-pmem) ]] && pass "dpkg --verify: installed files intact" || fail "dpkg --verify"
+[[ -z $(dpkg --verify "${PACKAGES[@]}") ]] && pass "dpkg --verify: installed files intact" || fail "dpkg --verify"
 diff <(dpkg -L tgt-pmem | grep -v '^/\.$' | sort) <(grep -v '^/$' "$work/files" | sort) >/dev/null &&
   pass "dpkg -L matches the .deb" || fail "dpkg -L differs from the .deb contents"
+for p in lib dev; do
+  name=libtgtpmem-push0; [[ $p == dev ]] && name=libtgtpmem-push-dev
+  diff <(dpkg -L "$name" | grep -v '^/\.$' | sort) <(grep -v '^/$' "$work/files-$p" | sort) >"$work/dpkg-L-$p.diff" &&
+    pass "dpkg -L $name matches its .deb" || { fail "dpkg -L $name differs from its .deb:"; cat "$work/dpkg-L-$p.diff"; }
+done
 man -w bs_pmem >/dev/null 2>&1 && man -w lld_srp >/dev/null 2>&1 && man -w tgtpmem-admin >/dev/null 2>&1 &&
   man -w tgtpmem-push >/dev/null 2>&1 &&
   pass "man pages found by man -w" ||
@@ -193,6 +260,44 @@ else
     { fail "tgtpmem-push without an RDMA device (exit $rc)"; cat "$work/push.out"; }
 fi
 
+# --- 3c. the push client library: an application built from the installed files only --------
+# push_client_app.cc is copied out of the tree; the compiler sees only what pkg-config names.
+ldconfig -p | grep -qF 'libtgtpmem-push.so.0 (' &&
+  pass "ldconfig's cache has libtgtpmem-push.so.0 (the dpkg trigger ran)" ||
+  fail "libtgtpmem-push.so.0 is not in ldconfig's cache"
+[[ $(pkg-config --modversion tgtpmem-push 2>&1) == "$upstream" ]] &&
+  pass "pkg-config --modversion tgtpmem-push: $upstream" ||
+  fail "pkg-config tgtpmem-push: $(pkg-config --modversion tgtpmem-push 2>&1)"
+# The library after the source: Debian's g++ links with --as-needed, which drops a library
+# named before the objects that need it.
+mkdir -p "$work/app"
+cp "$repo/tests/integration/push_client_app.cc" "$work/app/app.cc"
+cflags=$(pkg-config --cflags tgtpmem-push) libs=$(pkg-config --libs tgtpmem-push)
+echo "# g++ $cflags -o app app.cc $libs"
+# shellcheck disable=SC2086  # the flags are words
+if (cd "$work/app" && env -u CPATH -u CPLUS_INCLUDE_PATH -u LIBRARY_PATH \
+      g++ -Wall -Wextra -Werror $cflags -o app app.cc $libs) >"$work/app/build.out" 2>&1; then
+  pass "push_client_app.cc builds with pkg-config's flags against the installed files"
+else
+  fail "push_client_app.cc does not build:"; cat "$work/app/build.out"
+fi
+# shellcheck disable=SC2086
+(cd "$work/app" && g++ $cflags -M app.cc) >"$work/app/deps" 2>&1
+grep -qw /usr/include/tgt_pmem/push/client.h "$work/app/deps" && ! grep -qF "$repo" "$work/app/deps" &&
+  pass "the headers came from /usr/include/tgt_pmem/push, none from the source tree" ||
+  { fail "headers not (only) from /usr/include:"; cat "$work/app/deps"; }
+loaded=$(env -u LD_LIBRARY_PATH ldd "$work/app/app" 2>&1 | awk '$1 == "libtgtpmem-push.so.0" { print $3 }')
+[[ -n $loaded && $(readlink -f "$loaded") == $(readlink -f "$LIBDIR/libtgtpmem-push.so.0") ]] &&
+  pass "the application loads the installed libtgtpmem-push.so.0 ($loaded)" ||
+  { fail "the application does not load the installed library:"; ldd "$work/app/app"; }
+if env -u LD_LIBRARY_PATH "$repo/tests/integration/push_client_library_test.sh" \
+     "$LIBDIR/libtgtpmem-push.so.0" "$work/app/app" >"$work/app/run.out" 2>&1; then
+  sed 's/^/    /' "$work/app/run.out"
+  pass "the installed library and its application (push_client_library_test.sh)"
+else
+  fail "push_client_library_test.sh on the installed files:"; cat "$work/app/run.out"
+fi
+
 # --- 4. a LUN through Debian's tgt-admin, from the shipped example --------------------------
 /usr/bin/tgtpmem-admin create "$work/lun1.img" --size 64m --block-size 4096 >/dev/null
 sed -e "s|/var/lib/tgt-pmem/lun1.img|$work/lun1.img|" -e 's|initiator-address .*|initiator-address 127.0.0.1|' \
@@ -249,16 +354,25 @@ else
 fi
 tgtd_stop
 
-# --- 6. purge: nothing left behind -------------------------------------------------------------
-dpkg -P tgt-pmem >/dev/null 2>&1 && installed=0 && pass "dpkg -P" || fail "dpkg -P"
-[[ -z $(dpkg-query -W -f='${Status}' tgt-pmem 2>/dev/null | grep -v 'not-installed') ]] &&
-  pass "dpkg knows nothing of tgt-pmem" || fail "dpkg still lists tgt-pmem"
-ls /var/lib/dpkg/info/tgt-pmem.* >/dev/null 2>&1 && fail "dpkg info files left" || pass "no dpkg info files left"
+# --- 6. the library packages removed, then purge: nothing left behind -------------------------
+dpkg -r libtgtpmem-push-dev libtgtpmem-push0 >"$work/remove-lib.out" 2>&1 &&
+  pass "dpkg -r libtgtpmem-push-dev libtgtpmem-push0" || { fail "dpkg -r of the library"; cat "$work/remove-lib.out"; }
+[[ ! -e $LIBDIR/libtgtpmem-push.so.0 && ! -e /usr/include/tgt_pmem ]] && pass "library and headers removed" ||
+  fail "library or headers still there"
+ldconfig -p | grep -qF 'libtgtpmem-push.so' && fail "ldconfig's cache still has libtgtpmem-push" ||
+  pass "ldconfig's cache no longer has libtgtpmem-push (the dpkg trigger ran)"
+dpkg -P "${PACKAGES[@]}" >/dev/null 2>&1 && installed=0 && pass "dpkg -P" || fail "dpkg -P"
+listed=$(for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv 'not-installed' && echo "$p"
+done)
+[[ -z $listed ]] && pass "dpkg knows nothing of ${PACKAGES[*]}" || fail "dpkg still lists" $listed
+compgen -G '/var/lib/dpkg/info/tgt-pmem.*' >/dev/null || compgen -G '/var/lib/dpkg/info/libtgtpmem-push*' >/dev/null &&
+  fail "dpkg info files left" || pass "no dpkg info files left"
 left=$(while read -r f; do
   grep -qx "$f" "$work/existed" && continue
   [[ -e $f || -L $f ]] && echo "$f"
-done <"$work/files")
-[[ -z $left ]] && pass "nothing the package installed is left behind" || { fail "left behind:"; echo "$left"; }
+done <"$work/files-all")
+[[ -z $left ]] && pass "nothing the packages installed is left behind" || { fail "left behind:"; echo "$left"; }
 
 if (( failures )); then echo "package_test: $failures check(s) failed"; exit 1; fi
 echo "package_test: all checks passed"

@@ -178,7 +178,9 @@ void check_builders(Bytes data) {
   rr.addr = in.u64();
   rr.rkey = in.u32();
   rr.length = in.u64();
-  check_builder(rr, true, status_ok(rr.status), encode(rr), parse_register_reply);
+  rr.flags = in.u8();  // kRegionFlushable (1) or nothing; any other bit is refused
+  check_builder(rr, true, status_ok(rr.status) && (rr.flags & ~kKnownRegionFlags) == 0,
+                encode(rr), parse_register_reply);
 
   Commit cm;
   cm.request_id = in.u32();

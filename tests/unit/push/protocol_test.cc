@@ -87,7 +87,8 @@ RegisterReply sample_register_reply() {
                        .handle = 0xcafe,
                        .addr = 0x00007f12'34560000,
                        .rkey = 0xdeadbeef,
-                       .length = 0x200000};
+                       .length = 0x200000,
+                       .flags = kRegionFlushable};
 }
 
 Commit sample_commit(std::size_t ranges) {
@@ -310,14 +311,15 @@ TEST(PushProtocol, EncodesRegisterReplyAsDocumented) {
       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,  // 16 status kOk; 20 handle 3
       0x00, 0x00, 0x7f, 0x00, 0x12, 0x34, 0x00, 0x00,  // 24 addr 0x00007f0012340000
       0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00,  // 32 length 2 MiB
-      0x12, 0x34, 0xab, 0xcd, 0x00, 0x00, 0x00, 0x00,  // 40 rkey 0x1234abcd; reserved
+      0x12, 0x34, 0xab, 0xcd, 0x00, 0x00, 0x00, 0x01,  // 40 rkey 0x1234abcd; 44 flushable
   });
   const RegisterReply r{.request_id = 8,
                         .status = Status::kOk,
                         .handle = 3,
                         .addr = 0x00007f0012340000,
                         .rkey = 0x1234abcd,
-                        .length = 0x200000};
+                        .length = 0x200000,
+                        .flags = kRegionFlushable};
   EXPECT_EQ(encode(r), golden);
   const auto back = parse_register_reply(golden);
   ASSERT_TRUE(back.has_value());
@@ -518,7 +520,7 @@ TEST(PushProtocol, RefusesNonZeroReservedBytes) {
   const std::vector<std::pair<Case, std::vector<std::size_t>>> reserved = {
       {all_cases()[0], {28, 29, 30, 31}}, {all_cases()[1], {45, 46, 47}},
       {all_cases()[3], {34, 35}},         {all_cases()[4], {33, 34, 35, 36, 37, 38, 39}},
-      {all_cases()[5], {44, 45, 46, 47}}, {all_cases()[8], {20, 21, 22, 23}},
+      {all_cases()[8], {20, 21, 22, 23}},
       {all_cases()[9], {20, 21, 22, 23}}, {all_cases()[10], {20, 21, 22, 23}},
   };
   for (const auto& [c, offsets] : reserved) {
@@ -530,6 +532,28 @@ TEST(PushProtocol, RefusesNonZeroReservedBytes) {
       EXPECT_EQ(r.error(), ParseError::kBadField) << c.name << " byte " << off;
     }
   }
+}
+
+// REGISTER_REPLY's flags: kRegionFlushable (bit 0) is the only one; any other bit is refused,
+// as reserved bytes are, so that a later version can give it meaning.
+TEST(PushProtocol, RegisterReplyFlagsKnowOnlyFlushable) {
+  RegisterReply plain = sample_register_reply();
+  plain.flags = 0;
+  const auto back = parse_register_reply(encode(plain));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->flags, 0u);
+  const Msg flushable = encode(sample_register_reply());
+  ASSERT_EQ(parse_register_reply(flushable)->flags, std::uint32_t{kRegionFlushable});
+  for (std::size_t off : {44, 45, 46, 47}) {
+    Msg m = flushable;
+    m[off] |= std::byte{0x02};
+    const auto r = parse_register_reply(m);
+    ASSERT_FALSE(r.has_value()) << "byte " << off;
+    EXPECT_EQ(r.error(), ParseError::kBadField) << "byte " << off;
+  }
+  RegisterReply unknown = sample_register_reply();
+  unknown.flags = 0x80000000u | kRegionFlushable;
+  EXPECT_EQ(parse_register_reply(encode(unknown)).error(), ParseError::kBadField);
 }
 
 TEST(PushProtocol, RefusesTooManyCommitRanges) {

@@ -17,6 +17,7 @@
 #include "push_bench.h"
 #include "push_runner.h"
 #include "push_service.h"
+#include "tgt_pmem/flush/remote.h"
 #include "tgt_pmem/push/client.h"
 #include "tgt_pmem/rdma/completion_error.h"
 
@@ -30,7 +31,8 @@ constexpr std::size_t kLunSize = 1 << 20;
 const std::string kIqn = "iqn.2024-01.org.tgt-pmem:push";
 const std::string kInitiator = "iqn.2024-01.org.tgt-pmem:client";
 
-class Bridge final : public rdma::Connection {
+// Not final: FlushBridge is one that also carries RDMA FLUSH.
+class Bridge : public rdma::Connection {
  public:
   explicit Bridge(FakePeer target) : target_(std::move(target)) { limits_.max_sge = 1; }
   ~Bridge() override { target_.disconnect(); }
@@ -124,8 +126,21 @@ class Bridge final : public rdma::Connection {
     notice_disconnect();
   }
 
+  // RDMA FLUSH -> peer_rdma_flush() of the memory the service registered (FlushBridge).
+  rdma::Status flush(std::uint64_t wr_id, rdma::RemoteBuffer dst) {
+    notice_disconnect();
+    if (error_) return flushed(wr_id, rdma::WorkType::kRdmaWrite);
+    const int status = target_.peer_rdma_flush(dst.rkey, dst.addr, dst.length);
+    if (status != IBV_WC_SUCCESS) return failed(wr_id, rdma::WorkType::kRdmaWrite, status);
+    complete(wr_id, rdma::WorkType::kRdmaWrite, IBV_WC_SUCCESS);
+    ++flushes;
+    return {};
+  }
+
   std::size_t reads = 0;
+  std::size_t flushes = 0;
   std::size_t live_regions() const { return regions_.size(); }
+  FakePeer& target() { return target_; }
 
  private:
   struct Local {
@@ -197,6 +212,15 @@ class Bridge final : public rdma::Connection {
   bool error_ = false;
 };
 
+// A bridge whose connection can post RDMA FLUSH (rdma::FlushCapable).
+class FlushBridge final : public Bridge, public rdma::FlushCapable {
+ public:
+  using Bridge::Bridge;
+  rdma::Status post_rdma_flush(std::uint64_t wr_id, rdma::RemoteBuffer dst) override {
+    return flush(wr_id, dst);
+  }
+};
+
 class FakeHost : public PushHost {
  public:
   std::set<std::string> admitted = {kInitiator};
@@ -247,11 +271,16 @@ class ClientAgainstService : public ::testing::Test {
   }
 
   // A client connected through a fresh bridge; bridge is where its connection lives.
-  Result<Client> connect(Bridge*& bridge, ClientOptions o = options()) {
+  Result<Client> connect(Bridge*& bridge, ClientOptions o = options(),
+                         bool flush_capable = false) {
     FakePeer peer = listener.connect_request({});
     pump_service();
     peer.set_auto_complete(true);
-    auto b = std::make_unique<Bridge>(peer);
+    std::unique_ptr<Bridge> b;
+    if (flush_capable)
+      b = std::make_unique<FlushBridge>(peer);
+    else
+      b = std::make_unique<Bridge>(peer);
     bridge = b.get();
     return Client::connect_over(std::move(b), o, [this, bridge] {
       pump_service();
@@ -418,6 +447,58 @@ TEST_F(ClientAgainstService, TheBenchRunsAgainstIt) {
   auto rows = tool::run_bench(*c, o);
   ASSERT_TRUE(rows.has_value()) << rows.error();
   EXPECT_EQ(persisted.size(), 16u);
+}
+
+// The service registers writable regions for RDMA FLUSH; a client whose connection can post
+// it then makes its writes durable with FLUSH, which the service's registration allows.
+TEST_F(ClientAgainstService, RdmaFlushOfAFlushableRegion) {
+  Bridge* bridge = nullptr;
+  auto c = connect(bridge, options(), true);
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  auto r = c->register_region(0, 64 * 1024, kRead | kWrite);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_TRUE(r->flushable);
+  const auto data = pattern(8192, 5);
+  ASSERT_TRUE(c->write_and_flush(*r, 4096, data));
+  EXPECT_EQ(std::memcmp(lun_mem.data() + 4096, data.data(), data.size()), 0);
+  EXPECT_TRUE(persisted.empty()) << "no target CPU involved";
+  if (flush::remote_method_built(flush::RemoteMethod::kRdmaFlush)) {
+    EXPECT_EQ(c->flush_method(*r).value(), FlushMethod::kRdmaFlush);
+    EXPECT_EQ(bridge->flushes, 1u);
+    EXPECT_EQ(bridge->reads, 0u);
+  } else {
+    EXPECT_EQ(c->flush_method(*r).value(), FlushMethod::kReadAfterWrite);
+    EXPECT_EQ(bridge->flushes, 0u);
+    EXPECT_EQ(bridge->reads, 1u);
+  }
+  EXPECT_FALSE(c->broken());
+}
+
+// Where the service's registration with FLUSH failed (rxe: memory that is not pmem), the
+// region is not flushable: auto falls back to read-after-write, rdma-flush refuses.
+TEST_F(ClientAgainstService, ARegionTheServiceCouldNotRegisterForFlush) {
+  for (const FlushMethod m : {FlushMethod::kAuto, FlushMethod::kRdmaFlush}) {
+    SCOPED_TRACE(std::string(to_string(m)));
+    Bridge* bridge = nullptr;
+    ClientOptions o = options();
+    o.flush_method = m;
+    auto c = connect(bridge, o, true);
+    ASSERT_TRUE(c.has_value()) << c.error().message();
+    bridge->target().fail_next_registration(std::make_error_code(std::errc::invalid_argument));
+    auto r = c->register_region(0, 4096, kRead | kWrite);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_FALSE(r->flushable);
+    auto w = c->write_and_flush(*r, 0, pattern(4096, 6));
+    EXPECT_EQ(bridge->flushes, 0u);
+    if (m == FlushMethod::kAuto) {
+      EXPECT_TRUE(w.has_value()) << w.error().message();
+      EXPECT_EQ(bridge->reads, 1u);
+    } else {
+      ASSERT_FALSE(w.has_value());
+      EXPECT_EQ(w.error(), std::errc::not_supported) << w.error().message();
+      EXPECT_EQ(bridge->reads, 0u);
+    }
+  }
 }
 
 }  // namespace

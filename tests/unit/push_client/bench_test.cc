@@ -7,6 +7,7 @@
 
 #include "fake_target.h"
 #include "push_bench.h"
+#include "tgt_pmem/flush/remote.h"
 
 namespace tgt_pmem::push::tool {
 namespace {
@@ -88,6 +89,46 @@ TEST(PushBench, ReportsWhatFailed) {
   ASSERT_FALSE(rows.has_value());
   EXPECT_NE(rows.error().find("write+commit #0"), std::string::npos) << rows.error();
   EXPECT_NE(rows.error().find("I/O error"), std::string::npos) << rows.error();
+}
+
+// --remote-flush: the second row names the one-sided method used.
+TEST(PushBench, NamesTheRdmaFlushRowWhereItIsUsed) {
+  tgt_pmem::testing::FakePeer peer;
+  test_support::FakeTarget target(peer);
+  target.offer_flush = true;
+  auto c =
+      Client::connect_over(peer.connect_flush_capable(), test_support::test_options(), target.hook());
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  BenchOptions o;
+  o.count = 5;
+  o.region = 16384;
+  auto rows = run_bench(*c, o);
+  ASSERT_TRUE(rows.has_value()) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].method, "write+commit");
+  if (flush::remote_method_built(flush::RemoteMethod::kRdmaFlush)) {
+    EXPECT_EQ((*rows)[1].method, "write+rdma-flush");
+    EXPECT_EQ(peer.rdma_flushes_run().size(), 5u);
+  } else {
+    EXPECT_EQ((*rows)[1].method, "write+read-after-write");
+    EXPECT_TRUE(peer.rdma_flushes_run().empty());
+  }
+}
+
+TEST(PushBench, AnRdmaFlushItCannotHaveFailsBeforeWriting) {
+  tgt_pmem::testing::FakePeer peer;
+  test_support::FakeTarget target(peer);
+  ClientOptions co = test_support::test_options();
+  co.flush_method = FlushMethod::kRdmaFlush;
+  auto c = Client::connect_over(peer.connect(), co, target.hook());
+  ASSERT_TRUE(c.has_value());
+  BenchOptions o;
+  o.count = 3;
+  auto rows = run_bench(*c, o);
+  ASSERT_FALSE(rows.has_value());
+  EXPECT_NE(rows.error().find("RDMA FLUSH is not available"), std::string::npos) << rows.error();
+  EXPECT_TRUE(target.commits.empty()) << "nothing measured";
+  EXPECT_EQ(target.unregisters.size(), 1u) << "the region is not left behind";
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "fake_rdma.h"
 #include "fake_target.h"
+#include "tgt_pmem/flush/remote.h"
 #include "tgt_pmem/rdma/completion_error.h"
 
 namespace tgt_pmem::push {
@@ -420,6 +421,172 @@ TEST_F(PushClient, EverythingRegisteredIsReleasedBeforeTheConnection) {
   }
   EXPECT_TRUE(peer.connection_destroyed());
   EXPECT_EQ(peer.regions_live_at_close(), 0u);
+}
+
+// --- The one-sided flush: read-after-write or RDMA FLUSH ----------------------------------
+
+bool rdma_flush_built() { return flush::remote_method_built(flush::RemoteMethod::kRdmaFlush); }
+
+// Why RDMA FLUSH cannot be posted on a plain (not FlushCapable) connection in this build.
+std::error_code not_on_a_plain_connection() {
+  return rdma_flush_built() ? flush::make_error_code(flush::RemoteFlushError::kRdmaFlushNotOffered)
+                            : flush::make_error_code(flush::RemoteFlushError::kRdmaFlushNotBuilt);
+}
+
+TEST_F(PushClient, AutoFlushIsReadAfterWriteOnAPlainConnection) {
+  target.offer_flush = true;
+  Client c = connected();
+  EXPECT_FALSE(c.rdma_flush_offered());
+  auto r = c.register_region(0, 8192, kRead | kWrite);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->flushable) << "the target said so";
+  auto m = c.flush_method(*r);
+  ASSERT_TRUE(m.has_value()) << m.error().message();
+  EXPECT_EQ(*m, FlushMethod::kReadAfterWrite);
+  const auto data = bytes(4096, 3);
+  ASSERT_TRUE(c.write_and_flush(*r, 4096, data));
+  EXPECT_TRUE(peer.rdma_flushes_run().empty());
+  const auto seen = peer.region(r->remote.rkey);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), seen.begin() + 4096));
+}
+
+TEST_F(PushClient, ExplicitRdmaFlushOnAPlainConnectionFailsClearly) {
+  target.offer_flush = true;
+  ClientOptions o = test_options();
+  o.flush_method = FlushMethod::kRdmaFlush;
+  Client c = connected(o);
+  auto r = c.register_region(0, 8192, kRead | kWrite);
+  ASSERT_TRUE(r.has_value());
+  auto m = c.flush_method(*r);
+  ASSERT_FALSE(m.has_value());
+  EXPECT_EQ(m.error(), not_on_a_plain_connection());
+  EXPECT_EQ(m.error(), std::errc::not_supported);
+  EXPECT_NE(m.error().message().find("RDMA FLUSH is not available"), std::string::npos)
+      << m.error().message();
+  auto w = c.write_and_flush(*r, 0, bytes(4096));
+  ASSERT_FALSE(w.has_value()) << "never read-after-write in its place";
+  EXPECT_EQ(w.error(), not_on_a_plain_connection());
+  const auto seen = peer.region(r->remote.rkey);
+  EXPECT_TRUE(std::all_of(seen.begin(), seen.end(), [](std::byte b) { return b == std::byte{0}; }))
+      << "refused before the WRITE";
+  EXPECT_FALSE(c.broken());
+  ASSERT_TRUE(c.write_and_commit(*r, 0, bytes(512))) << "COMMIT still works";
+}
+
+TEST_F(PushClient, ExplicitReadAfterWriteIsKept) {
+  target.offer_flush = true;
+  ClientOptions o = test_options();
+  o.flush_method = FlushMethod::kReadAfterWrite;
+  auto conn = peer.connect_flush_capable();
+  auto c = Client::connect_over(std::move(conn), o, target.hook());
+  ASSERT_TRUE(c.has_value());
+  auto r = c->register_region(0, 4096, kRead | kWrite);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(c->flush_method(*r).value(), FlushMethod::kReadAfterWrite);
+  ASSERT_TRUE(c->write_and_flush(*r, 0, bytes(4096)));
+  EXPECT_TRUE(peer.rdma_flushes_run().empty());
+}
+
+class PushClientFlushCapable : public PushClient {
+ protected:
+  Result<Client> connect_flush_capable(ClientOptions o = test_options()) {
+    return Client::connect_over(peer.connect_flush_capable(), o, target.hook());
+  }
+};
+
+TEST_F(PushClientFlushCapable, AutoFlushIsRdmaFlushWhereConnectionAndRegionOfferIt) {
+  target.offer_flush = true;
+  auto c = connect_flush_capable();
+  ASSERT_TRUE(c.has_value());
+  auto r = c->register_region(0, 16384, kRead | kWrite);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->flushable);
+  if (!rdma_flush_built()) {
+    // rdma-core < 45: even a connection that could post FLUSH is not used for it.
+    EXPECT_FALSE(c->rdma_flush_offered());
+    EXPECT_EQ(c->flush_method(*r).value(), FlushMethod::kReadAfterWrite);
+    ASSERT_TRUE(c->write_and_flush(*r, 0, bytes(512)));
+    EXPECT_TRUE(peer.rdma_flushes_run().empty());
+    GTEST_SKIP() << "built without RDMA FLUSH (ibv_wr_flush): auto is read-after-write";
+  }
+  EXPECT_TRUE(c->rdma_flush_offered());
+  EXPECT_EQ(c->flush_method(*r).value(), FlushMethod::kRdmaFlush);
+  const auto data = bytes(6000, 4);
+  ASSERT_TRUE(c->write_and_flush(*r, 1000, data));
+  // One FLUSH of exactly the written range reached the target, as a FLUSH (no READ).
+  const auto flushes = peer.rdma_flushes_run();
+  ASSERT_EQ(flushes.size(), 1u);
+  EXPECT_EQ(flushes[0].addr, r->remote.addr + 1000);
+  EXPECT_EQ(flushes[0].rkey, r->remote.rkey);
+  EXPECT_EQ(flushes[0].length, data.size());
+  const auto seen = peer.region(r->remote.rkey);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), seen.begin() + 1000));
+  EXPECT_TRUE(target.commits.empty()) << "no target CPU involved";
+  EXPECT_FALSE(c->broken());
+
+  // RDMA FLUSH needs no read access, unlike read-after-write.
+  auto w = c->register_region(16384, 4096, kWrite);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(c->flush_method(*w).value(), FlushMethod::kRdmaFlush);
+  ASSERT_TRUE(c->write_and_flush(*w, 0, bytes(4096)));
+  EXPECT_EQ(peer.rdma_flushes_run().size(), 2u);
+}
+
+TEST_F(PushClientFlushCapable, AutoFlushIsReadAfterWriteForARegionNotFlushable) {
+  target.offer_flush = false;
+  auto c = connect_flush_capable();
+  ASSERT_TRUE(c.has_value());
+  auto r = c->register_region(0, 4096, kRead | kWrite);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->flushable);
+  EXPECT_EQ(c->rdma_flush_offered(), rdma_flush_built());
+  EXPECT_EQ(c->flush_method(*r).value(), FlushMethod::kReadAfterWrite);
+  ASSERT_TRUE(c->write_and_flush(*r, 0, bytes(4096)));
+  EXPECT_TRUE(peer.rdma_flushes_run().empty());
+}
+
+TEST_F(PushClientFlushCapable, ExplicitRdmaFlushOfARegionNotFlushableFailsClearly) {
+  target.offer_flush = false;
+  ClientOptions o = test_options();
+  o.flush_method = FlushMethod::kRdmaFlush;
+  auto c = connect_flush_capable(o);
+  ASSERT_TRUE(c.has_value());
+  auto r = c->register_region(0, 4096, kRead | kWrite);
+  ASSERT_TRUE(r.has_value());
+  const std::error_code expected =
+      rdma_flush_built() ? make_error_code(ClientError::kNotFlushable)
+                         : flush::make_error_code(flush::RemoteFlushError::kRdmaFlushNotBuilt);
+  EXPECT_EQ(c->flush_method(*r).error(), expected);
+  EXPECT_EQ(c->write_and_flush(*r, 0, bytes(512)).error(), expected);
+  EXPECT_EQ(expected, std::errc::not_supported);
+  EXPECT_TRUE(peer.rdma_flushes_run().empty());
+  EXPECT_FALSE(c->broken());
+}
+
+TEST_F(PushClientFlushCapable, ARefusedRdmaFlushIsARemoteAccessError) {
+  if (!rdma_flush_built()) GTEST_SKIP() << "built without RDMA FLUSH (ibv_wr_flush)";
+  target.offer_flush = true;
+  auto c = connect_flush_capable();
+  ASSERT_TRUE(c.has_value());
+  auto r = c->register_region(0, 4096, kRead | kWrite);
+  ASSERT_TRUE(r.has_value());
+  // A region the target says is flushable but whose registration does not allow FLUSH.
+  const rdma::RemoteBuffer plain = peer.add_region(4096);  // read and write, no FLUSH
+  Region lying = *r;
+  lying.remote = {plain.addr, plain.rkey, plain.length};
+  auto w = c->write_and_flush(lying, 0, bytes(512));
+  ASSERT_FALSE(w.has_value());
+  EXPECT_EQ(w.error(), rdma::completion_error(IBV_WC_REM_ACCESS_ERR));
+  EXPECT_TRUE(c->broken());
+}
+
+TEST(PushClientFlushMethod, HasNames) {
+  EXPECT_EQ(to_string(FlushMethod::kAuto), "auto");
+  EXPECT_EQ(to_string(FlushMethod::kReadAfterWrite), "read-after-write");
+  EXPECT_EQ(to_string(FlushMethod::kRdmaFlush), "rdma-flush");
+  EXPECT_EQ(ClientOptions{}.flush_method, FlushMethod::kAuto);
+  EXPECT_EQ(std::error_code(ClientError::kNotFlushable).message(),
+            "the target did not register the region for RDMA FLUSH");
 }
 
 TEST(PushClientErrors, CategoriesSayWhoRefused) {

@@ -44,6 +44,9 @@ class FakeTarget {
   Status commit_status = Status::kOk;
   bool answer = true;  // false: swallow requests (the client times out)
   bool disconnect_instead_of_answer = false;
+  // Writable regions are registered for RDMA FLUSH (rdma::kRemoteFlush) and said to be
+  // (kRegionFlushable), as the real target does where the registration allows it.
+  bool offer_flush = false;
   // Replaces the reply to the next request (a malformed one, a wrong id...).
   std::optional<std::vector<std::byte>> next_reply_override;
 
@@ -127,6 +130,10 @@ class FakeTarget {
         unsigned access = 0;
         if (m->access & kRead) access |= rdma::kRemoteRead;
         if (m->access & kWrite) access |= rdma::kRemoteWrite;
+        if (offer_flush && (m->access & kWrite)) {
+          access |= rdma::kRemoteFlush;
+          r.flags = kRegionFlushable;
+        }
         const rdma::RemoteBuffer remote = peer.add_region(m->length, access);
         r.handle = next_handle_++;
         r.addr = remote.addr;

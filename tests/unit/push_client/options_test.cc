@@ -97,6 +97,20 @@ TEST(PushOptions, Bench) {
   EXPECT_FALSE(parse(with({"--bench", "--size", "lots"})).has_value());
 }
 
+TEST(PushOptions, RemoteFlush) {
+  EXPECT_EQ(ok(with({"--bench"})).client.flush_method, FlushMethod::kAuto);
+  EXPECT_EQ(ok(with({"--bench", "--remote-flush", "auto"})).client.flush_method,
+            FlushMethod::kAuto);
+  EXPECT_EQ(ok(with({"--bench", "--remote-flush", "read-after-write"})).client.flush_method,
+            FlushMethod::kReadAfterWrite);
+  EXPECT_EQ(ok(with({"--bench", "--remote-flush=rdma-flush"})).client.flush_method,
+            FlushMethod::kRdmaFlush);
+  auto bad = parse(with({"--bench", "--remote-flush", "raf"}));
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().find("--remote-flush"), std::string::npos) << bad.error();
+  EXPECT_FALSE(parse(with({"--remote-flush", "auto"})).has_value()) << "needs --bench";
+}
+
 TEST(PushOptions, Help) {
   auto p = parse({"--help"});
   ASSERT_TRUE(p.has_value());
@@ -105,6 +119,7 @@ TEST(PushOptions, Help) {
   EXPECT_NE(text.find("register:OFFSET:LENGTH:r|w|rw"), std::string::npos);
   EXPECT_NE(text.find("expect=refused"), std::string::npos);
   EXPECT_NE(text.find("--bench"), std::string::npos);
+  EXPECT_NE(text.find("--remote-flush"), std::string::npos);
 }
 
 }  // namespace

@@ -62,8 +62,8 @@ class PushService : public ::testing::Test {
     lun = service.attach(std::move(l));
   }
 
-  FakePeer connect_peer() {
-    FakePeer peer = listener.connect_request({});
+  FakePeer connect_peer(testing::FakeRequest request = {}) {
+    FakePeer peer = listener.connect_request({}, request);
     pump_listener();
     peer.set_auto_complete(true);
     return peer;
@@ -309,6 +309,85 @@ TEST_F(PushService, LunRemovalInvalidatesItsRegionsAtOnce) {
   EXPECT_TRUE(peer.disconnect_called());
   EXPECT_NE(peer.peer_rdma_write(r.rkey, r.addr, pattern(512, 5)), IBV_WC_SUCCESS);
   EXPECT_EQ(peer.live_regions(), 2u);  // only the session's own message buffers remain
+}
+
+// --- RDMA FLUSH: writable regions are registered for it where the registration allows ------
+
+// The service's own receive and send buffers are registered too: the region's registration
+// is the last one.
+unsigned last_registration_access(const FakePeer& peer) {
+  const auto access = peer.registration_access();
+  return access.empty() ? 0 : access.back();
+}
+
+TEST_F(PushService, WritableRegionsAreOfferedForRdmaFlush) {
+  // A connection whose device offers FLUSH, and a plain one: the target's side is the same
+  // (FLUSH is the requester's operation; the responder needs only the registration).
+  for (const bool flush_capable : {true, false}) {
+    SCOPED_TRACE(flush_capable ? "FlushCapable connection" : "plain connection");
+    FakePeer peer = connect_peer(testing::FakeRequest{.rdma_flush = flush_capable});
+    ASSERT_EQ(connect(peer).status, Status::kOk);
+    RegisterReply r = reg(peer, 0, 8192, kRead | kWrite);
+    ASSERT_EQ(r.status, Status::kOk);
+    EXPECT_EQ(r.flags, std::uint32_t{kRegionFlushable});
+    EXPECT_NE(last_registration_access(peer) & rdma::kRemoteFlush, 0u);
+    ASSERT_EQ(peer.peer_rdma_write(r.rkey, r.addr, pattern(4096, 1)), IBV_WC_SUCCESS);
+    EXPECT_EQ(peer.peer_rdma_flush(r.rkey, r.addr, 4096), IBV_WC_SUCCESS);
+    RegisterReply w = reg(peer, 8192, 4096, kWrite);
+    EXPECT_EQ(w.flags, std::uint32_t{kRegionFlushable});
+    EXPECT_EQ(peer.peer_rdma_flush(w.rkey, w.addr, 4096), IBV_WC_SUCCESS);
+  }
+}
+
+TEST_F(PushService, ReadOnlyRegionsAreNotFlushable) {
+  FakePeer peer = connect_peer(testing::FakeRequest{.rdma_flush = true});
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead);
+  ASSERT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.flags, 0u);
+  EXPECT_EQ(last_registration_access(peer) & rdma::kRemoteFlush, 0u);
+  EXPECT_EQ(peer.peer_rdma_flush(r.rkey, r.addr, 4096), IBV_WC_REM_ACCESS_ERR);
+}
+
+// A build without RDMA FLUSH (EOPNOTSUPP) or a device that cannot flush that memory (rxe:
+// EINVAL for pages that are not pmem): registered again without it, and said so.
+TEST_F(PushService, ARegistrationRefusingFlushIsMadeWithoutIt) {
+  for (const std::errc refusal : {std::errc::operation_not_supported, std::errc::invalid_argument}) {
+    SCOPED_TRACE(std::make_error_code(refusal).message());
+    FakePeer peer = connect_peer();
+    ASSERT_EQ(connect(peer).status, Status::kOk);
+    const std::size_t before = peer.registrations();
+    peer.fail_next_registration(std::make_error_code(refusal));
+    RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+    ASSERT_EQ(r.status, Status::kOk);
+    EXPECT_EQ(r.flags, 0u);
+    EXPECT_EQ(peer.registrations(), before + 1);
+    EXPECT_EQ(last_registration_access(peer) & rdma::kRemoteFlush, 0u);
+    EXPECT_NE(last_registration_access(peer) & rdma::kRemoteWrite, 0u);
+    // The region works as before; only FLUSH is not allowed on it.
+    const auto data = pattern(4096, 2);
+    ASSERT_EQ(peer.peer_rdma_write(r.rkey, r.addr, data), IBV_WC_SUCCESS);
+    EXPECT_EQ(std::memcmp(lun_mem.data(), data.data(), data.size()), 0);
+    ASSERT_EQ(commit(peer, r.handle), Status::kOk);
+    EXPECT_EQ(peer.peer_rdma_flush(r.rkey, r.addr, 4096), IBV_WC_REM_ACCESS_ERR);
+  }
+}
+
+TEST_F(PushService, ARegistrationFailingBothWaysIsRefusedAsBefore) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  peer.fail_next_registration(std::make_error_code(std::errc::operation_not_supported), 2);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  EXPECT_EQ(r.status, Status::kUnsupported);
+  EXPECT_EQ(r.flags, 0u);
+  peer.fail_next_registration(std::make_error_code(std::errc::not_enough_memory), 2);
+  EXPECT_EQ(reg(peer, 0, 4096, kWrite).status, Status::kInternal);
+  // A read-only region asks once, without FLUSH.
+  peer.fail_next_registration(std::make_error_code(std::errc::operation_not_supported));
+  EXPECT_EQ(reg(peer, 0, 4096, kRead).status, Status::kUnsupported);
+  RegisterReply ok = reg(peer, 0, 4096, kRead | kWrite);
+  EXPECT_EQ(ok.status, Status::kOk);
+  EXPECT_EQ(ok.flags, std::uint32_t{kRegionFlushable});
 }
 
 }  // namespace

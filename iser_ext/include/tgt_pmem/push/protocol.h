@@ -9,6 +9,9 @@
 // A session: CONNECT -> CONNECT_REPLY (status kChapRequired carries a challenge) ->
 // [CHAP_RESPONSE -> CONNECT_REPLY] -> any number of REGISTER / COMMIT / UNREGISTER, each
 // answered by its reply. At most one request is outstanding (the client waits).
+//
+// Installed with client.h (libtgtpmem-push-dev): the functions below are part of
+// libtgtpmem-push.so's API (TGTPMEM_PUSH_API, export.h).
 #pragma once
 
 #include <array>
@@ -20,6 +23,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tgt_pmem/push/export.h"
 
 namespace tgt_pmem::push {
 
@@ -61,7 +66,7 @@ enum class Status : std::uint32_t {
   kUnsupported = 11,      // version, access mode or layout (push needs the raw layout)
   kInternal = 12,
 };
-[[nodiscard]] std::string_view to_string(Status s) noexcept;
+[[nodiscard]] TGTPMEM_PUSH_API std::string_view to_string(Status s) noexcept;
 
 enum class ParseError : std::uint8_t {
   kTruncated,    // shorter than the header, than its length field, or than its fields
@@ -72,7 +77,7 @@ enum class ParseError : std::uint8_t {
   kBadField,     // a value the protocol reserves (unknown access bits, too many ranges...)
   kNameTooLong,
 };
-[[nodiscard]] std::string_view to_string(ParseError e) noexcept;
+[[nodiscard]] TGTPMEM_PUSH_API std::string_view to_string(ParseError e) noexcept;
 
 struct Header {
   MessageType type = MessageType::kConnect;
@@ -82,7 +87,8 @@ struct Header {
 };
 // Checks magic, version and length (== bytes.size()); the type is returned as is (may be
 // unknown: callers answer kBadRequest).
-[[nodiscard]] std::expected<Header, ParseError> parse_header(std::span<const std::byte> msg) noexcept;
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<Header, ParseError> parse_header(
+    std::span<const std::byte> msg) noexcept;
 
 enum Access : std::uint8_t { kRead = 1, kWrite = 2 };
 
@@ -119,6 +125,15 @@ struct Register {
   std::uint8_t access = 0;   // Access bits
   friend bool operator==(const Register&, const Register&) = default;
 };
+// REGISTER_REPLY's flags (kOk): what the region offers besides the access asked for.
+enum RegionFlags : std::uint32_t {
+  // The target registered the region for RDMA FLUSH (IBTA Memory Placement Extensions) to the
+  // persistence domain: a client on a FLUSH-capable connection may make its WRITEs durable
+  // with RDMA FLUSH instead of COMMIT. Only ever set on regions with kWrite.
+  kRegionFlushable = 1,
+};
+inline constexpr std::uint32_t kKnownRegionFlags = kRegionFlushable;
+
 struct RegisterReply {
   std::uint32_t request_id = 0;
   Status status = Status::kOk;
@@ -126,6 +141,7 @@ struct RegisterReply {
   std::uint64_t addr = 0;     // RDMA address of the region's first byte
   std::uint32_t rkey = 0;     // valid on this connection only
   std::uint64_t length = 0;
+  std::uint32_t flags = 0;    // RegionFlags (kOk); a parser refuses unknown bits
   friend bool operator==(const RegisterReply&, const RegisterReply&) = default;
 };
 struct Range {
@@ -158,43 +174,52 @@ struct SimpleReply {
 // kMaxCommitRanges ranges, a SimpleReply type other than the two below) give an EMPTY vector,
 // never a truncated message. Other values are encoded as given, even ones the parsers refuse
 // (unknown access bits or status, NUL in a name), so that tests can send them.
-[[nodiscard]] std::vector<std::byte> encode(const Connect& m);
-[[nodiscard]] std::vector<std::byte> encode(const ConnectReply& m);
-[[nodiscard]] std::vector<std::byte> encode(const ChapResponse& m);
-[[nodiscard]] std::vector<std::byte> encode(const Register& m);
-[[nodiscard]] std::vector<std::byte> encode(const RegisterReply& m);
-[[nodiscard]] std::vector<std::byte> encode(const Commit& m);
-[[nodiscard]] std::vector<std::byte> encode(const Unregister& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const Connect& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const ConnectReply& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const ChapResponse& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const Register& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const RegisterReply& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const Commit& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const Unregister& m);
 // type is kCommitReply or kUnregisterReply.
-[[nodiscard]] std::vector<std::byte> encode(MessageType type, const SimpleReply& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(MessageType type,
+                                                             const SimpleReply& m);
 
 // Parsers: the whole message, header included.
-[[nodiscard]] std::expected<Connect, ParseError> parse_connect(std::span<const std::byte> msg);
-[[nodiscard]] std::expected<ConnectReply, ParseError> parse_connect_reply(std::span<const std::byte> msg);
-[[nodiscard]] std::expected<ChapResponse, ParseError> parse_chap_response(std::span<const std::byte> msg);
-[[nodiscard]] std::expected<Register, ParseError> parse_register(std::span<const std::byte> msg);
-[[nodiscard]] std::expected<RegisterReply, ParseError> parse_register_reply(std::span<const std::byte> msg);
-[[nodiscard]] std::expected<Commit, ParseError> parse_commit(std::span<const std::byte> msg);
-[[nodiscard]] std::expected<Unregister, ParseError> parse_unregister(std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<Connect, ParseError> parse_connect(
+    std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<ConnectReply, ParseError> parse_connect_reply(
+    std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<ChapResponse, ParseError> parse_chap_response(
+    std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<Register, ParseError> parse_register(
+    std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<RegisterReply, ParseError> parse_register_reply(
+    std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<Commit, ParseError> parse_commit(
+    std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<Unregister, ParseError> parse_unregister(
+    std::span<const std::byte> msg);
 // kCommitReply or kUnregisterReply.
-[[nodiscard]] std::expected<SimpleReply, ParseError> parse_simple_reply(MessageType type,
-                                                                       std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<SimpleReply, ParseError> parse_simple_reply(
+    MessageType type, std::span<const std::byte> msg);
 
 // CHAP (RFC 1994): MD5 over identifier, secret, challenge. Used by both sides.
 // Should MD5 be unavailable (an OpenSSL configured FIPS-only, or out of memory) the result is
 // random bytes (all zero if even RAND_bytes fails), which the peer will refuse. A target
 // checks a response with chap_verify, never by comparing chap_response's result itself.
-[[nodiscard]] std::array<std::uint8_t, kChapResponseSize> chap_response(
+[[nodiscard]] TGTPMEM_PUSH_API std::array<std::uint8_t, kChapResponseSize> chap_response(
     std::uint8_t id, std::string_view secret,
     std::span<const std::uint8_t, kChapChallengeSize> challenge);
 // As chap_response, but nullopt when MD5 cannot be computed. Thread-safe.
-[[nodiscard]] std::optional<std::array<std::uint8_t, kChapResponseSize>> try_chap_response(
-    std::uint8_t id, std::string_view secret,
-    std::span<const std::uint8_t, kChapChallengeSize> challenge) noexcept;
+[[nodiscard]] TGTPMEM_PUSH_API std::optional<std::array<std::uint8_t, kChapResponseSize>>
+try_chap_response(std::uint8_t id, std::string_view secret,
+                  std::span<const std::uint8_t, kChapChallengeSize> challenge) noexcept;
 // The target's check of a CHAP_RESPONSE: true only if `response` is the expected digest,
 // compared in constant time; false also when MD5 cannot be computed. Thread-safe.
-[[nodiscard]] bool chap_verify(std::uint8_t id, std::string_view secret,
-                               std::span<const std::uint8_t, kChapChallengeSize> challenge,
-                               std::span<const std::uint8_t, kChapResponseSize> response) noexcept;
+[[nodiscard]] TGTPMEM_PUSH_API bool chap_verify(
+    std::uint8_t id, std::string_view secret,
+    std::span<const std::uint8_t, kChapChallengeSize> challenge,
+    std::span<const std::uint8_t, kChapResponseSize> response) noexcept;
 
 }  // namespace tgt_pmem::push
