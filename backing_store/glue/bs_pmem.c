@@ -506,8 +506,14 @@ static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
 			err == TGTPMEM_PUSH_E_ADDRINUSE ? "port in use" : "RDMA error");
 		return -1;
 	}
-	eprintf("bs_pmem: %s: push mode on RDMA CM port %u (target %d, LUN %" PRIu64 ")\n",
-		path, v.push_port, lu->tgt->tid, lu->lun);
+	tgtpmem_push_set_poll(p->push, v.push_poll_us);
+	if (v.push_poll_us)
+		eprintf("bs_pmem: %s: push mode on RDMA CM port %u (target %d, LUN %" PRIu64
+			"), polled %u us after each request\n",
+			path, v.push_port, lu->tgt->tid, lu->lun, v.push_poll_us);
+	else
+		eprintf("bs_pmem: %s: push mode on RDMA CM port %u (target %d, LUN %" PRIu64 ")\n",
+			path, v.push_port, lu->tgt->tid, lu->lun);
 	return 0;
 }
 

@@ -66,6 +66,7 @@ void tgtpmem_options_get(const tgtpmem_options* opts, struct tgtpmem_options_val
   v->atomic_layout = opts->o.layout == tgt_pmem::bs::LayoutKind::kAtomic;
   v->push = opts->o.push;
   v->push_port = opts->o.push_port;
+  v->push_poll_us = opts->o.push_poll_us;
 }
 
 void tgtpmem_options_free(tgtpmem_options* opts) noexcept { delete opts; }

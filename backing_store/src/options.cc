@@ -98,14 +98,23 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       if (*n < 1 || *n > 65535)
         return std::unexpected("bsopts: push_port=" + std::string(val) + ": must be 1 to 65535");
       o.push_port = static_cast<std::uint16_t>(*n);
+    } else if (key == "push_poll_us") {
+      auto n = parse_uint(key, val);
+      if (!n) return std::unexpected(n.error());
+      if (*n > kMaxPushPollUs)
+        return std::unexpected("bsopts: push_poll_us=" + std::string(val) + ": must be 0 to " +
+                               std::to_string(kMaxPushPollUs));
+      o.push_poll_us = static_cast<std::uint32_t>(*n);
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
-                             "push, push_port)");
+                             "push, push_port, push_poll_us)");
     }
   }
   if (seen.contains("push_port") && !o.push)
     return std::unexpected("bsopts: push_port= needs push=on");
+  if (seen.contains("push_poll_us") && !o.push)
+    return std::unexpected("bsopts: push_poll_us= needs push=on");
   // Push mode hands out the LUN's bytes as they lie in the mapping; the atomic layout
   // remaps blocks, so an initiator's RDMA would land in the wrong place.
   if (o.push && o.layout == LayoutKind::kAtomic)

@@ -14,6 +14,9 @@ namespace tgt_pmem::bs {
 enum class Exec { kInline, kThreads };
 enum class LayoutKind { kRaw, kAtomic };
 
+// push_poll_us's ceiling: 10 ms, beyond which tgtd's other connections would wait too long.
+inline constexpr std::uint32_t kMaxPushPollUs = 10000;
+
 struct Options {
   std::uint32_t block_size = 0;  // 0: tgtadm's --blocksize (tgt's default is 512)
   bool write_cache = false;      // volatile write cache (WCE=1); default write-through
@@ -23,6 +26,9 @@ struct Options {
   LayoutKind layout = LayoutKind::kRaw;  // atomic: torn-write-free, WRITE ATOMIC (no unmap)
   bool push = false;             // push mode (iser_ext): initiators RDMA into the mapping
   std::uint16_t push_port = 5566;  // its RDMA CM port
+  // Microseconds tgtd's event loop keeps polling a push connection for its next request
+  // after each one (0: back to the event loop at once). See bs_pmem(8), PUSH MODE.
+  std::uint32_t push_poll_us = 0;
 
   friend bool operator==(const Options&, const Options&) = default;
 };

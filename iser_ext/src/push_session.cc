@@ -4,6 +4,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -107,12 +108,29 @@ void Session::reply(const std::vector<std::byte>& msg) {
 
 void Session::on_completions() {
   if (auto a = conn_->arm(); !a) fail("cannot re-arm the completion queue: " + a.error().message());
+  if (!take_completions()) return;  // woken for nothing new: no reason to poll on
+  // push_poll_us: the client's next request comes one round trip after our reply. Waiting
+  // for it here, polling, saves the wake-up of tgtd's event loop (most of a COMMIT's cost in
+  // the guest) at the price of this thread, which serves every other connection of tgtd too.
+  // So the window is fixed per wake-up, not extended by the requests it catches: a client
+  // that never pauses still hands the event loop back every poll_us. (Polling on after such
+  // a window, when it caught something, measured no better: 592 against 577 us.)
+  const std::uint32_t poll_us = lun_ != nullptr ? lun_->poll_us : 0;
+  if (poll_us == 0) return;
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::microseconds(poll_us);
+  while (state_ == State::kReady && !disconnected_ && Clock::now() < deadline)
+    (void)take_completions();
+}
+
+bool Session::take_completions() {
+  bool requests = false;
   rdma::Completion wcs[16];
   for (;;) {
     auto n = conn_->poll(wcs);
     if (!n) {
       fail("polling failed: " + n.error().message());
-      return;
+      return requests;
     }
     for (std::size_t i = 0; i < *n; ++i) {
       const rdma::Completion& wc = wcs[i];
@@ -130,10 +148,12 @@ void Session::on_completions() {
             recv_mem_.data() + std::size_t{index} * kMaxMessageSize,
             std::min<std::size_t>(wc.byte_len, kMaxMessageSize)));
         post_recv(index);
+        requests = true;
       }
     }
     if (*n < std::size(wcs)) break;
   }
+  return requests;
 }
 
 void Session::handle(std::span<const std::byte> msg) {

@@ -37,6 +37,8 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   [[nodiscard]] rdma::Status start();
+  // After the completion fd fired: re-arms, then handles what came; if that was a request
+  // and the LUN has poll_us, keeps polling (and handling) for poll_us more.
   void on_completions();
   void on_disconnected() { disconnected_ = true; }
   // The LUN goes away: deregister everything of it now, then disconnect.
@@ -58,6 +60,8 @@ class Session {
     std::unique_ptr<rdma::MemoryRegion> mr;
   };
 
+  // Reaps every completion waiting, handling the requests among them; true if there were any.
+  bool take_completions();
   void handle(std::span<const std::byte> msg);
   void on_connect(std::span<const std::byte> msg);
   void on_chap(std::span<const std::byte> msg);

@@ -228,6 +228,11 @@ __attribute__((visibility("default"))) tgtpmem_push_lun* tgtpmem_push_attach(
   return nullptr;
 }
 
+__attribute__((visibility("default"))) void tgtpmem_push_set_poll(tgtpmem_push_lun* h,
+                                                                  uint32_t poll_us) noexcept {
+  if (h != nullptr && h->lun != nullptr) h->lun->poll_us = poll_us;
+}
+
 __attribute__((visibility("default"))) void tgtpmem_push_detach(tgtpmem_push_lun* h) noexcept {
   if (h == nullptr) return;
   try {

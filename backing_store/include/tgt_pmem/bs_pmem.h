@@ -57,6 +57,7 @@ struct tgtpmem_options_values {
 	int atomic_layout;     /* 1: layout=atomic */
 	int push;              /* 1: push=on (iser_ext push mode for this LUN) */
 	uint16_t push_port;    /* push_port=, default 5566 */
+	uint32_t push_poll_us; /* push_poll_us=, default 0 */
 };
 
 /*

@@ -10,8 +10,9 @@
 #     read-only handle; CONNECT to a LUN whose ACL does not admit us; CHAP with a wrong
 #     secret (and the right one works);
 #   - a client killed with registered regions leaves tgtd healthy, its regions deregistered;
-#   - a benchmark table: durable 4 KiB writes via push (WRITE+COMMIT, WRITE+read-after-write)
-#     next to an iSER O_DIRECT write (write-through LUN: durable on completion) of the LUN.
+#   - a benchmark table: durable 4 KiB writes via push (WRITE+COMMIT with tgtd's event loop
+#     and with push_poll_us, WRITE+read-after-write) next to an iSER O_DIRECT write
+#     (write-through LUN: durable on completion) of the LUN.
 set -u
 source /e2e/guest/lib.sh
 
@@ -19,6 +20,7 @@ command -v tgtpmem-push >/dev/null || skip "no tgtpmem-push in the guest (run.sh
 [[ $E2E_BSTYPE == pmem ]] || skip "push mode is bs_pmem's; bstype is $E2E_BSTYPE"
 
 port=5566
+poll_us=1000  # the benchmark's push_poll_us
 iqn=$E2E_IQN_PREFIX:push
 iqn_acl=$E2E_IQN_PREFIX:push-acl
 iqn_chap=$E2E_IQN_PREFIX:push-chap
@@ -132,9 +134,30 @@ must fio --name=iser-durable --filename="$DEV" --ioengine=libaio --direct=1 --io
          --output-format=json --output="$E2E_LOG/fio-iser-qd1.json" >/dev/null
 iser_lat=$(awk '/"write" : \{/ {w = 1} w && /"clat_ns" : \{/ {c = 1} c && /"mean"/ {gsub(/[",]/, "", $3); print $3 / 1000; exit}' "$E2E_LOG/fio-iser-qd1.json")
 iser_logout "$iqn"
+# The same LUN again with push_poll_us: tgtd polls the connection for the next request.
+must tgtadm --lld iser --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null
+must tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+     --backing-store "$PMEM_DEV" --bsopts "push=on;push_port=$port;push_poll_us=$poll_us" >/dev/null
+grep -q "polled $poll_us us after each request" "$E2E_LOG/tgtd.log" ||
+  fail "tgtd did not report push_poll_us=$poll_us (tgtd.log)"
+must_push --bench --size 4K --count 2000 --region 1M --json > /dev/null
+polled_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
+# mean METHOD JSON: the mean latency (us) of that row of a tgtpmem-push --bench --json line
+mean() { sed 's/},{/}\n{/g' <<<"$2" | grep "\"method\":\"$1\"" | sed 's/.*"mean_us":\([0-9.]*\).*/\1/'; }
+commit_ev=$(mean write+commit "$bench_json")
+raf_ev=$(mean write+read-after-write "$bench_json")
+commit_poll=$(mean write+commit "$polled_json")
+[[ -n $commit_ev && -n $raf_ev && -n $commit_poll && -n $iser_lat ]] ||
+  fail "benchmark figures missing (push.log, fio-iser-qd1.json)"
 {
-  echo "durable 4 KiB write latency (QD 1, TCG guest, rxe):"
-  echo "$bench_json" | tr ',' '\n' | grep -E 'mean|p50|p99|iops|method' | tr '\n' ' '; echo
-  echo "iSER O_DIRECT write (write-through LUN) mean: ${iser_lat} us"
+  echo "durable 4 KiB write latency, QD 1, mean (TCG guest, rxe), one run:"
+  awk -v c="$commit_ev" -v r="$raf_ev" -v p="$commit_poll" -v i="$iser_lat" -v u="$poll_us" 'BEGIN {
+    printf "  %-44s %9s %9s\n", "method", "mean us", "/ iSER"
+    printf "  %-44s %9.0f %9.2f\n", "push WRITE+COMMIT", c, c / i
+    printf "  %-44s %9.0f %9.2f\n", "push WRITE+COMMIT, push_poll_us=" u, p, p / i
+    printf "  %-44s %9.0f %9.2f\n", "push WRITE+read-after-write", r, r / i
+    printf "  %-44s %9.0f %9.2f\n", "iSER O_DIRECT write (write-through LUN)", i, 1 }'
+  echo "push (event loop): $bench_json"
+  echo "push (polled):     $polled_json"
 } | tee "$E2E_LOG/bench.txt" >&2
 summary "push mode on devdax: 4 MiB committed pattern survived SIGKILL (push + iSER read); 7 forbidden accesses refused; killed client's regions deregistered; bench in bench.txt"

@@ -56,7 +56,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"push=on;push_port=0", "must be 1 to 65535"},
                       Refused{"push=on;push_port=65536", "must be 1 to 65535"},
                       Refused{"push=on;layout=atomic", "push=on needs layout=raw"},
-                      Refused{"push=on;unmap=on", "unmap=on cannot be combined with push=on"}));
+                      Refused{"push=on;unmap=on", "unmap=on cannot be combined with push=on"},
+                      Refused{"push_poll_us=100", "needs push=on"},
+                      Refused{"push=on;push_poll_us=10001", "must be 0 to 10000"},
+                      Refused{"push=on;push_poll_us=-1", "expected a decimal number"}));
 
 TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
   auto d = parse_options("");
@@ -70,6 +73,10 @@ TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
   ASSERT_TRUE(p) << p.error();
   EXPECT_EQ(p->push_port, 5566) << "the documented default port";
   EXPECT_FALSE(p->unmap) << "push mode never punches holes under registered regions";
+  EXPECT_EQ(p->push_poll_us, 0u) << "no polling unless asked for";
+  auto q = parse_options("push=on;push_poll_us=500");
+  ASSERT_TRUE(q) << q.error();
+  EXPECT_EQ(q->push_poll_us, 500u);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <infiniband/verbs.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -155,6 +156,28 @@ TEST_F(PushService, RegisterWriteCommitUnregister) {
   EXPECT_EQ(*back, data);
   ASSERT_EQ(unreg(peer, r.handle), Status::kOk);
   EXPECT_EQ(peer.peer_rdma_write(r.rkey, r.addr, data), IBV_WC_REM_ACCESS_ERR);
+}
+
+TEST_F(PushService, PollsForTheNextRequestOnlyAfterHandlingOne) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  lun->poll_us = 200000;  // long enough to tell apart from not polling at all
+  using Clock = std::chrono::steady_clock;
+  auto t0 = Clock::now();
+  ASSERT_EQ(commit(peer, r.handle), Status::kOk);
+  EXPECT_GE(Clock::now() - t0, std::chrono::microseconds(lun->poll_us))
+      << "after a request, the connection is polled for poll_us before the loop gets back";
+  // Woken with nothing new (a completion already reaped while polling): no polling.
+  t0 = Clock::now();
+  pump();
+  EXPECT_LT(Clock::now() - t0, std::chrono::microseconds(lun->poll_us / 2));
+  // Off (the default): back to the event loop at once.
+  lun->poll_us = 0;
+  t0 = Clock::now();
+  ASSERT_EQ(commit(peer, r.handle), Status::kOk);
+  EXPECT_LT(Clock::now() - t0, std::chrono::microseconds(100000));
 }
 
 TEST_F(PushService, CommitWithoutRangesCoversTheWholeRegion) {

@@ -61,6 +61,13 @@ struct tgtpmem_push_lun *tgtpmem_push_attach(const struct tgtpmem_push_host_ops 
 					     void *lun_ctx, int *err) TGTPMEM_PUSH_NOEXCEPT;
 
 /*
+ * bsopts push_poll_us: when a request on a connection to this LUN woke tgtd, its event loop
+ * keeps polling (and serving) that connection for poll_us microseconds before it returns
+ * (0, the default: at once). Takes effect for requests from then on.
+ */
+void tgtpmem_push_set_poll(struct tgtpmem_push_lun *lun, uint32_t poll_us) TGTPMEM_PUSH_NOEXCEPT;
+
+/*
  * Detaches the LUN before its mapping goes away: every region of it is deregistered (its
  * rkeys stop working at once) and every connection to it is disconnected. The last LUN of a
  * port stops its service.
