@@ -17,7 +17,8 @@ ATOMIC_ROUNDS=${TGTPMEM_ATOMIC_KILL_ROUNDS:-100}
 source "$(dirname "$0")/../lib/tgtd.sh"
 
 CTL=9101 PORT=3361 IQN=iqn.2026-11.org.tgt-pmem:lun-test
-WORK=$(mktemp -d /tmp/tgtpmem-lun-XXXXXX)
+source "$(dirname "$0")/../lib/workdir.sh"
+work_dir WORK tgtpmem-lun
 LOG=$WORK/tgtd.log
 URL=iscsi://127.0.0.1:$PORT/$IQN/1
 failures=0 passes=0

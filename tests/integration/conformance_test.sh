@@ -16,7 +16,8 @@ source "$HERE/../lib/tgtd.sh"
 
 CTL=9102 PORT=3362 IQN=iqn.2026-11.org.tgt-pmem:conformance
 rm -rf "$OUT" && mkdir -p "$OUT"
-WORK=$(mktemp -d /tmp/tgtpmem-cu-XXXXXX)
+source "$HERE/../lib/workdir.sh"
+work_dir WORK tgtpmem-cu
 trap 'tgtd_stop; rm -rf "$WORK"' EXIT
 
 # Suites whose commands reach the backing store.

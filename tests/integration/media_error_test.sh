@@ -15,7 +15,8 @@ PATTERN_IO=$1 MODULE_DIR=$2
 source "$(dirname "$0")/../lib/tgtd.sh"
 
 CTL=9104 PORT=3364 IQN=iqn.2026-11.org.tgt-pmem:media-error
-WORK=$(mktemp -d /tmp/tgtpmem-media-XXXXXX)
+source "$(dirname "$0")/../lib/workdir.sh"
+work_dir WORK tgtpmem-media
 LOG=$WORK/tgtd.log
 URL=iscsi://127.0.0.1:$PORT/$IQN
 BLOCKS=32768 KEPT_BLOCKS=16384  # 16 MiB files, truncated to 8 MiB

@@ -14,7 +14,8 @@ command -v rpmbuild >/dev/null || { echo "SKIP: rpmbuild is not installed (apt-g
 failures=0
 pass() { echo "ok   - $*"; }
 fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
-out=$(mktemp -d /tmp/tgtpmem-rpm-XXXXXX)
+source "$repo/tests/lib/workdir.sh"
+work_dir out tgtpmem-rpm
 trap 'rm -rf "$out"' EXIT
 
 start=$(date +%s)

@@ -39,7 +39,8 @@ done
 LIBDIR=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
 source "$repo/tests/lib/tgtd.sh"  # tgtadm_c, tgtd_stop (the start is ours: no bind mount)
-work=$(mktemp -d /tmp/tgtpmem-package-XXXXXX)
+source "$repo/tests/lib/workdir.sh"
+work_dir work tgtpmem-package
 log=$work/tgtd.log
 failures=0 installed=0
 pass() { echo "ok   - $*"; }

@@ -8,7 +8,8 @@
 set -uo pipefail
 lib=${1:?usage: push_client_library_test.sh LIBRARY APP}
 app=${2:?usage: push_client_library_test.sh LIBRARY APP}
-tmp=$(mktemp -d /tmp/tgtpmem-pushlib-XXXXXX)
+source "$(dirname "$0")/../lib/workdir.sh"
+work_dir tmp tgtpmem-pushlib
 trap 'rm -rf "$tmp"' EXIT
 failures=0
 pass() { echo "ok   - $*"; }

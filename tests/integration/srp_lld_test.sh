@@ -24,7 +24,8 @@ done
 source "$(dirname "$0")/../lib/tgtd.sh"
 
 CTL=9105 PORT=3365 SRP_PORT=5365 IQN=iqn.2026-11.org.tgt-pmem:srp-lld-test
-WORK=$(mktemp -d /tmp/tgtpmem-srp-lld-XXXXXX)
+source "$(dirname "$0")/../lib/workdir.sh"
+work_dir WORK tgtpmem-srp-lld
 LOG=$WORK/tgtd.log
 URL=iscsi://127.0.0.1:$PORT/$IQN/1
 NODEV_MSG="srp: no RDMA device; after loading one, start the driver with tgtadm --lld srp --mode lld --op start"
