@@ -15,9 +15,8 @@ struct PushLun {
   std::byte* base = nullptr;   // the LUN's byte 0 in tgtd's address space
   std::uint64_t size = 0;      // bytes
   std::uint32_t block_size = 512;
-  // bsopts push_poll_us: how long a connection to this LUN is polled for further requests
-  // after a wake-up that brought one, before tgtd's event loop gets its thread back (0: not
-  // at all).
+  // bsopts push_poll_us: how long after its last request a connection to this LUN is still
+  // polled for the next one (0: not at all); see Session::on_completions.
   std::uint32_t poll_us = 0;
   // Makes [offset, offset + len) durable: 0 or a negative errno.
   std::function<int(std::uint64_t offset, std::uint64_t len)> persist;

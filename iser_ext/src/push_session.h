@@ -8,6 +8,7 @@
 // Durability: COMMIT answers kOk only after PushLun::persist returned 0 for every range.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -37,9 +38,19 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   [[nodiscard]] rdma::Status start();
-  // After the completion fd fired: re-arms, then handles what came; if that was a request
-  // and the LUN has poll_us, keeps polling (and handling) for poll_us more.
-  void on_completions();
+
+  // What the event loop is to do after on_completions() or resume().
+  enum class Polling {
+    kIdle,   // nothing to do until the completion fd fires again
+    kYield,  // still busy: serve tgtd's other events, then call resume() (soon)
+  };
+  // After the completion fd fired: re-arms, then handles what came. With the LUN's poll_us
+  // (push_poll_us), the connection is then polled, and served, until no request has come for
+  // poll_us. So that one busy client cannot starve tgtd's other connections, it gives the event
+  // loop back after at most kPollSlice (kYield) and carries on in resume().
+  Polling on_completions();
+  Polling resume();
+  static constexpr std::chrono::microseconds kPollSlice{1000};
   void on_disconnected() { disconnected_ = true; }
   // The LUN goes away: deregister everything of it now, then disconnect.
   void lun_gone(const PushLun* lun);
@@ -62,6 +73,8 @@ class Session {
 
   // Reaps every completion waiting, handling the requests among them; true if there were any.
   bool take_completions();
+  // Polls while requests keep coming less than poll_us apart, for one slice at most.
+  Polling poll_on();
   void handle(std::span<const std::byte> msg);
   void on_connect(std::span<const std::byte> msg);
   void on_chap(std::span<const std::byte> msg);
@@ -81,6 +94,9 @@ class Session {
   SessionLimits limits_;
   State state_ = State::kAwaitConnect;
   bool disconnected_ = false;
+  // push_poll_us: when the last request was handled (while polling on after it).
+  std::chrono::steady_clock::time_point last_request_{};
+  bool polling_ = false;  // gave the event loop back (kYield) and is to carry on
   PushLun* lun_ = nullptr;
   std::string initiator_;
   std::uint8_t chap_id_ = 0;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The C ABI of tgt_pmem/push/service.h: one Service per RDMA CM port, its listener and
 // sessions hooked into tgtd's event loop through the host ops. Every entry point is noexcept.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -48,9 +51,15 @@ class HostOps final : public tgt_pmem::push::PushHost {
 };
 
 struct Port {
+  // A session's watches in tgtd's event loop: its completion fd, and an eventfd that brings
+  // the loop back to it at once after it gave the loop back while polling (kYield).
   struct Watch {
     Port* port;
     Session* session;
+    int wake_fd = -1;
+    ~Watch() {
+      if (wake_fd >= 0) ::close(wake_fd);
+    }
   };
   explicit Port(const tgtpmem_push_host_ops& ops) : host(ops), service(host) {}
   struct Enter {
@@ -105,11 +114,30 @@ void listener_handler(int, int, void* data) {
   }
 }
 
+void after_polling(Port::Watch& w, Session::Polling p) {
+  if (p != Session::Polling::kYield) return;
+  // Without the eventfd the session carries on at its next completion instead.
+  const std::uint64_t one = 1;
+  if (w.wake_fd >= 0) (void)::write(w.wake_fd, &one, sizeof one);
+}
+
 void completion_handler(int, int, void* data) {
   auto* w = static_cast<Port::Watch*>(data);
   try {
     Port::Enter enter(*w->port);
-    w->session->on_completions();
+    after_polling(*w, w->session->on_completions());
+  } catch (const std::exception& e) {
+    w->port->host.log(true, std::string("push: completions: ") + e.what());
+  }
+}
+
+void wake_handler(int fd, int, void* data) {
+  auto* w = static_cast<Port::Watch*>(data);
+  std::uint64_t count = 0;
+  (void)::read(fd, &count, sizeof count);
+  try {
+    Port::Enter enter(*w->port);
+    after_polling(*w, w->session->resume());
   } catch (const std::exception& e) {
     w->port->host.log(true, std::string("push: completions: ") + e.what());
   }
@@ -143,17 +171,25 @@ Port* start_port(const tgtpmem_push_host_ops& ops, std::uint16_t number, int* er
   port->service.on_new_session = [raw](Session& s) {
     auto w = std::make_unique<Port::Watch>(Port::Watch{raw, &s});
     const int fd = s.connection().completion_fd();
+    const auto& o = raw->host.ops();
     if (fd >= 0) {
-      const auto& o = raw->host.ops();
       if (o.event_add(o.ctx, fd, completion_handler, w.get()) < 0) {
         s.close("cannot watch its completion queue");
       }
+    }
+    w->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd >= 0 && o.event_add(o.ctx, w->wake_fd, wake_handler, w.get()) < 0) {
+      ::close(w->wake_fd);  // a yield then waits for the next completion (after_polling)
+      w->wake_fd = -1;
     }
     raw->watches[s.id()] = std::move(w);
   };
   port->service.on_session_gone = [raw](Session& s) {
     const int fd = s.connection().completion_fd();
-    if (fd >= 0) raw->host.ops().event_del(raw->host.ops().ctx, fd);
+    const auto& o = raw->host.ops();
+    if (fd >= 0) o.event_del(o.ctx, fd);
+    if (auto it = raw->watches.find(s.id()); it != raw->watches.end() && it->second->wake_fd >= 0)
+      o.event_del(o.ctx, it->second->wake_fd);
     raw->watches.erase(s.id());
   };
   if (ops.event_add(ops.ctx, port->listener->event_fd(), listener_handler, raw) < 0) {
@@ -171,6 +207,8 @@ void stop_port(Port* port) {
     const int fd = s->connection().completion_fd();
     if (fd >= 0) o.event_del(o.ctx, fd);
   }
+  for (const auto& [id, w] : port->watches)
+    if (w->wake_fd >= 0) o.event_del(o.ctx, w->wake_fd);
   o.event_del(o.ctx, port->listener->event_fd());
   port->service.close_all();
   o.log(o.ctx, 0, ("push: port " + std::to_string(port->number) + " stopped").c_str());

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -78,6 +79,7 @@ struct QpState : std::enable_shared_from_this<QpState> {
   std::array<std::deque<int>, 4> failures;
   std::error_code fail_post;
   std::error_code fail_registration;
+  std::function<void()> on_poll;
   std::size_t fail_registrations = 0;  // how many more register_memory calls fail with it
   std::error_code fail_poll;
 
@@ -447,6 +449,7 @@ void FakePeer::fail_next_registration(std::error_code ec, std::size_t count) {
   state_->fail_registrations = ec ? count : 0;
 }
 void FakePeer::fail_next_poll(std::error_code ec) { state_->fail_poll = ec; }
+void FakePeer::on_poll(std::function<void()> act) { state_->on_poll = std::move(act); }
 void FakePeer::move_to_error() { state_->enter_error(); }
 
 int FakePeer::peer_rdma_write(std::uint32_t rkey, std::uint64_t addr,
@@ -584,6 +587,10 @@ rdma::Status FakeConnection::post_rdma_write(std::uint64_t wr_id, std::span<cons
 
 rdma::Result<std::size_t> FakeConnection::poll(std::span<Completion> out) {
   QpState& s = *state_;
+  if (s.on_poll) {
+    auto act = s.on_poll;  // it may replace itself
+    act();
+  }
   if (s.fail_poll) return std::unexpected(std::exchange(s.fail_poll, {}));
   std::size_t n = 0;
   while (n < out.size() && !s.completions.empty()) {

@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -115,6 +116,9 @@ class FakePeer {
   void fail_next_registration(std::error_code ec, std::size_t count = 1);
   // The next poll call returns ec (and takes nothing).
   void fail_next_poll(std::error_code ec);
+  // act runs at the start of every poll of the code's connection: the peer acting while the
+  // code polls (e.g. deliver() its next request). An empty function stops it.
+  void on_poll(std::function<void()> act);
   // The link broke: QP to the error state, outstanding work flushes.
   void move_to_error();
 

@@ -266,7 +266,9 @@ class ClientAgainstService : public ::testing::Test {
         service.on_connect_request(std::move(e.pending));
       if (e.type == rdma::EventType::kDisconnected) service.on_disconnected(e.connection);
     }
-    for (auto& [id, s] : service.sessions()) s->on_completions();
+    for (auto& [id, s] : service.sessions())
+      for (auto p = s->on_completions(); p == push::Session::Polling::kYield; p = s->resume()) {
+      }
     service.reap();
   }
 

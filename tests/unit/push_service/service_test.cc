@@ -80,8 +80,12 @@ class PushService : public ::testing::Test {
     }
     service.reap();
   }
+  // tgtd's event loop with nothing else to do: the completion fd fired, then the session is
+  // called back (resume) for as long as it gave the loop back while polling.
   void pump() {
-    for (auto& [id, s] : service.sessions()) s->on_completions();
+    for (auto& [id, s] : service.sessions()) {
+      for (auto p = s->on_completions(); p == Session::Polling::kYield; p = s->resume()) ++yields;
+    }
     service.reap();
   }
   // Sends msg, returns the one reply.
@@ -119,6 +123,7 @@ class PushService : public ::testing::Test {
   std::vector<std::byte> lun_mem = std::vector<std::byte>(kLunSize);
   std::vector<std::pair<std::uint64_t, std::uint64_t>> persisted;
   int persist_rc = 0;
+  std::size_t yields = 0;        // times a session gave pump() back while polling
   FakePeer* watching = nullptr;  // whose sent() to look at when persist runs
   std::size_t sent_at_persist = ~std::size_t{0};
   FakeHost host;
@@ -171,13 +176,102 @@ TEST_F(PushService, PollsForTheNextRequestOnlyAfterHandlingOne) {
       << "after a request, the connection is polled for poll_us before the loop gets back";
   // Woken with nothing new (a completion already reaped while polling): no polling.
   t0 = Clock::now();
-  pump();
+  auto& session = *service.sessions().begin()->second;
+  EXPECT_EQ(session.on_completions(), Session::Polling::kIdle);
   EXPECT_LT(Clock::now() - t0, std::chrono::microseconds(lun->poll_us / 2));
   // Off (the default): back to the event loop at once.
   lun->poll_us = 0;
   t0 = Clock::now();
   ASSERT_EQ(commit(peer, r.handle), Status::kOk);
   EXPECT_LT(Clock::now() - t0, std::chrono::microseconds(100000));
+}
+
+// The wait for the next request counts from the last one: a client that sends its requests
+// less than poll_us apart is served by polling all along, however long it goes on.
+TEST_F(PushService, PollingFollowsAClientThatKeepsSending) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  using Clock = std::chrono::steady_clock;
+  const auto gap = std::chrono::milliseconds(20);
+  lun->poll_us = 50000;  // > gap, < the 4 gaps the client spends
+  constexpr std::size_t kRequests = 5;
+  // The client: its next COMMIT `gap` after it saw the reply to the last one.
+  Clock::time_point replied{};
+  std::size_t delivered = 1;
+  peer.on_poll([&] {
+    if (delivered == kRequests || peer.sent().size() < delivered) return;
+    const auto now = Clock::now();
+    if (replied == Clock::time_point{}) replied = now;
+    if (now - replied < gap) return;
+    ASSERT_TRUE(peer.deliver(encode(Commit{static_cast<std::uint32_t>(20 + delivered), r.handle,
+                                           {}})));
+    ++delivered;
+    replied = {};
+  });
+  ASSERT_TRUE(peer.deliver(encode(Commit{20, r.handle, {}})));
+  const std::size_t arms = peer.arm_calls();
+  auto& session = *service.sessions().begin()->second;
+  const auto t0 = Clock::now();
+  auto longest = Clock::duration::zero();
+  std::size_t calls = 0;
+  for (bool first = true;; first = false) {
+    const auto t = Clock::now();
+    const auto p = first ? session.on_completions() : session.resume();
+    longest = std::max(longest, Clock::now() - t);
+    ++calls;
+    if (p != Session::Polling::kYield) break;
+  }
+  const auto took = Clock::now() - t0;
+  peer.on_poll({});
+  EXPECT_EQ(delivered, kRequests);
+  ASSERT_EQ(peer.sent().size(), kRequests) << "every request answered within the one wake-up";
+  for (const auto& reply : peer.sent()) {
+    auto c = parse_simple_reply(MessageType::kCommitReply, reply);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->status, Status::kOk);
+  }
+  EXPECT_EQ(peer.arm_calls(), arms + 1) << "the completion fd was not needed again";
+  EXPECT_GE(took, (kRequests - 1) * gap + std::chrono::microseconds(lun->poll_us));
+  EXPECT_GT(calls, 10u) << "the event loop had its turns meanwhile";
+  EXPECT_LT(longest, gap) << "a turn is bounded by the slice, not by the client";
+}
+
+// A client that never pauses still hands tgtd's event loop back, every Session::kPollSlice.
+TEST_F(PushService, ABusyClientStillGivesTheEventLoopBack) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  lun->poll_us = 10000;
+  std::uint32_t id = 100;
+  peer.on_poll([&] {
+    // Bounded, so that a session that never yields fails this test instead of hanging it.
+    if (peer.posted_receives() > 0 && id < 1000000) {
+      ASSERT_TRUE(peer.deliver(encode(Commit{++id, r.handle, {}})));
+    }
+  });
+  ASSERT_TRUE(peer.deliver(encode(Commit{id, r.handle, {}})));
+  auto& session = *service.sessions().begin()->second;
+  using Clock = std::chrono::steady_clock;
+  for (int turn = 0; turn < 3; ++turn) {
+    const std::size_t before = peer.sent().size();
+    const auto t0 = Clock::now();
+    const auto p = turn == 0 ? session.on_completions() : session.resume();
+    const auto took = Clock::now() - t0;
+    EXPECT_EQ(p, Session::Polling::kYield) << "turn " << turn;
+    EXPECT_GE(took, Session::kPollSlice);
+    // The slice, not poll_us, bounds a turn (with room for a slow machine).
+    EXPECT_LT(took, std::chrono::microseconds(lun->poll_us));
+    EXPECT_GT(peer.sent().size(), before) << "requests were served in turn " << turn;
+  }
+  // The client stops: polling ends poll_us after its last request.
+  peer.on_poll({});
+  auto p = session.resume();
+  while (p == Session::Polling::kYield) p = session.resume();
+  EXPECT_EQ(p, Session::Polling::kIdle);
+  EXPECT_EQ(peer.take_sent().size(), std::size_t{id - 99});
 }
 
 TEST_F(PushService, CommitWithoutRangesCoversTheWholeRegion) {

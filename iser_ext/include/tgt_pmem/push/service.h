@@ -61,9 +61,10 @@ struct tgtpmem_push_lun *tgtpmem_push_attach(const struct tgtpmem_push_host_ops 
 					     void *lun_ctx, int *err) TGTPMEM_PUSH_NOEXCEPT;
 
 /*
- * bsopts push_poll_us: when a request on a connection to this LUN woke tgtd, its event loop
- * keeps polling (and serving) that connection for poll_us microseconds before it returns
- * (0, the default: at once). Takes effect for requests from then on.
+ * bsopts push_poll_us: after each request on a connection to this LUN, tgtd polls (and
+ * serves) that connection until it has been quiet for poll_us microseconds (0, the default:
+ * not at all), handing its event loop a turn at least every millisecond meanwhile. Takes
+ * effect for requests from then on.
  */
 void tgtpmem_push_set_poll(struct tgtpmem_push_lun *lun, uint32_t poll_us) TGTPMEM_PUSH_NOEXCEPT;
 
