@@ -292,6 +292,7 @@ Result<Client> Client::connect_over(std::unique_ptr<rdma::Connection> connection
   auto transport = Transport::make(std::move(connection), options.staging_bytes, options.timeout,
                                    std::move(idle));
   if (!transport) return std::unexpected(transport.error());
+  (*transport)->set_poll(options.poll);
   std::unique_ptr<Impl> impl;
   try {
     impl = std::make_unique<Impl>(options, std::move(*transport));

@@ -182,7 +182,9 @@ void Transport::take(const rdma::Completion& c) {
 }
 
 Result<void> Transport::wait() {
-  const Clock::time_point deadline = Clock::now() + timeout_;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline = start + timeout_;
+  const Clock::time_point spin_until = start + std::min<Clock::duration>(poll_, timeout_);
   std::array<rdma::Completion, 16> batch{};
   while (!pending_.empty()) {
     auto n = connection_->poll(batch);
@@ -192,6 +194,7 @@ Result<void> Transport::wait() {
     }
     for (std::size_t i = 0; i < *n; ++i) take(batch[i]);
     if (pending_.empty() || *n != 0) continue;
+    if (poll_.count() > 0 && Clock::now() < spin_until) continue;  // ClientOptions::poll
 
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {

@@ -65,6 +65,8 @@ class Transport {
   // timeout (ETIMEDOUT; the QP is moved to the error state so nothing lands in our buffers
   // later) and a failure of poll()/arm().
   [[nodiscard]] Result<void> wait();
+  // wait() polls this long before it sleeps on the completion fd (ClientOptions::poll).
+  void set_poll(std::chrono::microseconds poll) noexcept { poll_ = poll; }
 
   // The last message received (valid until the next post_request).
   [[nodiscard]] std::span<const std::byte> reply() const noexcept {
@@ -96,6 +98,7 @@ class Transport {
   std::unique_ptr<flush::RemoteFlusher> rdma_flusher_;  // RDMA FLUSH
 
   std::chrono::milliseconds timeout_;
+  std::chrono::microseconds poll_{0};
   IdleHook idle_;
   std::uint64_t next_wr_id_ = 1;
   std::vector<Pending> pending_;

@@ -30,6 +30,9 @@ po::options_description describe() {
       ("timeout", po::value<double>()->value_name("SEC"),
        "give up on connecting, on any reply and on any transfer after SEC seconds "
        "(default 10)")
+      ("poll-us", po::value<std::uint32_t>()->value_name("N"),
+       "poll for each completion up to N microseconds (0-10000) before sleeping: lower "
+       "latency for a busy CPU (default 0)")
       ("expect-connect", po::value<std::string>()->value_name("ok|refused"),
        "'refused': the connection must be refused (exit 0 if it is, 1 if not)");
 
@@ -111,6 +114,11 @@ std::expected<ParseOutcome, std::string> parse_command_line(std::span<const std:
     if (!(t > 0) || !std::isfinite(t) || t > 86400)
       return std::unexpected("--timeout must be > 0 seconds (and at most a day)");
     o.client.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(t * 1000)));
+  }
+  if (vm.count("poll-us")) {
+    const std::uint32_t n = vm["poll-us"].as<std::uint32_t>();
+    if (n > 10000) return std::unexpected("--poll-us must be 0 to 10000");
+    o.client.poll = std::chrono::microseconds(n);
   }
   if (vm.count("expect-connect")) {
     const auto& e = vm["expect-connect"].as<std::string>();

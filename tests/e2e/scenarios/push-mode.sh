@@ -10,6 +10,7 @@
 #     read-only handle; CONNECT to a LUN whose ACL does not admit us; CHAP with a wrong
 #     secret (and the right one works);
 #   - a client killed with registered regions leaves tgtd healthy, its regions deregistered;
+#   - a busy push client, polled (push_poll_us), does not starve an iSER job on the same tgtd;
 #   - a benchmark table: durable 4 KiB writes via push (WRITE+COMMIT with tgtd's event loop
 #     and with push_poll_us, WRITE+read-after-write) next to an iSER O_DIRECT write
 #     (write-through LUN: durable on completion) of the LUN.
@@ -142,22 +143,61 @@ grep -q "polled $poll_us us after each request" "$E2E_LOG/tgtd.log" ||
   fail "tgtd did not report push_poll_us=$poll_us (tgtd.log)"
 must_push --bench --size 4K --count 2000 --region 1M --json > /dev/null
 polled_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
-# mean METHOD JSON: the mean latency (us) of that row of a tgtpmem-push --bench --json line
-mean() { sed 's/},{/}\n{/g' <<<"$2" | grep "\"method\":\"$1\"" | sed 's/.*"mean_us":\([0-9.]*\).*/\1/'; }
+# And the client polling too (tgtpmem-push --poll-us): no wake-up on either side.
+must_push --poll-us "$poll_us" --bench --size 4K --count 2000 --region 1M --json > /dev/null
+both_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
+# field FIELD METHOD JSON: that field of that row of a tgtpmem-push --bench --json line
+field() { sed 's/},{/}\n{/g' <<<"$3" | grep "\"method\":\"$2\"" | sed "s/.*\"$1\":\([0-9.]*\).*/\1/"; }
+mean() { field mean_us "$@"; }
+
+step "a busy polled push client does not starve tgtd's other connections"
+# While a push client sends COMMIT after COMMIT (push_poll_us keeps tgtd polling it), an iSER
+# job on the same tgtd must still be served: tgtd yields its event loop every millisecond.
+iser_login "$iqn"
+push --bench --size 4K --count 20000 --region 1M --json > /dev/null &
+busy=$!
+sleep 1
+must fio --name=iser-beside-push --filename="$DEV" --ioengine=libaio --direct=1 --iodepth=1 \
+         --bs=4k --rw=randwrite --offset=$((512 * mib)) --size=$((16 * mib)) --time_based \
+         --runtime=3 --output-format=json --output="$E2E_LOG/fio-beside-push.json" >/dev/null
+wait "$busy" || fail "the busy push client failed (push.log)"
+iser_logout "$iqn"
+busy_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
+busy_count=$(field count write+commit "$busy_json")
+busy_iops=$(field iops write+commit "$busy_json")
+[[ -n $busy_count && -n $busy_iops ]] || fail "no figures from the busy push client (push.log)"
+# The fio job ran during the COMMIT phase (1 s in, for 3 s) only if that phase lasted 4 s.
+awk -v n="$busy_count" -v r="$busy_iops" 'BEGIN { exit !(n / r >= 4) }' ||
+  fail "the busy client's COMMITs took under 4 s ($busy_count at $busy_iops IOPS): no overlap with fio"
+beside_ios=$(awk '/"write" : \{/ {w = 1} w && /"total_ios"/ {gsub(/[",]/, "", $3); print $3; exit}' "$E2E_LOG/fio-beside-push.json")
+beside_lat=$(awk '/"write" : \{/ {w = 1} w && /"clat_ns" : \{/ {c = 1} c && /"mean"/ {gsub(/[",]/, "", $3); print $3 / 1000; exit}' "$E2E_LOG/fio-beside-push.json")
+[[ -n $beside_ios && -n $beside_lat ]] || fail "no figures from fio beside the busy push client"
+# Starved, the job would complete next to nothing in its 3 s; served every millisecond or so,
+# hundreds of writes (alone, about 2500).
+(( beside_ios >= 100 )) ||
+  fail "iSER beside a busy polled push client: $beside_ios writes in 3 s (starved)"
 commit_ev=$(mean write+commit "$bench_json")
 raf_ev=$(mean write+read-after-write "$bench_json")
 commit_poll=$(mean write+commit "$polled_json")
-[[ -n $commit_ev && -n $raf_ev && -n $commit_poll && -n $iser_lat ]] ||
+commit_both=$(mean write+commit "$both_json")
+raf_both=$(mean write+read-after-write "$both_json")
+[[ -n $commit_ev && -n $raf_ev && -n $commit_poll && -n $commit_both && -n $raf_both && -n $iser_lat ]] ||
   fail "benchmark figures missing (push.log, fio-iser-qd1.json)"
 {
   echo "durable 4 KiB write latency, QD 1, mean (TCG guest, rxe), one run:"
-  awk -v c="$commit_ev" -v r="$raf_ev" -v p="$commit_poll" -v i="$iser_lat" -v u="$poll_us" 'BEGIN {
+  awk -v c="$commit_ev" -v r="$raf_ev" -v p="$commit_poll" -v i="$iser_lat" -v u="$poll_us" \
+      -v b="$commit_both" -v rb="$raf_both" 'BEGIN {
     printf "  %-44s %9s %9s\n", "method", "mean us", "/ iSER"
     printf "  %-44s %9.0f %9.2f\n", "push WRITE+COMMIT", c, c / i
     printf "  %-44s %9.0f %9.2f\n", "push WRITE+COMMIT, push_poll_us=" u, p, p / i
+    printf "  %-44s %9.0f %9.2f\n", "push WRITE+COMMIT, both poll " u " us", b, b / i
     printf "  %-44s %9.0f %9.2f\n", "push WRITE+read-after-write", r, r / i
+    printf "  %-44s %9.0f %9.2f\n", "push WRITE+read-after-write, client polls", rb, rb / i
     printf "  %-44s %9.0f %9.2f\n", "iSER O_DIRECT write (write-through LUN)", i, 1 }'
+  echo "iSER O_DIRECT write beside a busy push client (push_poll_us=$poll_us): $beside_ios in 3 s, mean $beside_lat us"
+  echo "  (the push client meanwhile: $busy_iops COMMITs/s)"
   echo "push (event loop): $bench_json"
   echo "push (polled):     $polled_json"
+  echo "push (both poll):   $both_json"
 } | tee "$E2E_LOG/bench.txt" >&2
 summary "push mode on devdax: 4 MiB committed pattern survived SIGKILL (push + iSER read); 7 forbidden accesses refused; killed client's regions deregistered; bench in bench.txt"

@@ -8,6 +8,7 @@
 #include <infiniband/verbs.h>
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <vector>
 
@@ -145,6 +146,35 @@ TEST_F(PushClient, RegisterWriteReadCommitUnregister) {
   ASSERT_EQ(target.unregisters.size(), 1u);
   EXPECT_EQ(target.unregisters[0].handle, r->handle);
   EXPECT_FALSE(c.broken());
+}
+
+// ClientOptions::poll: a wait polls the completion queue that long before it sleeps (here
+// the target answers only when the client would sleep: FakeTarget's idle hook).
+TEST_F(PushClient, PollsTheCompletionQueueBeforeSleeping) {
+  using Clock = std::chrono::steady_clock;
+  ClientOptions o = test_options();
+  o.poll = std::chrono::milliseconds(30);
+  Client c = connected(o);
+  auto t0 = Clock::now();
+  auto r = c.register_region(0, 4096, kRead | kWrite);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_GE(Clock::now() - t0, o.poll) << "polled, found nothing, then slept";
+  // An answer that comes while the client polls ends the wait at once.
+  peer.on_poll(target.hook());
+  t0 = Clock::now();
+  ASSERT_TRUE(c.write_and_commit(*r, 0, bytes(4096)));
+  EXPECT_LT(Clock::now() - t0, o.poll);
+  peer.on_poll({});
+  EXPECT_EQ(target.commits.size(), 1u);
+}
+
+TEST_F(PushClient, WithoutPollingAWaitSleepsAtOnce) {
+  using Clock = std::chrono::steady_clock;
+  Client c = connected();  // ClientOptions::poll 0
+  const auto t0 = Clock::now();
+  auto r = c.register_region(0, 4096, kRead | kWrite);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(30));
 }
 
 TEST_F(PushClient, RequestIdsAreFreshAndEchoed) {

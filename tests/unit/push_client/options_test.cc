@@ -66,6 +66,13 @@ TEST(PushOptions, ChapTimeoutAndExpectations) {
   EXPECT_FALSE(parse(with({"--expect-connect", "maybe"})).has_value());
 }
 
+TEST(PushOptions, PollMicroseconds) {
+  EXPECT_EQ(ok(kSession).client.poll, std::chrono::microseconds(0));
+  EXPECT_EQ(ok(with({"--poll-us", "1000"})).client.poll, std::chrono::microseconds(1000));
+  EXPECT_FALSE(parse(with({"--poll-us", "10001"})).has_value());
+  EXPECT_FALSE(parse(with({"--poll-us", "-1"})).has_value());
+}
+
 TEST(PushOptions, RequiredOptionsAndBadSteps) {
   auto p = parse({"--address", "192.0.2.1", "--target", "iqn.x:t"});
   ASSERT_FALSE(p.has_value());

@@ -128,6 +128,9 @@ struct ClientOptions {
   // write_and_flush()'s method. kRdmaFlush is never replaced by another: where RDMA FLUSH is
   // not available, write_and_flush() fails instead (see flush_method()).
   FlushMethod flush_method = FlushMethod::kAuto;
+  // Each wait first polls the completion queue for up to this long before it sleeps on the
+  // completion channel: lower latency for a CPU spinning meanwhile. 0: sleep at once.
+  std::chrono::microseconds poll{0};
 };
 
 // The remote side of a region: LUN byte (region offset + k) is at RDMA address addr + k.
