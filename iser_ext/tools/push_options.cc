@@ -26,7 +26,10 @@ po::options_description describe() {
       ("lun,l", po::value<std::uint64_t>()->value_name("N"), "LUN number (default 0)")
       ("chap-user", po::value<std::string>()->value_name("USER"),
        "answer a CHAP challenge as USER")
-      ("chap-secret", po::value<std::string>()->value_name("SECRET"), "the CHAP secret")
+      ("chap-secret", po::value<std::string>()->value_name("SECRET"),
+       "the CHAP secret (other users see it in ps: prefer --chap-secret-file)")
+      ("chap-secret-file", po::value<std::string>()->value_name("FILE"),
+       "read the CHAP secret from FILE, its one line")
       ("timeout", po::value<double>()->value_name("SEC"),
        "give up on connecting, on any reply and on any transfer after SEC seconds "
        "(default 10)")
@@ -107,8 +110,15 @@ std::expected<ParseOutcome, std::string> parse_command_line(std::span<const std:
   if (vm.count("lun")) o.client.lun = vm["lun"].as<std::uint64_t>();
   if (vm.count("chap-user")) o.client.chap_user = vm["chap-user"].as<std::string>();
   if (vm.count("chap-secret")) o.client.chap_secret = vm["chap-secret"].as<std::string>();
-  if (vm.count("chap-secret") && !vm.count("chap-user"))
-    return std::unexpected("--chap-secret needs --chap-user");
+  if (vm.count("chap-secret-file"))
+    o.chap_secret_file = vm["chap-secret-file"].as<std::string>();
+  if (vm.count("chap-secret") && vm.count("chap-secret-file"))
+    return std::unexpected("--chap-secret and --chap-secret-file: give one of them");
+  if ((vm.count("chap-secret") || vm.count("chap-secret-file")) && !vm.count("chap-user"))
+    return std::unexpected(std::string(vm.count("chap-secret") ? "--chap-secret" : "--chap-secret-file") +
+                           " needs --chap-user");
+  if (o.chap_secret_file.empty() && vm.count("chap-secret-file"))
+    return std::unexpected("--chap-secret-file needs a file name");
   if (vm.count("timeout")) {
     const double t = vm["timeout"].as<double>();
     if (!(t > 0) || !std::isfinite(t) || t > 86400)

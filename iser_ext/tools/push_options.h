@@ -18,6 +18,7 @@ namespace tgt_pmem::push::tool {
 struct ToolOptions {
   ClientOptions client;                 // address, port, names, LUN, CHAP, timeout
   bool expect_connect_refused = false;  // --expect-connect=refused
+  std::string chap_secret_file;         // --chap-secret-file: read (push_secret.h) before use
   std::vector<Step> steps;              // in order
   bool bench = false;
   BenchOptions bench_options;

@@ -3,11 +3,13 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "push_bench.h"
 #include "push_options.h"
 #include "push_runner.h"
+#include "push_secret.h"
 #include "tgt_pmem/push/client.h"
 
 namespace {
@@ -31,7 +33,15 @@ int main(int argc, char** argv) {
     std::fputs(help->text.c_str(), stdout);
     return kExitOk;
   }
-  const auto& o = std::get<tool::ToolOptions>(*parsed);
+  auto& o = std::get<tool::ToolOptions>(*parsed);
+  if (!o.chap_secret_file.empty()) {
+    auto secret = tool::read_secret_file(o.chap_secret_file);
+    if (!secret) {
+      std::fprintf(stderr, "tgtpmem-push: --chap-secret-file %s\n", secret.error().c_str());
+      return kExitUsage;
+    }
+    o.client.chap_secret = std::move(*secret);
+  }
   std::signal(SIGPIPE, SIG_IGN);
 
   const std::string where = o.client.address + ":" + std::to_string(o.client.port);

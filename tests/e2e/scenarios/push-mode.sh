@@ -96,9 +96,16 @@ must_push write-raw:"$W/h-other":0:pattern:12:4K:expect=refused
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 # CONNECT refused by the target's ACL.
 must_push --target "$iqn_acl" --expect-connect refused
-# CHAP: a wrong secret is refused, the right one admitted.
+# CHAP: a wrong secret is refused, the right one admitted (here read from a file, which
+# keeps it off the command line).
 must_push --target "$iqn_chap" --chap-user pushuser --chap-secret wrong-secret-99 --expect-connect refused
 must_push --target "$iqn_chap" --chap-user pushuser --chap-secret pushsecret1234 register:0:4K:rw unregister:h0
+(umask 077 && echo pushsecret1234 > "$W/chap-secret")
+must_push --target "$iqn_chap" --chap-user pushuser --chap-secret-file "$W/chap-secret" register:0:4K:rw unregister:h0
+echo wrong-secret-99 > "$W/chap-wrong"
+must_push --target "$iqn_chap" --chap-user pushuser --chap-secret-file "$W/chap-wrong" --expect-connect refused
+push --target "$iqn_chap" --chap-user pushuser --chap-secret-file "$W/no-such-file"
+[[ $? == 2 ]] || fail "tgtpmem-push with a missing --chap-secret-file did not exit 2 (push.log)"
 # The refused write past the region's end (LUN bytes 64K..68K of a zeroed NVDIMM) left
 # nothing behind.
 must_push register:0:128K:r read:h0:64K:4K:out:"$W/after" unregister:h0

@@ -66,6 +66,19 @@ TEST(PushOptions, ChapTimeoutAndExpectations) {
   EXPECT_FALSE(parse(with({"--expect-connect", "maybe"})).has_value());
 }
 
+TEST(PushOptions, ChapSecretFile) {
+  const ToolOptions o = ok(with({"--chap-user", "alice", "--chap-secret-file", "/etc/secret"}));
+  EXPECT_EQ(o.chap_secret_file, "/etc/secret");
+  EXPECT_TRUE(o.client.chap_secret.empty()) << "read only when the tool runs";
+  EXPECT_TRUE(ok(kSession).chap_secret_file.empty());
+  EXPECT_FALSE(parse(with({"--chap-secret-file", "/etc/secret"})).has_value()) << "no user";
+  EXPECT_FALSE(parse(with({"--chap-user", "alice", "--chap-secret-file", ""})).has_value());
+  auto both = parse(with({"--chap-user", "alice", "--chap-secret", "pw", "--chap-secret-file",
+                          "/etc/secret"}));
+  ASSERT_FALSE(both.has_value());
+  EXPECT_NE(both.error().find("one of them"), std::string::npos) << both.error();
+}
+
 TEST(PushOptions, PollMicroseconds) {
   EXPECT_EQ(ok(kSession).client.poll, std::chrono::microseconds(0));
   EXPECT_EQ(ok(with({"--poll-us", "1000"})).client.poll, std::chrono::microseconds(1000));

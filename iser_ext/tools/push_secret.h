@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// tgtpmem-push --chap-secret-file: the CHAP secret read from a file, so that it does not show
+// in the process's command line (ps, /proc/PID/cmdline) as --chap-secret's does.
+#pragma once
+
+#include <expected>
+#include <string>
+
+namespace tgt_pmem::push::tool {
+
+// The secret is the file's whole content less one trailing newline ("\n" or "\r\n"). Errors
+// (one line, without the secret): the file cannot be read, is empty, holds more than one
+// line, or is longer than kMaxSecretBytes.
+inline constexpr std::size_t kMaxSecretBytes = 255;
+[[nodiscard]] std::expected<std::string, std::string> read_secret_file(const std::string& path);
+
+}  // namespace tgt_pmem::push::tool
