@@ -70,6 +70,25 @@ pmem_namespace() {
   PMEM_DEV=$dev
 }
 
+# fsdax_mount: the NVDIMM as an fsdax namespace, ext4 on it, mounted with -o dax on
+# $E2E_PMEM_MNT (and checked to be DAX: a silent fallback to the page cache would test the
+# wrong thing).
+fsdax_mount() {
+  pmem_namespace fsdax
+  must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
+  mkdir -p "$E2E_PMEM_MNT"
+  must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
+  findmnt -no OPTIONS "$E2E_PMEM_MNT" | grep -q 'dax' ||
+    fail "ext4 on $PMEM_DEV is not mounted with DAX: $(findmnt -no OPTIONS "$E2E_PMEM_MNT")"
+}
+# fsdax_files SIZE NAME...: fsdax_mount, then a sparse file of SIZE bytes for each NAME.
+fsdax_files() {
+  local size=$1 name
+  shift
+  fsdax_mount
+  for name in "$@"; do must truncate -s "$size" "$E2E_PMEM_MNT/$name" >/dev/null; done
+}
+
 # ---- tgtd --------------------------------------------------------------------------------
 # The distribution's tgtd, unmodified, in the foreground of a background job. Sets TGTD_PID.
 tgtd_start() {
@@ -203,6 +222,33 @@ e2e_cleanup() {
   return 0
 }
 
+# ---- the restart checks' data layout ------------------------------------------------------
+# patterns_write DEV OFF_B A B FRESH: random 8 MiB patterns A at byte 0 and B at OFF_B
+# (O_DIRECT), 16 MiB of fio random writes with crc32c at 64 MiB, all read back in the same
+# session. FRESH=1: the LUN was zero-filled, so 1 MiB at 32 MiB, never written, reads zeros.
+patterns_write() {
+  local dev=$1 off_b=$2 a=$3 b=$4 fresh=$5 mib=$((1024 * 1024))
+  make_pattern "$a" 8
+  make_pattern "$b" 8
+  write_at "$dev" 0 "$a"
+  write_at "$dev" "$off_b" "$b"
+  fio_verify "$dev" $((64 * mib)) $((16 * mib)) write
+  verify_at "$dev" 0 "$a" "pattern A (same session)"
+  verify_at "$dev" "$off_b" "$b" "pattern B (same session)"
+  (( fresh )) && verify_zero_at "$dev" $((32 * mib)) "$mib" "fresh LUN"
+  return 0
+}
+# patterns_check DEV OFF_B A B FRESH WHEN: every byte patterns_write left, read again (WHEN
+# names the moment in failure messages, e.g. "after tgtd SIGKILL+restart").
+patterns_check() {
+  local dev=$1 off_b=$2 a=$3 b=$4 fresh=$5 when=$6 mib=$((1024 * 1024))
+  verify_at "$dev" 0 "$a" "pattern A $when"
+  verify_at "$dev" "$off_b" "$b" "pattern B $when"
+  fio_verify "$dev" $((64 * mib)) $((16 * mib)) verify_only
+  (( fresh )) && verify_zero_at "$dev" $((32 * mib)) "$mib" "fresh LUN $when"
+  return 0
+}
+
 # ---- the common check of the iSER scenarios ----------------------------------------------
 # iser_restart_roundtrip IQN BACKING MIN_SIZE MAX_SIZE FRESH
 #   tgtd exports BACKING over iSER; the initiator checks the LUN size lies in
@@ -227,14 +273,7 @@ iser_restart_roundtrip() {
   off_b=$(( (size - 8 * mib) / 4096 * 4096 ))
   step "LUN $DEV: $size bytes; writing patterns at 0 and $off_b, fio at 64 MiB"
 
-  make_pattern "$a" 8
-  make_pattern "$b" 8
-  write_at "$DEV" 0 "$a"
-  write_at "$DEV" "$off_b" "$b"
-  fio_verify "$DEV" $((64 * mib)) $((16 * mib)) write
-  verify_at "$DEV" 0 "$a" "pattern A (same session)"
-  verify_at "$DEV" "$off_b" "$b" "pattern B (same session)"
-  (( fresh )) && verify_zero_at "$DEV" $((32 * mib)) "$mib" "fresh LUN"
+  patterns_write "$DEV" "$off_b" "$a" "$b" "$fresh"
   iser_logout "$iqn"
 
   step "SIGKILL tgtd, restart on the same backing store, log in again"
@@ -244,10 +283,7 @@ iser_restart_roundtrip() {
   iser_login "$iqn"
   size2=$(blockdev --getsize64 "$DEV")
   (( size2 == size )) || fail "LUN size changed across the restart: $size -> $size2"
-  verify_at "$DEV" 0 "$a" "pattern A after tgtd SIGKILL+restart"
-  verify_at "$DEV" "$off_b" "$b" "pattern B after tgtd SIGKILL+restart"
-  fio_verify "$DEV" $((64 * mib)) $((16 * mib)) verify_only
-  (( fresh )) && verify_zero_at "$DEV" $((32 * mib)) "$mib" "fresh LUN after restart"
+  patterns_check "$DEV" "$off_b" "$a" "$b" "$fresh" "after tgtd SIGKILL+restart"
   iser_logout "$iqn"
   tgtd_kill9
   ROUNDTRIP_SIZE=$size

@@ -35,12 +35,8 @@ json_num() {
 writes_done() { awk '{print $5}' "/sys/block/$(basename "$1")/stat"; }
 
 step "NVDIMM namespace in fsdax mode, ext4 -o dax, fresh $((pool_size >> 20)) MiB pool"
-pmem_namespace fsdax
-must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
-mkdir -p "$E2E_PMEM_MNT"
-must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
+fsdax_files "$pool_size" pool
 pool=$E2E_PMEM_MNT/pool
-must truncate -s "$pool_size" "$pool" >/dev/null
 
 step "tgtd --bstype $E2E_BSTYPE, iSER login, recovery_tmo ${recovery_tmo}s"
 tgtd_start

@@ -9,14 +9,8 @@ source /e2e/guest/lib.sh
 pool_size=$((256 * 1024 * 1024))
 
 step "NVDIMM namespace in fsdax mode, ext4 -o dax"
-pmem_namespace fsdax
-must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
-mkdir -p "$E2E_PMEM_MNT"
-must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
-findmnt -no OPTIONS "$E2E_PMEM_MNT" | grep -q 'dax' ||
-  fail "ext4 on $PMEM_DEV is not mounted with DAX: $(findmnt -no OPTIONS "$E2E_PMEM_MNT")"
+fsdax_files "$pool_size" pool
 pool=$E2E_PMEM_MNT/pool
-must truncate -s "$pool_size" "$pool" >/dev/null
 
 # rdwr maps the file 1:1; a pmem pool may keep metadata in the file, so only an upper bound.
 min_size=$((128 * 1024 * 1024))

@@ -81,11 +81,7 @@ lio_export() {
 }
 
 step "NVDIMM namespace in fsdax mode, ext4 -o dax, three $((file_size >> 20)) MiB files"
-pmem_namespace fsdax
-must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
-mkdir -p "$E2E_PMEM_MNT"
-must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
-for f in pmem rdwr lio; do must truncate -s "$file_size" "$E2E_PMEM_MNT/$f" >/dev/null; done
+fsdax_files "$file_size" pmem rdwr lio
 
 step "tgtd: pmem, null and rdwr targets over iSER"
 tgtd_start

@@ -22,12 +22,8 @@ mib=$((1024 * 1024))
   skip "no lld_srp.so in the guest (run.sh --module PATH/lld_srp.so)"
 
 step "NVDIMM namespace in fsdax mode, ext4 -o dax, a $((pool_size >> 20)) MiB pool"
-pmem_namespace fsdax
-must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
-mkdir -p "$E2E_PMEM_MNT"
-must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
+fsdax_files "$pool_size" pool
 pool=$E2E_PMEM_MNT/pool
-must truncate -s "$pool_size" "$pool" >/dev/null
 # On any exit: link up, logged out, and a working rxe0 for the scenarios after this one.
 repair() {
   ip link set veth0 up 2>/dev/null

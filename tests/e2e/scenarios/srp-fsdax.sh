@@ -19,12 +19,8 @@ mib=$((1024 * 1024))
   skip "no lld_srp.so in the guest (run.sh --module PATH/lld_srp.so)"
 
 step "NVDIMM namespace in fsdax mode, ext4 -o dax, a $((pool_size >> 20)) MiB pool"
-pmem_namespace fsdax
-must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
-mkdir -p "$E2E_PMEM_MNT"
-must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
+fsdax_files "$pool_size" pool
 pool=$E2E_PMEM_MNT/pool
-must truncate -s "$pool_size" "$pool" >/dev/null
 # rdwr (and LIO's fileio) map the file 1:1; a pmem pool may keep metadata in it.
 min_size=$((128 * mib))
 [[ $E2E_BSTYPE == rdwr || $E2E_SRP_TARGET == lio ]] && min_size=$pool_size
@@ -50,23 +46,13 @@ size1=$size
 off_b=$(( (size - 8 * mib) / 4096 * 4096 ))
 step "LUN $DEV ($SRP_HOST, id_ext $SRP_T_ID_EXT): $size bytes; patterns at 0 and $off_b, fio at 64 MiB"
 a=$E2E_WORK/pattern-a b=$E2E_WORK/pattern-b
-make_pattern "$a" 8
-make_pattern "$b" 8
-write_at "$DEV" 0 "$a"
-write_at "$DEV" "$off_b" "$b"
-fio_verify "$DEV" $((64 * mib)) $((16 * mib)) write
-verify_at "$DEV" 0 "$a" "pattern A (same session)"
-verify_at "$DEV" "$off_b" "$b" "pattern B (same session)"
-verify_zero_at "$DEV" $((32 * mib)) "$mib" "fresh LUN"
+patterns_write "$DEV" "$off_b" "$a" "$b" 1
 
 step "target killed under the logged-in initiator, restarted, re-exported; log in again"
 srp_target_crash
 up_and_login
 (( size == size1 )) || fail "LUN size changed across the restart: $size1 -> $size"
-verify_at "$DEV" 0 "$a" "pattern A after the target's restart"
-verify_at "$DEV" "$off_b" "$b" "pattern B after the target's restart"
-fio_verify "$DEV" $((64 * mib)) $((16 * mib)) verify_only
-verify_zero_at "$DEV" $((32 * mib)) "$mib" "fresh LUN after the restart"
+patterns_check "$DEV" "$off_b" "$a" "$b" 1 "after the target's restart"
 srp_logout
 srp_target_crash
 dmesg | grep -aE 'ib_srp|scsi host' > "$E2E_LOG/srp-dmesg.txt"

@@ -13,12 +13,8 @@ file_size=$((256 * 1024 * 1024))
 mib=$((1024 * 1024))
 
 step "NVDIMM namespace in fsdax mode, ext4 -o dax, a $((file_size >> 20)) MiB file"
-pmem_namespace fsdax
-must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
-mkdir -p "$E2E_PMEM_MNT"
-must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
+fsdax_files "$file_size" lio-srp
 file=$E2E_PMEM_MNT/lio-srp
-must truncate -s "$file_size" "$file" >/dev/null
 
 trap srp_cleanup EXIT
 step "LIO ib_srpt: fileio on $file, RDMA CM port $E2E_LIO_SRP_PORT"

@@ -17,11 +17,7 @@ file_size=$((256 * 1024 * 1024))
 [[ $E2E_BSTYPE == pmem ]] || skip "srp-perf compares bs_pmem with the others; bstype is $E2E_BSTYPE"
 
 step "NVDIMM namespace in fsdax mode, ext4 -o dax, three $((file_size >> 20)) MiB files"
-pmem_namespace fsdax
-must mkfs.ext4 -q -F -b 4096 "$PMEM_DEV" >/dev/null
-mkdir -p "$E2E_PMEM_MNT"
-must mount -o dax "$PMEM_DEV" "$E2E_PMEM_MNT" >/dev/null
-for f in srp-pmem iser-pmem lio; do must truncate -s "$file_size" "$E2E_PMEM_MNT/$f" >/dev/null; done
+fsdax_files "$file_size" srp-pmem iser-pmem lio
 
 trap srp_cleanup EXIT
 guid=$(srp_node_guid)
