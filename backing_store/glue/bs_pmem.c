@@ -497,13 +497,16 @@ static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
 		eprintf("bs_pmem: refused: %s: push=on needs layout=raw\n", path);
 		return -1;
 	}
-	p->push = tgtpmem_push_attach(&push_host_ops, v.push_port, lu->tgt->tid, lu->lun, base,
-				      size, 1U << lu->blk_shift, push_persist, p->lun, &err);
+	p->push = tgtpmem_push_attach(&push_host_ops, v.push_address, v.push_port, lu->tgt->tid,
+				      lu->lun, base, size, 1U << lu->blk_shift, push_persist,
+				      p->lun, &err);
 	if (!p->push) {
-		eprintf("bs_pmem: refused: %s: push mode cannot listen on RDMA CM port %u (%s)\n",
-			path, v.push_port,
-			err == TGTPMEM_PUSH_E_NODEV ? "no RDMA device" :
-			err == TGTPMEM_PUSH_E_ADDRINUSE ? "port in use" : "RDMA error");
+		eprintf("bs_pmem: refused: %s: push mode cannot listen on RDMA CM %s port %u (%s)\n",
+			path, v.push_address, v.push_port,
+			err == TGTPMEM_PUSH_E_NODEV ? "no RDMA device for that address" :
+			err == TGTPMEM_PUSH_E_ADDRINUSE ?
+			"port in use, by another program or by push mode on another push_address" :
+			"RDMA error");
 		return -1;
 	}
 	tgtpmem_push_set_poll(p->push, v.push_poll_us);

@@ -67,6 +67,8 @@ void tgtpmem_options_get(const tgtpmem_options* opts, struct tgtpmem_options_val
   v->push = opts->o.push;
   v->push_port = opts->o.push_port;
   v->push_poll_us = opts->o.push_poll_us;
+  // parse_options keeps it shorter than INET6_ADDRSTRLEN (46).
+  std::snprintf(v->push_address, sizeof v->push_address, "%s", opts->o.push_address.c_str());
 }
 
 void tgtpmem_options_free(tgtpmem_options* opts) noexcept { delete opts; }

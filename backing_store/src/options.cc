@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+
 #include "options.h"
 
 #include <charconv>
@@ -98,6 +100,14 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       if (*n < 1 || *n > 65535)
         return std::unexpected("bsopts: push_port=" + std::string(val) + ": must be 1 to 65535");
       o.push_port = static_cast<std::uint16_t>(*n);
+    } else if (key == "push_address") {
+      in6_addr a{};
+      if (val.size() >= INET6_ADDRSTRLEN ||
+          (::inet_pton(AF_INET, std::string(val).c_str(), &a) != 1 &&
+           ::inet_pton(AF_INET6, std::string(val).c_str(), &a) != 1))
+        return std::unexpected("bsopts: push_address=" + std::string(val) +
+                               ": expected a numeric IPv4 or IPv6 address");
+      o.push_address = std::string(val);
     } else if (key == "push_poll_us") {
       auto n = parse_uint(key, val);
       if (!n) return std::unexpected(n.error());
@@ -108,11 +118,13 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
-                             "push, push_port, push_poll_us)");
+                             "push, push_port, push_address, push_poll_us)");
     }
   }
   if (seen.contains("push_port") && !o.push)
     return std::unexpected("bsopts: push_port= needs push=on");
+  if (seen.contains("push_address") && !o.push)
+    return std::unexpected("bsopts: push_address= needs push=on");
   if (seen.contains("push_poll_us") && !o.push)
     return std::unexpected("bsopts: push_poll_us= needs push=on");
   // Push mode hands out the LUN's bytes as they lie in the mapping; the atomic layout

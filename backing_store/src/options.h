@@ -26,6 +26,8 @@ struct Options {
   LayoutKind layout = LayoutKind::kRaw;  // atomic: torn-write-free, WRITE ATOMIC (no unmap)
   bool push = false;             // push mode (iser_ext): initiators RDMA into the mapping
   std::uint16_t push_port = 5566;  // its RDMA CM port
+  // The address that port listens on: numeric IPv4 or IPv6; 0.0.0.0 is every IPv4 address.
+  std::string push_address = "0.0.0.0";
   // Microseconds tgtd's event loop keeps polling a push connection for its next request
   // after each one (0: back to the event loop at once). See bs_pmem(8), PUSH MODE.
   std::uint32_t push_poll_us = 0;

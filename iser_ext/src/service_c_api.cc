@@ -95,6 +95,7 @@ struct Port {
   Service service;
   std::unique_ptr<tgt_pmem::rdma::Listener> listener;
   std::map<std::uint64_t, std::unique_ptr<Watch>> watches;
+  std::string address;  // what the listener is bound to
   std::uint16_t number = 0;
   int depth = 0;
 };
@@ -146,6 +147,7 @@ void wake_handler(int fd, int, void* data) {
 int to_error(const std::error_code& ec) {
   switch (ec.value()) {
     case ENODEV:
+    case EADDRNOTAVAIL:  // no RDMA device has the address (push_address)
       return TGTPMEM_PUSH_E_NODEV;
     case EADDRINUSE:
       return TGTPMEM_PUSH_E_ADDRINUSE;
@@ -158,14 +160,16 @@ int to_error(const std::error_code& ec) {
   }
 }
 
-Port* start_port(const tgtpmem_push_host_ops& ops, std::uint16_t number, int* err) {
+Port* start_port(const tgtpmem_push_host_ops& ops, const std::string& address,
+                 std::uint16_t number, int* err) {
   auto port = std::make_unique<Port>(ops);
-  auto l = tgt_pmem::rdma::listen("0.0.0.0", number);
+  auto l = tgt_pmem::rdma::listen(address, number);
   if (!l) {
     *err = to_error(l.error());
     return nullptr;
   }
   port->listener = std::move(*l);
+  port->address = address;
   port->number = number;
   Port* raw = port.get();
   port->service.on_new_session = [raw](Session& s) {
@@ -196,7 +200,9 @@ Port* start_port(const tgtpmem_push_host_ops& ops, std::uint16_t number, int* er
     *err = TGTPMEM_PUSH_E_IO;
     return nullptr;
   }
-  ops.log(ops.ctx, 0, ("push: listening with RDMA CM on 0.0.0.0:" + std::to_string(number)).c_str());
+  const std::string where =
+      address.find(':') != std::string::npos ? "[" + address + "]" : address;
+  ops.log(ops.ctx, 0, ("push: listening with RDMA CM on " + where + ":" + std::to_string(number)).c_str());
   ports()[number] = std::move(port);
   return raw;
 }
@@ -225,7 +231,7 @@ struct tgtpmem_push_lun {
 extern "C" {
 
 __attribute__((visibility("default"))) tgtpmem_push_lun* tgtpmem_push_attach(
-    const tgtpmem_push_host_ops* host, uint16_t port_number, int tid, uint64_t lun, void* base,
+    const tgtpmem_push_host_ops* host, const char* address, uint16_t port_number, int tid, uint64_t lun, void* base,
     uint64_t size, uint32_t block_size, int (*persist)(void*, uint64_t, uint64_t),
     void* lun_ctx, int* err) noexcept {
   int dummy = 0;
@@ -233,7 +239,7 @@ __attribute__((visibility("default"))) tgtpmem_push_lun* tgtpmem_push_attach(
   if (host == nullptr || host->event_add == nullptr || host->event_del == nullptr ||
       host->target_name == nullptr || host->admit == nullptr || host->chap_required == nullptr ||
       host->chap_secret == nullptr || base == nullptr || size == 0 || block_size == 0 ||
-      persist == nullptr || port_number == 0) {
+      persist == nullptr || port_number == 0 || address == nullptr || *address == 0) {
     *err = TGTPMEM_PUSH_E_INVAL;
     return nullptr;
   }
@@ -241,8 +247,12 @@ __attribute__((visibility("default"))) tgtpmem_push_lun* tgtpmem_push_attach(
     Port* port = nullptr;
     if (auto it = ports().find(port_number); it != ports().end()) {
       port = it->second.get();
+      if (port->address != address) {  // one listener per port: one address
+        *err = TGTPMEM_PUSH_E_ADDRINUSE;
+        return nullptr;
+      }
     } else {
-      port = start_port(*host, port_number, err);
+      port = start_port(*host, address, port_number, err);
       if (port == nullptr) return nullptr;
     }
     PushLun l;

@@ -58,6 +58,7 @@ struct tgtpmem_options_values {
 	int push;              /* 1: push=on (iser_ext push mode for this LUN) */
 	uint16_t push_port;    /* push_port=, default 5566 */
 	uint32_t push_poll_us; /* push_poll_us=, default 0 */
+	char push_address[64]; /* push_address=, default "0.0.0.0" (NUL-terminated) */
 };
 
 /*

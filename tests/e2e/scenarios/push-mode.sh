@@ -22,6 +22,8 @@ command -v tgtpmem-push >/dev/null || skip "no tgtpmem-push in the guest (run.sh
 
 port=5566
 poll_us=1000  # the benchmark's push_poll_us
+# Every push LUN listens on the guest's RDMA address only (all LUNs of a port share one).
+push_opts="push=on;push_port=$port;push_address=$E2E_TARGET_IP"
 iqn=$E2E_IQN_PREFIX:push
 iqn_acl=$E2E_IQN_PREFIX:push-acl
 iqn_chap=$E2E_IQN_PREFIX:push-chap
@@ -43,20 +45,20 @@ export_all() {
   # LUN under test: the whole NVDIMM as devdax, push mode on; open to everyone.
   must tgtadm --lld iser --mode target --op new --tid 1 --targetname "$iqn" >/dev/null
   must tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
-       --backing-store "$PMEM_DEV" --bsopts "push=on;push_port=$port" >/dev/null
+       --backing-store "$PMEM_DEV" --bsopts "$push_opts" >/dev/null
   must tgtadm --lld iser --mode target --op bind --tid 1 -I ALL >/dev/null
   must tgtadm --lld iser --mode target --op bind --tid 1 -Q "$E2E_INITIATOR_IQN" >/dev/null
   # A LUN whose ACL names another initiator only (a file on tmpfs: page-cache pmem).
   must truncate -s 16M "$W/acl.img"
   must tgtadm --lld iser --mode target --op new --tid 2 --targetname "$iqn_acl" >/dev/null
   must tgtadm --lld iser --mode logicalunit --op new --tid 2 --lun 1 --bstype pmem \
-       --backing-store "$W/acl.img" --bsopts "push=on;push_port=$port" >/dev/null
+       --backing-store "$W/acl.img" --bsopts "$push_opts" >/dev/null
   must tgtadm --lld iser --mode target --op bind --tid 2 -Q iqn.2024-01.org.tgt-pmem:someone-else >/dev/null
   # A LUN behind CHAP (an incoming account bound to the target).
   must truncate -s 16M "$W/chap.img"
   must tgtadm --lld iser --mode target --op new --tid 3 --targetname "$iqn_chap" >/dev/null
   must tgtadm --lld iser --mode logicalunit --op new --tid 3 --lun 1 --bstype pmem \
-       --backing-store "$W/chap.img" --bsopts "push=on;push_port=$port" >/dev/null
+       --backing-store "$W/chap.img" --bsopts "$push_opts" >/dev/null
   must tgtadm --lld iser --mode target --op bind --tid 3 -I ALL >/dev/null
   tgtadm --mode account --op new --user pushuser --password pushsecret1234 >/dev/null 2>&1
   must tgtadm --mode account --op bind --tid 3 --user pushuser >/dev/null
@@ -67,6 +69,21 @@ pmem_namespace devdax
 export_all
 grep -q "push mode on RDMA CM port $port" "$E2E_LOG/tgtd.log" ||
   fail "tgtd did not report push mode for the LUN (tgtd.log)"
+grep -q "listening with RDMA CM on $E2E_TARGET_IP:$port" "$E2E_LOG/tgtd.log" ||
+  fail "the push port does not listen on push_address=$E2E_TARGET_IP only (tgtd.log)"
+# An address no RDMA device has (TEST-NET-2), and the port taken on another address: the LUN
+# is refused, with the reason in tgtd's log, and tgtd serves on.
+tgtadm --lld iser --mode logicalunit --op new --tid 2 --lun 2 --bstype pmem --backing-store "$W/acl.img" \
+  --bsopts "push=on;push_port=$((port + 1));push_address=198.51.100.1" >/dev/null 2>&1 &&
+  fail "a LUN with push_address=198.51.100.1 (no RDMA device has it) was accepted"
+grep -q "198.51.100.1 port $((port + 1)) (no RDMA device for that address)" "$E2E_LOG/tgtd.log" ||
+  fail "no clear reason for refusing push_address=198.51.100.1 (tgtd.log)"
+tgtadm --lld iser --mode logicalunit --op new --tid 2 --lun 2 --bstype pmem --backing-store "$W/acl.img" \
+  --bsopts "push=on;push_port=$port;push_address=0.0.0.0" >/dev/null 2>&1 &&
+  fail "a LUN on port $port with another push_address was accepted"
+grep -q "0.0.0.0 port $port (port in use" "$E2E_LOG/tgtd.log" ||
+  fail "no clear reason for refusing a second address on port $port (tgtd.log)"
+kill -0 "$TGTD_PID" 2>/dev/null || fail "tgtd died refusing a push LUN"
 
 step "register, RDMA WRITE 4 MiB, COMMIT, read back over the push path"
 make_pattern "$W/pattern" 4
@@ -145,7 +162,7 @@ iser_logout "$iqn"
 # The same LUN again with push_poll_us: tgtd polls the connection for the next request.
 must tgtadm --lld iser --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null
 must tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
-     --backing-store "$PMEM_DEV" --bsopts "push=on;push_port=$port;push_poll_us=$poll_us" >/dev/null
+     --backing-store "$PMEM_DEV" --bsopts "$push_opts;push_poll_us=$poll_us" >/dev/null
 grep -q "polled $poll_us us after each request" "$E2E_LOG/tgtd.log" ||
   fail "tgtd did not report push_poll_us=$poll_us (tgtd.log)"
 must_push --bench --size 4K --count 2000 --region 1M --json > /dev/null

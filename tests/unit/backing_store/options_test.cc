@@ -59,7 +59,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"push=on;unmap=on", "unmap=on cannot be combined with push=on"},
                       Refused{"push_poll_us=100", "needs push=on"},
                       Refused{"push=on;push_poll_us=10001", "must be 0 to 10000"},
-                      Refused{"push=on;push_poll_us=-1", "expected a decimal number"}));
+                      Refused{"push=on;push_poll_us=-1", "expected a decimal number"},
+                      Refused{"push_address=192.0.2.1", "needs push=on"},
+                      Refused{"push=on;push_address=storage-net", "numeric IPv4 or IPv6"},
+                      Refused{"push=on;push_address=192.0.2.256", "numeric IPv4 or IPv6"},
+                      Refused{"push=on;push_address=", "numeric IPv4 or IPv6"},
+                      Refused{"push=on;push_address=fe80::1%eth0", "numeric IPv4 or IPv6"}));
 
 TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
   auto d = parse_options("");
@@ -77,6 +82,13 @@ TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
   auto q = parse_options("push=on;push_poll_us=500");
   ASSERT_TRUE(q) << q.error();
   EXPECT_EQ(q->push_poll_us, 500u);
+  EXPECT_EQ(p->push_address, "0.0.0.0") << "every IPv4 address by default";
+  auto a = parse_options("push=on;push_address=192.0.2.1");
+  ASSERT_TRUE(a) << a.error();
+  EXPECT_EQ(a->push_address, "192.0.2.1");
+  auto six = parse_options("push=on;push_address=2001:db8::7");
+  ASSERT_TRUE(six) << six.error();
+  EXPECT_EQ(six->push_address, "2001:db8::7");
 }
 
 }  // namespace

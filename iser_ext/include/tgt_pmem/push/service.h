@@ -49,13 +49,17 @@ struct tgtpmem_push_lun;
 
 /*
  * Attaches the LUN (tid, lun) whose raw pmem mapping is [base, base + size) to the service
- * on port (started if needed, listening on every address). persist(lun_ctx, offset, len)
- * must make that byte range durable and return 0 or a negative errno. The host ops are
- * copied; the first attach on a port decides them. Returns NULL and sets *err on failure.
+ * on port (started if needed, listening on address: numeric IPv4 or IPv6, "0.0.0.0" for
+ * every IPv4 address). persist(lun_ctx, offset, len) must make that byte range durable and
+ * return 0 or a negative errno. The host ops are copied; the first attach on a port decides
+ * them and its address. Returns NULL and sets *err on failure: TGTPMEM_PUSH_E_NODEV where no
+ * RDMA device has the address, TGTPMEM_PUSH_E_ADDRINUSE where the port is taken (also by
+ * this service on another address).
  */
 struct tgtpmem_push_lun *tgtpmem_push_attach(const struct tgtpmem_push_host_ops *host,
-					     uint16_t port, int tid, uint64_t lun, void *base,
-					     uint64_t size, uint32_t block_size,
+					     const char *address, uint16_t port, int tid,
+					     uint64_t lun, void *base, uint64_t size,
+					     uint32_t block_size,
 					     int (*persist)(void *lun_ctx, uint64_t offset,
 							    uint64_t len),
 					     void *lun_ctx, int *err) TGTPMEM_PUSH_NOEXCEPT;
