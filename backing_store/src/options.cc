@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include <arpa/inet.h>
-
 #include "options.h"
+
+#include <arpa/inet.h>
 
 #include <charconv>
 #include <set>
+#include <utility>
 
 namespace tgt_pmem::bs {
 
@@ -101,13 +102,14 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         return std::unexpected("bsopts: push_port=" + std::string(val) + ": must be 1 to 65535");
       o.push_port = static_cast<std::uint16_t>(*n);
     } else if (key == "push_address") {
+      std::string address(val);
       in6_addr a{};
-      if (val.size() >= INET6_ADDRSTRLEN ||
-          (::inet_pton(AF_INET, std::string(val).c_str(), &a) != 1 &&
-           ::inet_pton(AF_INET6, std::string(val).c_str(), &a) != 1))
-        return std::unexpected("bsopts: push_address=" + std::string(val) +
+      if (address.size() >= INET6_ADDRSTRLEN ||
+          (::inet_pton(AF_INET, address.c_str(), &a) != 1 &&
+           ::inet_pton(AF_INET6, address.c_str(), &a) != 1))
+        return std::unexpected("bsopts: push_address=" + address +
                                ": expected a numeric IPv4 or IPv6 address");
-      o.push_address = std::string(val);
+      o.push_address = std::move(address);
     } else if (key == "push_poll_us") {
       auto n = parse_uint(key, val);
       if (!n) return std::unexpected(n.error());

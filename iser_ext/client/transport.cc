@@ -194,7 +194,7 @@ Result<void> Transport::wait() {
     }
     for (std::size_t i = 0; i < *n; ++i) take(batch[i]);
     if (pending_.empty() || *n != 0) continue;
-    if (poll_.count() > 0 && Clock::now() < spin_until) continue;  // ClientOptions::poll
+    if (Clock::now() < spin_until) continue;  // ClientOptions::poll (0: spin_until is start)
 
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {

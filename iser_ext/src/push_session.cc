@@ -11,6 +11,8 @@
 namespace tgt_pmem::push {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr std::uint64_t kRecvTag = 1ull << 32;
 constexpr std::uint64_t kSendTag = 2ull << 32;
 constexpr std::uint32_t kSendSlots = 2;  // one reply in flight while the next is built
@@ -108,7 +110,6 @@ void Session::reply(const std::vector<std::byte>& msg) {
 
 Session::Polling Session::on_completions() {
   if (auto a = conn_->arm(); !a) fail("cannot re-arm the completion queue: " + a.error().message());
-  using Clock = std::chrono::steady_clock;
   if (take_completions())
     last_request_ = Clock::now();
   else if (!polling_)
@@ -125,7 +126,6 @@ Session::Polling Session::resume() { return polling_ ? poll_on() : Polling::kIdl
 // window fixed per wake-up measured 577 us a COMMIT in the guest; one counted from the last
 // request, 356 us; iSER 1150-1270 us.)
 Session::Polling Session::poll_on() {
-  using Clock = std::chrono::steady_clock;
   polling_ = false;
   const std::uint32_t poll_us = lun_ != nullptr ? lun_->poll_us : 0;
   if (poll_us == 0) return Polling::kIdle;

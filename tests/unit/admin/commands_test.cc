@@ -13,6 +13,7 @@
 
 #include "atomic_format.h"
 #include "commands.h"
+#include "scratch_dir.h"
 #include "tgt_pmem/bs_pmem.h"
 
 namespace tgt_pmem::admin {
@@ -23,15 +24,10 @@ namespace fs = std::filesystem;
 class AdminCommands : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tgtpmem-admin-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(dir_.empty());
     ::unsetenv("PMEM2_FORCE_GRANULARITY");
   }
-  void TearDown() override {
-    ::unsetenv("PMEM2_FORCE_GRANULARITY");
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { ::unsetenv("PMEM2_FORCE_GRANULARITY"); }
   std::string path(const char* name) const { return (dir_ / name).string(); }
 
   int create(CreateArgs a) {
@@ -64,7 +60,8 @@ class AdminCommands : public ::testing::Test {
     fs::resize_file(p, size);
   }
 
-  fs::path dir_;
+  testing::ScratchDir scratch_{"tgtpmem-admin-test"};
+  fs::path dir_ = scratch_.path();
   std::ostringstream out_, err_;
   Io io_{out_, err_, false};
 };
@@ -220,14 +217,10 @@ namespace {
 
 class AdminAtomic : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tgtpmem-admin-atomic-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
   std::string path(const char* n) const { return (dir_ / n).string(); }
-  std::filesystem::path dir_;
+  testing::ScratchDir scratch_{"tgtpmem-admin-atomic"};
+  std::filesystem::path dir_ = scratch_.path();
   std::ostringstream out_, err_;
   Io io_{out_, err_, false};
 };

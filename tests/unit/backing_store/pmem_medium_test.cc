@@ -14,6 +14,7 @@
 #include <fstream>
 #include <string>
 
+#include "scratch_dir.h"
 #include "tgt_pmem/bs_pmem.h"
 
 namespace tgt_pmem::bs {
@@ -21,21 +22,16 @@ namespace {
 
 class TempDir {
  public:
-  TempDir() {
-    char t[] = "/tmp/tgtpmem-medium-XXXXXX";
-    path_ = ::mkdtemp(t);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
   std::string file(const std::string& name, std::uint64_t size) const {
-    const auto p = path_ + "/" + name;
+    const auto p = dir_.file(name);
     std::ofstream(p).close();
     std::filesystem::resize_file(p, size);
     return p;
   }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return dir_.path(); }
 
  private:
-  std::string path_;
+  testing::ScratchDir dir_{"tgtpmem-medium"};
 };
 
 TEST(PmemMedium, OpensAPlainFile) {

@@ -11,6 +11,7 @@
 
 #include "fake_target.h"
 #include "push_runner.h"
+#include "scratch_dir.h"
 
 namespace tgt_pmem::push::tool {
 namespace {
@@ -21,20 +22,10 @@ class PushRunner : public ::testing::Test {
     auto c = Client::connect_over(peer.connect(), test_support::test_options(), target.hook());
     EXPECT_TRUE(c.has_value());
     if (c) client.emplace(std::move(*c));
-    char tmpl[] = "/tmp/tgtpmem-push-test-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (made == nullptr) std::abort();  // no scratch directory: nothing below is meaningful
-    dir = made;
-  }
-  ~PushRunner() override {
-    for (const auto& f : files) std::remove(f.c_str());
-    rmdir(dir.c_str());
+    if (dir.empty()) std::abort();  // no scratch directory: nothing below is meaningful
   }
 
-  std::string file(const std::string& name) {
-    files.push_back(dir + "/" + name);
-    return files.back();
-  }
+  std::string file(const std::string& name) const { return scratch.file(name); }
 
   bool run(const std::vector<std::string>& texts) {
     std::vector<Step> steps;
@@ -51,8 +42,8 @@ class PushRunner : public ::testing::Test {
   test_support::FakeTarget target;
   std::optional<Client> client;
   std::vector<std::string> lines;
-  std::string dir;
-  std::vector<std::string> files;
+  testing::ScratchDir scratch{"tgtpmem-push-test"};
+  const std::string& dir = scratch.path();
 };
 
 TEST_F(PushRunner, ASessionReportsEveryStep) {

@@ -4,29 +4,23 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "scratch_dir.h"
 
 namespace tgt_pmem::push::tool {
 namespace {
 
 class SecretFile : public ::testing::Test {
  protected:
-  SecretFile() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "tgtpmem-secret-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~SecretFile() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
   std::string file(const std::string& contents) {
-    const std::string p = dir_ + "/secret" + std::to_string(n_++);
+    const std::string p = scratch_.file("secret" + std::to_string(n_++));
     std::ofstream(p, std::ios::binary) << contents;
     return p;
   }
-  std::string dir_;
+  testing::ScratchDir scratch_{"tgtpmem-secret"};
+  const std::string& dir_ = scratch_.path();
   int n_ = 0;
 };
 
