@@ -97,15 +97,10 @@ guest_setup() {
   rdma link show rxe0/1 | grep -q 'state ACTIVE' || { setup_error="rxe0 port not ACTIVE"; return 1; }
 
   # Gate: an RDMA CM connection with data transfer over rxe0 (rping), before any iSER.
-  rping -s -a "$E2E_TARGET_IP" -C 3 >>"$OUT/setup.log" 2>&1 &
-  local srv=$!
-  sleep 1
-  if ! timeout 30 rping -c -a "$E2E_TARGET_IP" -C 3 -v >>"$OUT/setup.log" 2>&1; then
-    kill "$srv" 2>/dev/null
-    setup_error="rping over rxe0 failed"
+  if ! rdma_cm_ping 60 "$OUT/setup.log"; then
+    setup_error="rping over rxe0 failed (60 s of attempts)"
     return 1
   fi
-  timeout 10 tail --pid="$srv" -f /dev/null 2>/dev/null || kill "$srv" 2>/dev/null
 
   # open-iscsi: a fixed initiator name (targets bind to it) and iscsid by hand (no systemd).
   echo "InitiatorName=$E2E_INITIATOR_IQN" > /etc/iscsi/initiatorname.iscsi
@@ -115,9 +110,13 @@ guest_setup() {
 
 start=$(cut -d' ' -f1 /proc/uptime)
 if guest_setup; then
-  echo "E2E-SETUP ok in $(awk -v s="$start" '{printf "%.1f", $1 - s}' /proc/uptime) s"
+  echo "E2E-SETUP ok in $(awk -v s="$start" '{printf "%.1f", $1 - s}' /proc/uptime) s" \
+       "(rping attempts: ${RDMA_CM_PING_ATTEMPTS:-?})"
 else
   echo "E2E-SETUP failed: $setup_error"
+  # The host keeps only the console of a CI run: the evidence goes there.
+  tail -n 30 "$OUT/setup.log" | sed 's/^/E2E-SETUP-LOG /'
+  dmesg | grep -aiE 'rxe|rdma|infiniband' | tail -n 10 | sed 's/^/E2E-SETUP-DMESG /'
 fi
 
 for s in $E2E_SCENARIOS; do

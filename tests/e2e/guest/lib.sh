@@ -494,21 +494,39 @@ srp_scsi_checks() {
   return 0
 }
 
-# srp_rdma_cm_ok SECONDS: an RDMA CM connection with data transfer over rxe0 works (rping, as
-# init.sh's gate), retried for up to SECONDS. Tells a broken network from a broken target.
-srp_rdma_cm_ok() {
-  local deadline=$((SECONDS + $1)) srv rc
+# rdma_cm_ping SECONDS [LOG]: an RDMA CM connection with data transfer over rxe0 works (rping),
+# retried for up to SECONDS; rping's output goes to LOG (default: nowhere), the number of
+# attempts made to RDMA_CM_PING_ATTEMPTS. The client starts
+# once the server's RDMA CM ID is listening, not after a fixed sleep: under TCG on a busy host,
+# rping's own start-up can take longer than any sleep we would guess (a CI run's boot gate
+# failed so). Used by init.sh as its gate, and to tell a broken network from a broken target.
+rdma_cm_ping() {
+  local deadline=$((SECONDS + $1)) log=${2:-/dev/null} srv rc
+  RDMA_CM_PING_ATTEMPTS=0
   while :; do
-    rping -s -a "$E2E_TARGET_IP" -C 2 >/dev/null 2>&1 &
+    RDMA_CM_PING_ATTEMPTS=$((RDMA_CM_PING_ATTEMPTS + 1))
+    echo "rdma_cm_ping: attempt $RDMA_CM_PING_ATTEMPTS" >> "$log"
+    rping -s -a "$E2E_TARGET_IP" -C 2 >> "$log" 2>&1 &
     srv=$!
-    sleep 1
-    timeout 15 rping -c -a "$E2E_TARGET_IP" -C 2 >/dev/null 2>&1
+    local waited=0 listening=no
+    while (( waited < 50 )); do
+      if rdma resource show cm_id 2>/dev/null | grep -q 'state LISTEN.*comm rping'; then
+        listening=yes
+        break
+      fi
+      kill -0 "$srv" 2>/dev/null || break
+      sleep 0.2
+      waited=$((waited + 1))
+    done
+    echo "rdma_cm_ping: server listening: $listening (after $waited x 0.2 s)" >> "$log"
+    timeout 15 rping -c -a "$E2E_TARGET_IP" -C 2 -v >> "$log" 2>&1
     rc=$?
+    echo "rdma_cm_ping: client exit $rc" >> "$log"
     kill "$srv" 2>/dev/null
     wait "$srv" 2>/dev/null
     (( rc == 0 )) && return 0
     (( SECONDS >= deadline )) && return 1
-    sleep 3
+    sleep 2
   done
 }
 
@@ -526,7 +544,7 @@ srp_rxe_recreate() {
     rdma link show rxe0/1 2>/dev/null | grep -q 'state ACTIVE' && break
     sleep 0.2
   done
-  srp_rdma_cm_ok 60 || fail "RDMA CM over rxe0 still fails after re-creating rxe0"
+  rdma_cm_ping 60 || fail "RDMA CM over rxe0 still fails after re-creating rxe0"
   echo "+ rxe0 re-created" >> "$E2E_LOG/commands.log"
 }
 

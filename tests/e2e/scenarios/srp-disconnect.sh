@@ -28,7 +28,7 @@ pool=$E2E_PMEM_MNT/pool
 repair() {
   ip link set veth0 up 2>/dev/null
   srp_cleanup
-  srp_rdma_cm_ok 10 && return 0
+  rdma_cm_ping 10 && return 0
   srp_target_crash
   srp_rxe_recreate
 }
