@@ -96,9 +96,8 @@ void Session::post_recv(std::uint32_t index) {
 }
 
 void Session::reply(const std::vector<std::byte>& msg) {
-  if (state_ == State::kClosed && !disconnected_) {
-    // A last reply (e.g. kAuthFailed) may still go out before the disconnect completes.
-  }
+  // Also called once the session is closed: a last reply (e.g. kAuthFailed) may still go out
+  // before the disconnect completes.
   const std::uint32_t slot = send_next_++ % kSendSlots;
   std::byte* buf = send_mem_.data() + std::size_t{slot} * kMaxMessageSize;
   std::memcpy(buf, msg.data(), msg.size());

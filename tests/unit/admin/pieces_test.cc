@@ -13,6 +13,7 @@
 #include "json.h"
 #include "layout.h"
 #include "progress.h"
+#include "scratch_dir.h"
 #include "size.h"
 
 namespace tgt_pmem::admin {
@@ -93,9 +94,9 @@ TEST(AdminGuarded, FindsFirstNonZeroByte) {
 // A mapping of a file truncated under it faults with SIGBUS beyond the new end: the guard
 // turns that into an error instead of killing the test.
 TEST(AdminGuarded, SigbusBecomesAnError) {
-  char path[] = "/tmp/tgtpmem-admin-sigbus-XXXXXX";
-  const int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
+  const tgt_pmem::testing::ScratchDir dir("tgtpmem-admin-sigbus");
+  const int fd = ::open(dir.file("truncated").c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0) << "in scratch directory '" << dir.path() << "'";
   const std::size_t size = 1 << 20;
   ASSERT_EQ(::ftruncate(fd, size), 0);
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
@@ -109,7 +110,6 @@ TEST(AdminGuarded, SigbusBecomesAnError) {
   EXPECT_FALSE(find_nonzero(bytes, 8192, size));
   ::munmap(p, size);
   ::close(fd);
-  ::unlink(path);
 }
 
 TEST(AdminLayouts, RawIsTheFallback) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 namespace tgt_pmem::bs {
 namespace {
 
@@ -29,6 +31,8 @@ struct Refused {
   const char* text;
   const char* message_part;
 };
+// gtest prints the parameter of a case by this (in ctest's list too), not as raw bytes.
+void PrintTo(const Refused& r, std::ostream* os) { *os << '"' << r.text << '"'; }
 
 class ParseOptionsRefuses : public ::testing::TestWithParam<Refused> {};
 

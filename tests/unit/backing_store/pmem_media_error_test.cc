@@ -12,11 +12,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <thread>
 
 #include "engine_fixture.h"
 #include "pmem_medium.h"
+#include "scratch_dir.h"
 
 namespace tgt_pmem::testing {
 namespace {
@@ -31,13 +33,14 @@ struct Param {
   const char* granularity;  // PMEM2_FORCE_GRANULARITY, or nullptr
   const char* durability;   // what the flusher must be, to know the case is the one meant
 };
+// gtest prints the parameter of a failing case by this, not as raw bytes.
+void PrintTo(const Param& p, std::ostream* os) { *os << p.name; }
 
 class PmemMediaError : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
-    char t[] = "/tmp/tgtpmem-mediaerr-XXXXXX";
-    dir_ = ::mkdtemp(t);
-    path_ = dir_ + "/lun.img";
+    ASSERT_FALSE(dir_.path().empty()) << "cannot make a scratch directory";
+    path_ = dir_.file("lun.img");
     std::ofstream(path_).close();
     std::filesystem::resize_file(path_, kSize);
     if (GetParam().granularity)
@@ -51,10 +54,7 @@ class PmemMediaError : public ::testing::TestWithParam<Param> {
     all_ = pattern(kSize, 7);
     ASSERT_EQ(run(cdb16(op::kWrite16, 0, kSize / 512), all_).status, kStatusGood);
   }
-  void TearDown() override {
-    lun_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { lun_.reset(); }
 
   bs::Result run(std::vector<std::uint8_t> c, std::span<const std::byte> out = {},
                  std::span<std::byte> in = {}, bool wce = false) {
@@ -67,7 +67,8 @@ class PmemMediaError : public ::testing::TestWithParam<Param> {
     EXPECT_EQ(r.info, lba);
   }
 
-  std::string dir_, path_;
+  ScratchDir dir_{"tgtpmem-mediaerr"};
+  std::string path_;
   std::unique_ptr<bs::Lun> lun_;
   std::vector<std::byte> all_;
 };
@@ -145,8 +146,9 @@ INSTANTIATE_TEST_SUITE_P(Durability, PmemMediaError,
 
 TEST(PmemMediaErrorWriteCache, SynchronizeCacheOfALostDirtyPageIsAWriteError) {
   // Cache-line flushing: the CLWB/CLFLUSH of a page that is gone faults like a load.
-  char t[] = "/tmp/tgtpmem-mediaerr-XXXXXX";
-  const std::string dir = ::mkdtemp(t), path = dir + "/lun.img";
+  const ScratchDir dir("tgtpmem-mediaerr");
+  ASSERT_FALSE(dir.path().empty()) << "cannot make a scratch directory";
+  const std::string path = dir.file("lun.img");
   std::ofstream(path).close();
   std::filesystem::resize_file(path, kSize);
   ::setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1);
@@ -165,7 +167,6 @@ TEST(PmemMediaErrorWriteCache, SynchronizeCacheOfALostDirtyPageIsAWriteError) {
     EXPECT_TRUE(r.info_valid);
     EXPECT_EQ(r.info, kFirstLost + 40);
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // granularity libpmem2 reports, and data that round-trips through the file.
 #include <fcntl.h>
 #include <libpmem2.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -11,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "scratch_dir.h"
 #include "tgt_pmem/flush/select.h"
 
 namespace tgt_pmem::flush {
@@ -19,10 +19,8 @@ namespace {
 class MappedFile {
  public:
   explicit MappedFile(std::size_t size) {
-    char path[] = "/tmp/tgtpmem-flush-XXXXXX";
-    fd_ = ::mkstemp(path);
-    path_ = path;
-    EXPECT_GE(fd_, 0);
+    fd_ = ::open(dir_.file("mapped").c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    EXPECT_GE(fd_, 0) << "in scratch directory '" << dir_.path() << "'";
     EXPECT_EQ(::ftruncate(fd_, static_cast<off_t>(size)), 0);
     EXPECT_EQ(pmem2_source_from_fd(&src_, fd_), 0);
     EXPECT_EQ(pmem2_config_new(&cfg_), 0);
@@ -34,7 +32,6 @@ class MappedFile {
     pmem2_config_delete(&cfg_);
     pmem2_source_delete(&src_);
     ::close(fd_);
-    ::unlink(path_.c_str());
   }
   pmem2_map* map() { return map_; }
   int fd() const { return fd_; }
@@ -47,7 +44,7 @@ class MappedFile {
 
  private:
   int fd_ = -1;
-  std::string path_;
+  tgt_pmem::testing::ScratchDir dir_{"tgtpmem-flush"};
   pmem2_source* src_ = nullptr;
   pmem2_config* cfg_ = nullptr;
   pmem2_map* map_ = nullptr;
