@@ -52,9 +52,13 @@ BenchStats summarize(std::string method, std::span<const double> latencies_us, d
 
 std::string format_table(std::span<const BenchStats> rows, const BenchOptions& o) {
   char line[256];
-  std::string out = "durable writes of " + text::format_size(o.size) + ", " +
-                    std::to_string(o.count) + " per method, one at a time, over a " +
-                    text::format_size(o.region) + " region\n";
+  std::string per_method = std::to_string(o.count) + " per method";
+  if (o.runtime.count() != 0) {
+    per_method = fixed(std::chrono::duration<double>(o.runtime).count(), 1) + " s per method";
+    if (o.count != kUnlimitedCount) per_method += " (at most " + std::to_string(o.count) + ")";
+  }
+  std::string out = "durable writes of " + text::format_size(o.size) + ", " + per_method +
+                    ", one at a time, over a " + text::format_size(o.region) + " region\n";
   std::snprintf(line, sizeof line, "%-24s %10s %10s %10s %10s %10s\n", "method", "mean us",
                 "p50 us", "p99 us", "IOPS", "MiB/s");
   out += line;
@@ -70,6 +74,9 @@ std::string format_json(std::span<const BenchStats> rows, const BenchOptions& o)
   std::string out =
       "{\"tool\":\"tgtpmem-push\",\"mode\":\"bench\",\"size\":" + std::to_string(o.size) +
       ",\"count\":" + std::to_string(o.count) + ",\"region\":" + std::to_string(o.region) +
+      (o.runtime.count() != 0
+           ? ",\"runtime_s\":" + fixed(std::chrono::duration<double>(o.runtime).count(), 3)
+           : std::string()) +
       ",\"results\":[";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const BenchStats& r = rows[i];
@@ -111,11 +118,13 @@ std::expected<std::vector<BenchStats>, std::string> run_bench(Client& client,
                             {flush_row.c_str(), &Client::write_and_flush}};
   std::vector<BenchStats> rows;
   std::vector<double> latencies;
-  latencies.reserve(o.count);
+  latencies.reserve(std::min<std::uint64_t>(o.count, 1u << 20));
   for (const Method& m : methods) {
     latencies.clear();
     const auto start = Clock::now();
+    const auto deadline = start + o.runtime;
     for (std::uint64_t i = 0; i < o.count; ++i) {
+      if (o.runtime.count() != 0 && Clock::now() >= deadline) break;
       const std::uint64_t offset = (i % slots) * o.size;
       const auto t0 = Clock::now();
       if (auto w = (client.*m.write)(*region, offset, data); !w)

@@ -10,6 +10,7 @@
 // Figures are printed, never asserted (CONVENTIONS.md).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <span>
@@ -21,9 +22,13 @@
 
 namespace tgt_pmem::push::tool {
 
+// BenchOptions::count with a runtime and no count given: the runtime alone ends each method.
+inline constexpr std::uint64_t kUnlimitedCount = UINT64_MAX;
+
 struct BenchOptions {
   std::uint64_t size = 4096;        // bytes per write
-  std::uint64_t count = 1000;       // writes per method
+  std::uint64_t count = 1000;       // writes per method (at most, with a runtime)
+  std::chrono::microseconds runtime{0};  // per method, when not zero: stop after this long
   std::uint64_t region = 1u << 20;  // bytes registered; writes go round it, size-aligned
   std::uint64_t offset = 0;         // where the region starts in the LUN
 };
@@ -48,7 +53,8 @@ struct BenchStats {
 // One JSON line: {"tool":"tgtpmem-push","mode":"bench","size":...,"results":[{...},...]}.
 [[nodiscard]] std::string format_json(std::span<const BenchStats> rows, const BenchOptions& o);
 
-// Registers the region (read and write), runs both methods, unregisters. Errors: the first
+// Registers the region (read and write), runs both methods (each for count writes, or until
+// runtime has passed if that comes first), unregisters. Errors: the first
 // failure, with what it was doing (RDMA FLUSH asked for where it is not available: before
 // any write).
 [[nodiscard]] std::expected<std::vector<BenchStats>, std::string> run_bench(Client& client,

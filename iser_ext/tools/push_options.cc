@@ -43,7 +43,10 @@ po::options_description describe() {
   bench.add_options()
       ("bench", "measure durable writes: WRITE+COMMIT against WRITE+a one-sided flush")
       ("size", po::value<std::string>()->value_name("SIZE"), "bytes per write (default 4k)")
-      ("count", po::value<std::uint64_t>()->value_name("N"), "writes per method (default 1000)")
+      ("count", po::value<std::uint64_t>()->value_name("N"),
+       "writes per method (default 1000; with --runtime, no limit)")
+      ("runtime", po::value<double>()->value_name("SEC"),
+       "run each method for SEC seconds (or --count writes, if that comes first)")
       ("region", po::value<std::string>()->value_name("SIZE"),
        "bytes registered, written round-robin (default 1m)")
       ("offset", po::value<std::string>()->value_name("SIZE"),
@@ -65,7 +68,8 @@ po::options_description describe() {
 std::string usage_text() {
   std::ostringstream out;
   out << "Usage: tgtpmem-push [OPTIONS] STEP...\n"
-         "       tgtpmem-push [OPTIONS] --bench [--size SIZE] [--count N] [--region SIZE]\n"
+         "       tgtpmem-push [OPTIONS] --bench [--size SIZE] [--count N] [--runtime SEC]\n"
+         "                    [--region SIZE] [--offset SIZE]\n"
          "                    [--remote-flush auto|read-after-write|rdma-flush]\n"
          "\n"
          "A push-mode client of a tgt-pmem LUN: connects over RDMA, then runs the STEPs in\n"
@@ -151,6 +155,14 @@ std::expected<ParseOutcome, std::string> parse_command_line(std::span<const std:
                             {"region", &o.bench_options.region},
                             {"offset", &o.bench_options.offset}})
     if (auto s = size_option(name, *into); !s) return std::unexpected(s.error());
+  if (vm.count("runtime")) {
+    const double t = vm["runtime"].as<double>();
+    if (!(t > 0) || !std::isfinite(t) || t > 86400)
+      return std::unexpected("--runtime must be > 0 seconds (and at most a day)");
+    o.bench_options.runtime =
+        std::chrono::microseconds(static_cast<std::int64_t>(std::ceil(t * 1e6)));
+    o.bench_options.count = kUnlimitedCount;
+  }
   if (vm.count("count")) o.bench_options.count = vm["count"].as<std::uint64_t>();
   if (vm.count("remote-flush")) {
     const auto& m = vm["remote-flush"].as<std::string>();
@@ -164,9 +176,11 @@ std::expected<ParseOutcome, std::string> parse_command_line(std::span<const std:
       return std::unexpected("--remote-flush must be 'auto', 'read-after-write' or 'rdma-flush'");
   }
   const bool bench_tuned = vm.count("size") || vm.count("region") || vm.count("offset") ||
-                           vm.count("count") || vm.count("json") || vm.count("remote-flush");
+                           vm.count("count") || vm.count("runtime") || vm.count("json") ||
+                           vm.count("remote-flush");
   if (bench_tuned && !o.bench)
-    return std::unexpected("--size, --count, --region, --offset, --remote-flush and --json need --bench");
+    return std::unexpected(
+        "--size, --count, --runtime, --region, --offset, --remote-flush and --json need --bench");
   if (o.bench) {
     const BenchOptions& b = o.bench_options;
     if (b.size == 0 || b.count == 0) return std::unexpected("--size and --count must be > 0");

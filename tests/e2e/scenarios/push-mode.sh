@@ -178,7 +178,8 @@ step "a busy polled push client does not starve tgtd's other connections"
 # While a push client sends COMMIT after COMMIT (push_poll_us keeps tgtd polling it), an iSER
 # job on the same tgtd must still be served: tgtd yields its event loop every millisecond.
 iser_login "$iqn"
-push --bench --size 4K --count 20000 --region 1M --json > /dev/null &
+# A runtime, not a count: a count sized for one machine's speed ends too soon on a faster one.
+push --bench --size 4K --runtime 6 --region 1M --json > /dev/null &
 busy=$!
 sleep 1
 must fio --name=iser-beside-push --filename="$DEV" --ioengine=libaio --direct=1 --iodepth=1 \
@@ -190,7 +191,8 @@ busy_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
 busy_count=$(field count write+commit "$busy_json")
 busy_iops=$(field iops write+commit "$busy_json")
 [[ -n $busy_count && -n $busy_iops ]] || fail "no figures from the busy push client (push.log)"
-# The fio job ran during the COMMIT phase (1 s in, for 3 s) only if that phase lasted 4 s.
+# The fio job ran during the COMMIT phase (1 s in, for 3 s) only if that phase lasted 4 s
+# (it runs for 6 s, unless the client stalled or failed).
 awk -v n="$busy_count" -v r="$busy_iops" 'BEGIN { exit !(n / r >= 4) }' ||
   fail "the busy client's COMMITs took under 4 s ($busy_count at $busy_iops IOPS): no overlap with fio"
 beside_ios=$(awk '/"write" : \{/ {w = 1} w && /"total_ios"/ {gsub(/[",]/, "", $3); print $3; exit}' "$E2E_LOG/fio-beside-push.json")

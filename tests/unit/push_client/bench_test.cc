@@ -3,6 +3,7 @@
 // run on the fake target.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <vector>
 
 #include "fake_target.h"
@@ -75,6 +76,41 @@ TEST(PushBench, RunsBothMethodsOnTheFakeTarget) {
     EXPECT_LT(commit.ranges[0].offset, 16384u) << "round the region";
   }
   EXPECT_EQ(target.unregisters.size(), 1u);
+}
+
+// --runtime: each method runs for the time given, however many writes that is.
+TEST(PushBench, ARuntimeEndsEachMethod) {
+  tgt_pmem::testing::FakePeer peer;
+  test_support::FakeTarget target(peer);
+  auto c = Client::connect_over(peer.connect(), test_support::test_options(), target.hook());
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  BenchOptions o;
+  o.count = kUnlimitedCount;
+  o.runtime = std::chrono::milliseconds(50);
+  o.region = 16384;
+  const auto start = std::chrono::steady_clock::now();
+  auto rows = run_bench(*c, o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(rows.has_value()) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_GE(took, std::chrono::milliseconds(100)) << "50 ms for each of two methods";
+  EXPECT_LT(took, std::chrono::seconds(30)) << "the runtime ends the unlimited count";
+  EXPECT_GT((*rows)[0].count, 0u);
+  EXPECT_EQ(target.commits.size(), (*rows)[0].count) << "the row counts the writes made";
+  EXPECT_GT((*rows)[1].count, 0u);
+
+  // A count reached first ends the method before the runtime.
+  target.commits.clear();
+  o.count = 7;
+  o.runtime = std::chrono::seconds(600);
+  rows = run_bench(*c, o);
+  ASSERT_TRUE(rows.has_value()) << rows.error();
+  EXPECT_EQ((*rows)[0].count, 7u);
+  EXPECT_EQ(target.commits.size(), 7u);
+  EXPECT_NE(format_table(*rows, o).find("600.0 s per method (at most 7)"), std::string::npos)
+      << format_table(*rows, o);
+  EXPECT_NE(format_json(*rows, o).find("\"runtime_s\":600.000,"), std::string::npos)
+      << format_json(*rows, o);
 }
 
 TEST(PushBench, ReportsWhatFailed) {

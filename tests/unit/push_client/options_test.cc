@@ -2,6 +2,7 @@
 // tgtpmem-push's command line (iser_ext/tools/push_options.h).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <vector>
 
 #include "push_options.h"
@@ -115,6 +116,26 @@ TEST(PushOptions, Bench) {
   EXPECT_FALSE(parse(with({"--bench", "--size", "2M", "--region", "1M"})).has_value());
   EXPECT_FALSE(parse(with({"--bench", "--count", "0"})).has_value());
   EXPECT_FALSE(parse(with({"--bench", "--size", "lots"})).has_value());
+}
+
+TEST(PushOptions, BenchRuntime) {
+  ToolOptions o = ok(with({"--bench", "--runtime", "2.5"}));
+  EXPECT_EQ(o.bench_options.runtime, std::chrono::microseconds(2'500'000));
+  EXPECT_EQ(o.bench_options.count, kUnlimitedCount) << "the runtime alone ends a method";
+  o = ok(with({"--bench", "--runtime", "1", "--count", "300"}));
+  EXPECT_EQ(o.bench_options.runtime, std::chrono::seconds(1));
+  EXPECT_EQ(o.bench_options.count, 300u) << "both limits, whichever comes first";
+  EXPECT_EQ(ok(with({"--bench"})).bench_options.runtime.count(), 0) << "no runtime by default";
+  for (const char* bad : {"0", "-1", "nan", "inf", "86401", "soon"}) {
+    auto r = parse(with({"--bench", "--runtime", bad}));
+    ASSERT_FALSE(r.has_value()) << bad;
+  }
+  auto r = parse(with({"--bench", "--runtime", "0"}));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("--runtime must be > 0"), std::string::npos) << r.error();
+  r = parse(with({"--runtime", "5"}));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("need --bench"), std::string::npos) << r.error();
 }
 
 TEST(PushOptions, RemoteFlush) {
