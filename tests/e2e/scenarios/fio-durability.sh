@@ -71,7 +71,8 @@ kill -0 "$fio_pid" 2>/dev/null || fail "fio was not running any more when tgtd w
 step "tgtd killed with fio running; waiting for fio to see the I/O error"
 waited=0
 while kill -0 "$fio_pid" 2>/dev/null && (( waited < 600 )); do sleep 0.1; waited=$((waited + 1)); done
-kill -0 "$fio_pid" 2>/dev/null && { kill -9 "$fio_pid"; fail "fio still running 60 s after tgtd was killed"; }
+# On timeout: $fio_pid is only the subshell; fio and its job processes run below it.
+kill -0 "$fio_pid" 2>/dev/null && { kill -9 "$fio_pid"; pkill -9 -x fio; fail "fio still running 60 s after tgtd was killed"; }
 wait "$fio_pid"
 fio_rc=$?
 cp "$state/write.json" "$state/write.out" "$E2E_LOG/" 2>/dev/null

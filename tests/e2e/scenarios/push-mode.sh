@@ -38,6 +38,14 @@ push() {  # push [--target IQN] ARGS...: the client against $E2E_TARGET_IP:$port
   tgtpmem-push --address "$E2E_TARGET_IP" --port "$port" --initiator "$me" \
     --target "$target" --lun 1 --timeout 20 "$@" >> "$E2E_LOG/push.log" 2>&1
 }
+# push_bg ARGS...: push in the background; PUSH_PID is the client's own PID. ("push ... &"
+# would give the PID of a subshell, and a kill would leave the client running.)
+push_bg() {
+  echo "+ tgtpmem-push --target $iqn $* &" >> "$E2E_LOG/commands.log"
+  tgtpmem-push --address "$E2E_TARGET_IP" --port "$port" --initiator "$me" \
+    --target "$iqn" --lun 1 --timeout 20 "$@" >> "$E2E_LOG/push.log" 2>&1 &
+  PUSH_PID=$!
+}
 must_push() { push "$@" || { tail -n 5 "$E2E_LOG/push.log" | sed 's/^/    /' >&2; fail "tgtpmem-push $* failed (push.log)"; }; }
 
 export_all() {
@@ -105,8 +113,8 @@ must_push register:0:64K:rw save-handle:h0:"$W/h-range" \
 must_push register:0:64K:r save-handle:h0:"$W/h-ro" \
           write-raw:"$W/h-ro":0:pattern:11:4K:expect=refused
 # With a handle of another, still connected, connection.
-push register:0:64K:rw save-handle:h0:"$W/h-other" sleep:30 &
-holder=$!
+push_bg register:0:64K:rw save-handle:h0:"$W/h-other" sleep:30
+holder=$PUSH_PID
 for _ in $(seq 1 100); do [[ -s $W/h-other ]] && break; sleep 0.2; done
 [[ -s $W/h-other ]] || fail "the first connection never saved its handle (push.log)"
 must_push write-raw:"$W/h-other":0:pattern:12:4K:expect=refused
@@ -129,15 +137,22 @@ must_push register:0:128K:r read:h0:64K:4K:out:"$W/after" unregister:h0
 cmp -n 4096 "$W/after" /dev/zero >/dev/null 2>&1 || fail "a refused RDMA WRITE changed the LUN"
 
 step "a client killed with regions registered"
-push register:0:1M:rw register:2M:1M:r save-handle:h0:"$W/h-dead" sleep:60 &
-victim=$!
+push_bg register:0:1M:rw register:2M:1M:r save-handle:h0:"$W/h-dead" sleep:60
+victim=$PUSH_PID
 for _ in $(seq 1 100); do [[ -s $W/h-dead ]] && break; sleep 0.2; done
 [[ -s $W/h-dead ]] || fail "the victim never registered (push.log)"
-kill -9 "$victim"; wait "$victim" 2>/dev/null
+grep -q " 2 regions deregistered" "$E2E_LOG/tgtd.log" &&
+  fail "tgtd already logged '2 regions deregistered' before the victim died: the check below would prove nothing"
+kill -9 "$victim"
+wait "$victim" 2>/dev/null
+victim_rc=$?
+(( victim_rc == 137 )) || fail "the victim did not die of SIGKILL (exit $victim_rc): it must die abruptly"
+t_dead=$SECONDS
 # The kernel tears the dead process's connection down (DREQ); tgtd must drop its regions.
 for _ in $(seq 1 300); do grep -q " 2 regions deregistered" "$E2E_LOG/tgtd.log" && break; sleep 0.2; done
 grep -q " 2 regions deregistered" "$E2E_LOG/tgtd.log" ||
   fail "tgtd did not deregister the dead client's 2 regions within 60 s (tgtd.log)"
+dead_s=$((SECONDS - t_dead))
 kill -0 "$TGTD_PID" 2>/dev/null || fail "tgtd died with its push client"
 must tgtadm --mode target --op show >/dev/null
 must_push write-raw:"$W/h-dead":0:pattern:13:4K:expect=refused
@@ -226,4 +241,4 @@ raf_both=$(mean write+read-after-write "$both_json")
   echo "push (polled):     $polled_json"
   echo "push (both poll):   $both_json"
 } | tee "$E2E_LOG/bench.txt" >&2
-summary "push mode on devdax: 4 MiB committed pattern survived SIGKILL (push + iSER read); 7 forbidden accesses refused; killed client's regions deregistered; bench in bench.txt"
+summary "push mode on devdax: 4 MiB committed pattern survived SIGKILL (push + iSER read); 7 forbidden accesses refused; a SIGKILLed client's 2 regions deregistered within ${dead_s} s; bench in bench.txt"
