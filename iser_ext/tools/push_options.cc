@@ -36,6 +36,10 @@ po::options_description describe() {
       ("poll-us", po::value<std::uint32_t>()->value_name("N"),
        "poll for each completion up to N microseconds (0-10000) before sleeping: lower "
        "latency for a busy CPU (default 0)")
+      ("remote-flush", po::value<std::string>()->value_name("METHOD"),
+       "the one-sided flush of write-flush steps and of --bench: auto (RDMA FLUSH where the "
+       "connection and the region offer it, else read-after-write; the default), "
+       "read-after-write, or rdma-flush (fails where RDMA FLUSH is not available)")
       ("expect-connect", po::value<std::string>()->value_name("ok|refused"),
        "'refused': the connection must be refused (exit 0 if it is, 1 if not)");
 
@@ -51,10 +55,6 @@ po::options_description describe() {
        "bytes registered, written round-robin (default 1m)")
       ("offset", po::value<std::string>()->value_name("SIZE"),
        "where the region starts in the LUN (default 0)")
-      ("remote-flush", po::value<std::string>()->value_name("METHOD"),
-       "the one-sided flush measured against COMMIT: auto (RDMA FLUSH where the connection "
-       "and the region offer it, else read-after-write; the default), read-after-write, or "
-       "rdma-flush (fails where RDMA FLUSH is not available)")
       ("json", "also print the figures as one JSON line")
       ("help,h", "print this help");
 
@@ -81,6 +81,8 @@ std::string usage_text() {
          "  register:OFFSET:LENGTH:r|w|rw          expose a LUN range\n"
          "  write:hN:OFFSET:pattern:SEED:LEN       RDMA WRITE of the pattern into region hN\n"
          "  write:hN:OFFSET:file:PATH              RDMA WRITE of a file's bytes\n"
+         "  write-flush:hN:OFFSET:pattern:SEED:LEN (or :file:PATH) RDMA WRITE, then the\n"
+         "                                         one-sided flush of --remote-flush\n"
          "  read:hN:OFFSET:LEN:verify-pattern:SEED RDMA READ, checked against the pattern\n"
          "  read:hN:OFFSET:LEN:out:PATH            RDMA READ into a file\n"
          "  commit:hN  commit:hN:OFFSET:LEN        COMMIT the region or a range of it\n"
@@ -176,11 +178,9 @@ std::expected<ParseOutcome, std::string> parse_command_line(std::span<const std:
       return std::unexpected("--remote-flush must be 'auto', 'read-after-write' or 'rdma-flush'");
   }
   const bool bench_tuned = vm.count("size") || vm.count("region") || vm.count("offset") ||
-                           vm.count("count") || vm.count("runtime") || vm.count("json") ||
-                           vm.count("remote-flush");
+                           vm.count("count") || vm.count("runtime") || vm.count("json");
   if (bench_tuned && !o.bench)
-    return std::unexpected(
-        "--size, --count, --runtime, --region, --offset, --remote-flush and --json need --bench");
+    return std::unexpected("--size, --count, --runtime, --region, --offset and --json need --bench");
   if (o.bench) {
     const BenchOptions& b = o.bench_options;
     if (b.size == 0 || b.count == 0) return std::unexpected("--size and --count must be > 0");

@@ -70,6 +70,8 @@ class Session {
         return do_register(s);
       case StepKind::kWrite:
         return do_write(s);
+      case StepKind::kWriteFlush:
+        return do_write_flush(s);
       case StepKind::kRead:
         return do_read(s);
       case StepKind::kCommit:
@@ -119,7 +121,7 @@ class Session {
     regions_.back() = *r;
     return "h" + std::to_string(regions_.size() - 1) + " handle=" + std::to_string(r->handle) +
            " addr=" + hex(r->remote.addr) + " rkey=" + hex(r->remote.rkey) +
-           " length=" + std::to_string(r->remote.length);
+           " length=" + std::to_string(r->remote.length) + (r->flushable ? " flushable" : "");
   }
 
   std::expected<std::vector<std::byte>, std::string> data_of(const Step& s) {
@@ -140,6 +142,19 @@ class Session {
       if (!data) return tool_error(data.error());
       if (auto w = client_.write(r, s.offset, *data); !w) return failed(w.error());
       return std::to_string(data->size()) + " bytes written";
+    });
+  }
+
+  // The write made durable one-sidedly, by the method flush_method() resolves for the region.
+  Outcome do_write_flush(const Step& s) {
+    return with_region(s, [&](const Region& r) -> Outcome {
+      auto method = client_.flush_method(r);
+      if (!method) return failed(method.error());
+      auto data = data_of(s);
+      if (!data) return tool_error(data.error());
+      if (auto w = client_.write_and_flush(r, s.offset, *data); !w) return failed(w.error());
+      return std::to_string(data->size()) + " bytes written and durable (" +
+             std::string(to_string(*method)) + ")";
     });
   }
 

@@ -97,7 +97,7 @@ std::expected<Step, std::string> parse_step(std::string_view text) {
   }
   const std::string_view kind = f[0];
   const std::size_t n = f.size();
-  auto bad_form = [&](const char* form) { return p.error(std::string("expected ") + form); };
+  auto bad_form = [&](std::string_view form) { return p.error("expected " + std::string(form)); };
 
   if (kind == "register") {
     if (n != 4) return bad_form("register:OFFSET:LENGTH:r|w|rw");
@@ -114,9 +114,11 @@ std::expected<Step, std::string> parse_step(std::string_view text) {
     return s;
   }
 
-  if (kind == "write") {
-    s.kind = StepKind::kWrite;
-    if (n < 5) return bad_form("write:hN:OFFSET:pattern:SEED:LEN or write:hN:OFFSET:file:PATH");
+  if (kind == "write" || kind == "write-flush") {
+    s.kind = kind == "write" ? StepKind::kWrite : StepKind::kWriteFlush;
+    const std::string forms = std::string(kind) + ":hN:OFFSET:pattern:SEED:LEN or " +
+                              std::string(kind) + ":hN:OFFSET:file:PATH";
+    if (n < 5) return bad_form(forms);
     auto h = p.handle(f[1]);
     if (!h) return std::unexpected(h.error());
     auto off = p.size(f[2], "offset");
@@ -138,7 +140,7 @@ std::expected<Step, std::string> parse_step(std::string_view text) {
       if (s.path.empty()) return p.error("empty PATH");
       return s;
     }
-    return bad_form("write:hN:OFFSET:pattern:SEED:LEN or write:hN:OFFSET:file:PATH");
+    return bad_form(forms);
   }
 
   if (kind == "read") {

@@ -6,6 +6,8 @@
 //
 //   register:OFFSET:LENGTH:r|w|rw           the k-th register step names its region h<k-1>
 //   write:hN:OFFSET:pattern:SEED:LEN        write:hN:OFFSET:file:PATH
+//   write-flush:hN:OFFSET:pattern:SEED:LEN  write-flush:hN:OFFSET:file:PATH  (write, then the
+//                                           one-sided flush of --remote-flush, no COMMIT)
 //   read:hN:OFFSET:LEN:verify-pattern:SEED  read:hN:OFFSET:LEN:out:PATH
 //   commit:hN   commit:hN:OFFSET:LEN        raf:hN:OFFSET:LEN
 //   unregister:hN   save-handle:hN:PATH     write-raw:PATH:OFFSET:pattern:SEED:LEN
@@ -30,6 +32,7 @@ namespace tgt_pmem::push::tool {
 enum class StepKind : std::uint8_t {
   kRegister,
   kWrite,
+  kWriteFlush,  // write-flush: Client::write_and_flush()
   kRead,
   kCommit,
   kReadAfterWrite,  // raf

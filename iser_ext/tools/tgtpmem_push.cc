@@ -59,10 +59,11 @@ int main(int argc, char** argv) {
     std::printf("connect %s: FAILED connected, but --expect-connect=refused\n", where.c_str());
     return kExitFailed;
   }
-  std::printf("connect %s: ok lun_size=%llu block_size=%u max_regions=%u max_exposed=%llu\n",
-              where.c_str(), static_cast<unsigned long long>(client->lun_size()),
-              client->block_size(), client->max_regions(),
-              static_cast<unsigned long long>(client->max_exposed()));
+  std::printf(
+      "connect %s: ok lun_size=%llu block_size=%u max_regions=%u max_exposed=%llu rdma_flush=%s\n",
+      where.c_str(), static_cast<unsigned long long>(client->lun_size()), client->block_size(),
+      client->max_regions(), static_cast<unsigned long long>(client->max_exposed()),
+      client->rdma_flush_offered() ? "yes" : "no");
   std::fflush(stdout);
 
   if (o.bench) {

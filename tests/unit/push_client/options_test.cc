@@ -149,7 +149,9 @@ TEST(PushOptions, RemoteFlush) {
   auto bad = parse(with({"--bench", "--remote-flush", "raf"}));
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().find("--remote-flush"), std::string::npos) << bad.error();
-  EXPECT_FALSE(parse(with({"--remote-flush", "auto"})).has_value()) << "needs --bench";
+  // Also for write-flush steps, without --bench.
+  EXPECT_EQ(ok(with({"--remote-flush", "rdma-flush", "register:0:4k:rw"})).client.flush_method,
+            FlushMethod::kRdmaFlush);
 }
 
 TEST(PushOptions, Help) {

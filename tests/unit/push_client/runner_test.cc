@@ -12,6 +12,7 @@
 #include "fake_target.h"
 #include "push_runner.h"
 #include "scratch_dir.h"
+#include "tgt_pmem/flush/remote.h"
 
 namespace tgt_pmem::push::tool {
 namespace {
@@ -149,6 +150,62 @@ TEST_F(PushRunner, AfterARemoteAccessErrorTheConnectionIsBroken) {
       {"register:0:4k:rw", "write-raw:" + bogus + ":0:pattern:1:8:expect=refused", "commit:h0"}));
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_NE(lines[2].find("FAILED the connection failed earlier"), std::string::npos) << lines[2];
+}
+
+// write-flush: the WRITE made durable one-sidedly, no COMMIT; the report names the method.
+TEST_F(PushRunner, WriteFlushUsesTheOneSidedMethodAndNoCommit) {
+  ASSERT_TRUE(run({"register:0:64k:rw", "write-flush:h0:4k:pattern:5:8k",
+                   "read:h0:4k:8k:verify-pattern:5", "unregister:h0"}));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[1].rfind("step 2 write-flush:h0:4k:pattern:5:8k: ok 8192 bytes written and "
+                           "durable (read-after-write)",
+                           0),
+            0u)
+      << lines[1] << " (a plain connection: auto is read-after-write)";
+  EXPECT_TRUE(target.commits.empty()) << "one-sided: no COMMIT";
+  EXPECT_TRUE(peer.rdma_flushes_run().empty());
+}
+
+TEST(PushRunnerFlush, WriteFlushWithRdmaFlushWhereItIsUnavailableFails) {
+  tgt_pmem::testing::FakePeer peer;
+  test_support::FakeTarget target(peer);
+  ClientOptions co = test_support::test_options();
+  co.flush_method = FlushMethod::kRdmaFlush;
+  auto c = Client::connect_over(peer.connect(), co, target.hook());
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  std::vector<std::string> lines;
+  std::vector<Step> steps;
+  for (const char* t : {"register:0:64k:rw", "write-flush:h0:0:pattern:1:4k"})
+    steps.push_back(*parse_step(t));
+  EXPECT_FALSE(run_steps(*c, steps, [&](const std::string& l) { lines.push_back(l); }));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("FAILED"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("RDMA FLUSH"), std::string::npos) << lines[1];
+  EXPECT_TRUE(target.commits.empty());
+}
+
+TEST(PushRunnerFlush, WriteFlushPostsRdmaFlushWhereOffered) {
+  tgt_pmem::testing::FakePeer peer;
+  test_support::FakeTarget target(peer);
+  target.offer_flush = true;
+  auto c =
+      Client::connect_over(peer.connect_flush_capable(), test_support::test_options(), target.hook());
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  std::vector<std::string> lines;
+  std::vector<Step> steps;
+  for (const char* t : {"register:0:64k:rw", "write-flush:h0:8k:pattern:2:4k",
+                        "read:h0:8k:4k:verify-pattern:2"})
+    steps.push_back(*parse_step(t));
+  EXPECT_TRUE(run_steps(*c, steps, [&](const std::string& l) { lines.push_back(l); }));
+  ASSERT_EQ(lines.size(), 3u);
+  if (flush::remote_method_built(flush::RemoteMethod::kRdmaFlush)) {
+    EXPECT_NE(lines[1].find("durable (rdma-flush)"), std::string::npos) << lines[1];
+    ASSERT_EQ(peer.rdma_flushes_run().size(), 1u);
+  } else {
+    EXPECT_NE(lines[1].find("durable (read-after-write)"), std::string::npos) << lines[1];
+    EXPECT_TRUE(peer.rdma_flushes_run().empty());
+  }
+  EXPECT_TRUE(target.commits.empty());
 }
 
 }  // namespace

@@ -59,6 +59,18 @@ TEST(PushSteps, WriteFromPatternOrFile) {
   error_of("write:h0:0:pattern:1");
   error_of("write:h0:0:zeros:1:8");
   error_of("write:h0:0:file:");
+
+  s = ok("write-flush:h1:8K:pattern:3:4K");
+  EXPECT_EQ(s.kind, StepKind::kWriteFlush);
+  EXPECT_EQ(s.handle, 1u);
+  EXPECT_EQ(s.offset, 8192u);
+  EXPECT_EQ(s.seed, 3u);
+  EXPECT_EQ(s.length, 4096u);
+  s = ok("write-flush:h0:0:file:/tmp/x");
+  EXPECT_EQ(s.kind, StepKind::kWriteFlush);
+  EXPECT_TRUE(s.use_file);
+  EXPECT_NE(error_of("write-flush:h0:0:zeros:1:8").find("expected write-flush:hN:OFFSET:pattern"),
+            std::string::npos);
 }
 
 TEST(PushSteps, ReadVerifyingOrToAFile) {
