@@ -25,6 +25,10 @@ summary() { echo "$*" > "$E2E_LOG/summary"; }
 # caller has redirected stdout.
 fail() {
   echo "E2E-FAIL $E2E_NAME: $*" >&2
+  # A CI run keeps only the console: tgtd's last words go there too.
+  if [[ -s ${E2E_LOG:-}/tgtd.log ]]; then
+    tail -n 8 "$E2E_LOG/tgtd.log" | sed 's/^/    tgtd.log: /' >&2
+  fi
   summary "$*"
   exit 1
 }
