@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Builds (once) the cached e2e guest: a Debian bookworm root file system as a raw ext4 image
-# plus the kernel and initrd it boots with.
+# plus the kernels and initrds it boots with: Debian 12's own kernel (vmlinuz, initrd.img), the
+# default, and bookworm-backports' (vmlinuz-backports, initrd-backports.img), for what 6.1
+# lacks: rxe implements RDMA FLUSH from 6.2 on (run.sh --kernel backports).
 #
 #   image.sh [CACHE_DIR]      (default $TGTPMEM_E2E_CACHE, else /var/cache/tgt-pmem/e2e)
 #
@@ -13,7 +15,7 @@
 set -euo pipefail
 
 # Bump when the way the image is made changes (not for package list edits: those are hashed).
-readonly kRecipe=1
+readonly kRecipe=2
 readonly kSuite=bookworm
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,7 +31,8 @@ hash=$( { echo "recipe $kRecipe suite $kSuite"; echo "$packages"; cat "$here/gue
 
 is_current() {
   [[ -f $cache/stamp && $(cat "$cache/stamp") == "$hash" &&
-     -f $cache/rootfs.img && -f $cache/vmlinuz && -f $cache/initrd.img ]]
+     -f $cache/rootfs.img && -f $cache/vmlinuz && -f $cache/initrd.img &&
+     -f $cache/vmlinuz-backports && -f $cache/initrd-backports.img ]]
 }
 
 exec 9>"$cache/.lock"
@@ -82,20 +85,52 @@ if ! debootstrap --variant=minbase --include="$packages" "$kSuite" "$rootfs" "$m
 fi
 log "debootstrap done in $((SECONDS - start)) s"
 
+kernels=("$rootfs"/boot/vmlinuz-*)
+if [[ ${#kernels[@]} -ne 1 || ! -f ${kernels[0]} ]]; then
+  log "expected exactly one kernel in $rootfs/boot after debootstrap"
+  exit 1
+fi
+default_kver=${kernels[0]##*/vmlinuz-}
+
+# The backports kernel, beside the default one (its modules go to /lib/modules/<its version>;
+# user space stays bookworm's). Only the kernel comes from backports.
+log "installing bookworm-backports' kernel"
+cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
+echo "deb $mirror ${kSuite}-backports main" > "$rootfs/etc/apt/sources.list.d/backports.list"
+mount -t proc proc "$rootfs/proc"
+if ! { chroot "$rootfs" apt-get -q update &&
+       DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get install -q -y \
+         --no-install-recommends "linux-image-amd64/${kSuite}-backports"; } \
+       >"$work/backports.log" 2>&1; then
+  umount "$rootfs/proc"
+  tail -n 30 "$work/backports.log" >&2
+  log "installing the backports kernel failed; full log: $work/backports.log"
+  exit 1
+fi
+umount "$rootfs/proc"
+rm -f "$rootfs/etc/apt/sources.list.d/backports.list" "$rootfs/etc/resolv.conf"
+log "backports kernel installed in $((SECONDS - start)) s"
+
 install -m 0755 "$here/guest/boot-stub" "$rootfs/sbin/e2e-boot"
 echo tgt-pmem-e2e > "$rootfs/etc/hostname"
 : > "$rootfs/etc/fstab"
 rm -f "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*_Packages
 chroot "$rootfs" dpkg-query -W -f='${Package} ${Version}\n' > "$work/versions.txt"
 
-kernels=("$rootfs"/boot/vmlinuz-*)
-initrds=("$rootfs"/boot/initrd.img-*)
-if [[ ${#kernels[@]} -ne 1 || ${#initrds[@]} -ne 1 || ! -f ${kernels[0]} || ! -f ${initrds[0]} ]]; then
-  log "expected exactly one kernel and initrd in $rootfs/boot"
-  exit 1
-fi
-cp "${kernels[0]}" "$work/vmlinuz"
-cp "${initrds[0]}" "$work/initrd.img"
+backports_kver=""
+for k in "$rootfs"/boot/vmlinuz-*; do
+  [[ ${k##*/vmlinuz-} == "$default_kver" ]] || backports_kver=${k##*/vmlinuz-}
+done
+for v in "$default_kver" "$backports_kver"; do
+  if [[ -z $v || ! -f $rootfs/boot/vmlinuz-$v || ! -f $rootfs/boot/initrd.img-$v ]]; then
+    log "expected a kernel and an initrd for $default_kver and for the backports kernel in $rootfs/boot"
+    exit 1
+  fi
+done
+cp "$rootfs/boot/vmlinuz-$default_kver" "$work/vmlinuz"
+cp "$rootfs/boot/initrd.img-$default_kver" "$work/initrd.img"
+cp "$rootfs/boot/vmlinuz-$backports_kver" "$work/vmlinuz-backports"
+cp "$rootfs/boot/initrd.img-$backports_kver" "$work/initrd-backports.img"
 
 # Size: what the tree uses plus 1 GiB of room (scenarios write logs and scratch files; the
 # image is opened snapshot=on, so nothing is written back to the cache).
@@ -104,8 +139,10 @@ size_mib=$(( used_mib + 1024 ))
 mkfs.ext4 -q -F -L e2e-root -d "$rootfs" "$work/rootfs.img" "${size_mib}M" >&2
 remove_tree "$rootfs"
 
-for f in rootfs.img vmlinuz initrd.img versions.txt; do mv -f "$work/$f" "$cache/$f"; done
-mv -f "$work/debootstrap.log" "$cache/debootstrap.log"
+for f in rootfs.img vmlinuz initrd.img vmlinuz-backports initrd-backports.img versions.txt; do
+  mv -f "$work/$f" "$cache/$f"
+done
+mv -f "$work/debootstrap.log" "$work/backports.log" "$cache/"
 rmdir "$work" 2>/dev/null || true
 echo "$hash" > "$cache/stamp"
 log "guest image ready in $((SECONDS - start)) s: $cache (${used_mib} MiB used)"

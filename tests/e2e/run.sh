@@ -13,6 +13,11 @@
 #     --out DIR        logs and scratch files (default: /tmp/tgt-pmem-e2e); the console is
 #                      DIR/console.log, the scenarios' logs DIR/guest/<scenario>/
 #     --timeout SEC    hard limit for the whole boot (default 1500)
+#     --kernel NAME    default (Debian 12's 6.1) or backports (bookworm-backports' kernel:
+#                      rxe implements RDMA FLUSH from 6.2 on)
+#     --rdma-core DIR  a private rdma-core install prefix (scripts/build-rdma-core-new.sh)
+#                      to run tgtd and the --bin programs with: copied into the guest at the
+#                      same path (its libibverbs finds its providers there); E2E_RDMA_CORE
 #     --shell          interactive: console on this terminal, a root shell after the
 #                      scenarios (none given: right after setup); exit it to power off
 #     --list           print the scenario names and exit
@@ -27,6 +32,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 modules=() bins=() bstype="" bsopts="" out=${TMPDIR:-/tmp}/tgt-pmem-e2e timeout=1500 shell=0
+kernel=default rdma_core=""
 scenarios=()
 
 usage() { sed -n '3,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2; }
@@ -40,6 +46,8 @@ while (( $# )); do
     --bsopts) bsopts=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
+    --kernel) kernel=$2; shift 2 ;;
+    --rdma-core) rdma_core=$2; shift 2 ;;
     --shell) shell=1; shift ;;
     --list) all_scenarios; exit 0 ;;
     -h|--help) usage ;;
@@ -56,6 +64,16 @@ for s in "${scenarios[@]}"; do
 done
 
 log() { echo "e2e: $*" >&2; }
+case $kernel in
+  default) kernel_files=(vmlinuz initrd.img) ;;
+  backports) kernel_files=(vmlinuz-backports initrd-backports.img) ;;
+  *) echo "run.sh: --kernel must be default or backports" >&2; exit 2 ;;
+esac
+if [[ -n $rdma_core ]]; then
+  [[ -f $rdma_core/lib/libibverbs.so.1 ]] ||
+    { echo "run.sh: --rdma-core $rdma_core: no lib/libibverbs.so.1 there" >&2; exit 2; }
+  rdma_core=$(cd "$rdma_core" && pwd)
+fi
 
 # ---- can this host run the guest at all? ------------------------------------------------
 for tool in qemu-system-x86_64 mkfs.ext4 debugfs; do
@@ -109,6 +127,11 @@ if (( ${#modules[@]} )); then
   mkdir -p "$stage/module"
   cp "${modules[@]}" "$stage/module/"
 fi
+if [[ -n $rdma_core ]]; then
+  # Libraries, providers and their configuration; not headers, man pages or tools.
+  mkdir -p "$stage/rdma-core"
+  cp -a "$rdma_core/lib" "$rdma_core/etc" "$stage/rdma-core/"
+fi
 if (( ${#bins[@]} )); then
   mkdir -p "$stage/bin"
   cp "${bins[@]}" "$stage/bin/"
@@ -125,6 +148,7 @@ per_scenario=$(( (timeout - 180) / (${#scenarios[@]} > 0 ? ${#scenarios[@]} : 1)
   printf 'E2E_SHELL=%q\n' "$shell"
   printf 'E2E_GUEST_TIMEOUT=%q\n' "$(( shell ? 86400 : timeout - 30 ))"
   printf 'E2E_SCENARIO_TIMEOUT=%q\n' "$per_scenario"
+  printf 'E2E_RDMA_CORE=%q\n' "$rdma_core"
 } > "$stage/config"
 artefacts="$out/artefacts.img"
 rm -f "$artefacts"
@@ -150,7 +174,7 @@ qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp 2 -machine pc,nvdimm=on
       -m 4G,slots=2,maxmem=8G
       -object "memory-backend-file,id=mem1,share=on,mem-path=$nvdimm,size=1G"
       -device nvdimm,id=nv1,memdev=mem1
-      -kernel "$cache/vmlinuz" -initrd "$cache/initrd.img"
+      -kernel "$cache/${kernel_files[0]}" -initrd "$cache/${kernel_files[1]}"
       -drive "file=$cache/rootfs.img,format=raw,if=virtio,snapshot=on"
       -drive "file=$artefacts,format=raw,if=virtio"
       -nic none -no-reboot)

@@ -66,6 +66,14 @@ guest_setup() {
     modprobe "$m" 2>>"$OUT/setup.log" || { setup_error="modprobe $m failed"; return 1; }
   done
 
+  # A private rdma-core (run.sh --rdma-core), at the path it was built for: every program of
+  # the run uses its libibverbs, which finds its providers and their configuration there.
+  if [[ -n ${E2E_RDMA_CORE:-} ]]; then
+    mkdir -p "$E2E_RDMA_CORE" && cp -a "$E2E/rdma-core/." "$E2E_RDMA_CORE/" ||
+      { setup_error="could not install the private rdma-core in $E2E_RDMA_CORE"; return 1; }
+    export LD_LIBRARY_PATH=$E2E_RDMA_CORE/lib
+  fi
+
   # Debian's tgt ships no modules, so the directory tgtd scans may not exist yet.
   local so
   for so in "$E2E"/module/*.so; do
