@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Builds a newer rdma-core (Debian trixie's, which has ibv_wr_flush: rdma-core >= 45) into a
-# private prefix, for COMPILE CHECKS of the RDMA FLUSH code only. Debian 12 has rdma-core 44,
-# whose libibverbs has no ibv_wr_flush, so the FLUSH posting path (utils/rdma/src/verbs_flush.cc)
-# is not even compiled there. Nothing is installed system-wide and Debian's rdma-core is left
-# alone: the source comes through apt with a private configuration (its own sources list and
+# private prefix, for the RDMA FLUSH code: Debian 12 has rdma-core 44, whose libibverbs has no
+# ibv_wr_flush, so the FLUSH posting path (utils/rdma/src/verbs_flush.cc) is not even compiled
+# there. scripts/test.sh builds against it (build-flush/) and runs the FLUSH unit tests, and
+# the guest scenario push-rdma-flush with this prefix copied into the guest (e2e run.sh
+# --rdma-core). Not for production. Nothing is installed system-wide and Debian's rdma-core
+# is left alone: the source comes through apt with a private configuration (its own sources list and
 # lists directory under WORK), is checked against the signed Sources index, and is built and
 # installed under WORK/prefix.
 #
