@@ -17,6 +17,18 @@
 namespace tgt_pmem::push::tool {
 namespace {
 
+// Parses texts (each must parse) and runs them on c; the report lines go to lines.
+bool run_texts(Client& c, const std::vector<std::string>& texts, std::vector<std::string>& lines) {
+  std::vector<Step> steps;
+  for (const auto& t : texts) {
+    auto s = parse_step(t);
+    EXPECT_TRUE(s.has_value()) << t;
+    if (s) steps.push_back(*s);
+  }
+  lines.clear();
+  return run_steps(c, steps, [&](const std::string& l) { lines.push_back(l); });
+}
+
 class PushRunner : public ::testing::Test {
  protected:
   PushRunner() : target(peer) {
@@ -28,16 +40,7 @@ class PushRunner : public ::testing::Test {
 
   std::string file(const std::string& name) const { return scratch.file(name); }
 
-  bool run(const std::vector<std::string>& texts) {
-    std::vector<Step> steps;
-    for (const auto& t : texts) {
-      auto s = parse_step(t);
-      EXPECT_TRUE(s.has_value()) << t;
-      if (s) steps.push_back(*s);
-    }
-    lines.clear();
-    return run_steps(*client, steps, [&](const std::string& l) { lines.push_back(l); });
-  }
+  bool run(const std::vector<std::string>& texts) { return run_texts(*client, texts, lines); }
 
   tgt_pmem::testing::FakePeer peer;
   test_support::FakeTarget target;
@@ -174,10 +177,7 @@ TEST(PushRunnerFlush, WriteFlushWithRdmaFlushWhereItIsUnavailableFails) {
   auto c = Client::connect_over(peer.connect(), co, target.hook());
   ASSERT_TRUE(c.has_value()) << c.error().message();
   std::vector<std::string> lines;
-  std::vector<Step> steps;
-  for (const char* t : {"register:0:64k:rw", "write-flush:h0:0:pattern:1:4k"})
-    steps.push_back(*parse_step(t));
-  EXPECT_FALSE(run_steps(*c, steps, [&](const std::string& l) { lines.push_back(l); }));
+  EXPECT_FALSE(run_texts(*c, {"register:0:64k:rw", "write-flush:h0:0:pattern:1:4k"}, lines));
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[1].find("FAILED"), std::string::npos) << lines[1];
   EXPECT_NE(lines[1].find("RDMA FLUSH"), std::string::npos) << lines[1];
@@ -192,11 +192,9 @@ TEST(PushRunnerFlush, WriteFlushPostsRdmaFlushWhereOffered) {
       Client::connect_over(peer.connect_flush_capable(), test_support::test_options(), target.hook());
   ASSERT_TRUE(c.has_value()) << c.error().message();
   std::vector<std::string> lines;
-  std::vector<Step> steps;
-  for (const char* t : {"register:0:64k:rw", "write-flush:h0:8k:pattern:2:4k",
-                        "read:h0:8k:4k:verify-pattern:2"})
-    steps.push_back(*parse_step(t));
-  EXPECT_TRUE(run_steps(*c, steps, [&](const std::string& l) { lines.push_back(l); }));
+  EXPECT_TRUE(run_texts(
+      *c, {"register:0:64k:rw", "write-flush:h0:8k:pattern:2:4k", "read:h0:8k:4k:verify-pattern:2"},
+      lines));
   ASSERT_EQ(lines.size(), 3u);
   if (flush::remote_method_built(flush::RemoteMethod::kRdmaFlush)) {
     EXPECT_NE(lines[1].find("durable (rdma-flush)"), std::string::npos) << lines[1];
