@@ -31,19 +31,21 @@ me=iqn.2024-01.org.tgt-pmem:push-client
 mib=$((1024 * 1024))
 W=$E2E_WORK
 
-push() {  # push [--target IQN] ARGS...: the client against $E2E_TARGET_IP:$port, logged
+# push_argv [--target IQN] ARGS...: PUSH_ARGV is the client's command line against
+# $E2E_TARGET_IP:$port (target $iqn unless given), logged to commands.log.
+push_argv() {
   local target=$iqn
   if [[ ${1:-} == --target ]]; then target=$2; shift 2; fi
   echo "+ tgtpmem-push --target $target $*" >> "$E2E_LOG/commands.log"
-  tgtpmem-push --address "$E2E_TARGET_IP" --port "$port" --initiator "$me" \
-    --target "$target" --lun 1 --timeout 20 "$@" >> "$E2E_LOG/push.log" 2>&1
+  PUSH_ARGV=(tgtpmem-push --address "$E2E_TARGET_IP" --port "$port" --initiator "$me"
+             --target "$target" --lun 1 --timeout 20 "$@")
 }
+push() { push_argv "$@"; "${PUSH_ARGV[@]}" >> "$E2E_LOG/push.log" 2>&1; }
 # push_bg ARGS...: push in the background; PUSH_PID is the client's own PID. ("push ... &"
 # would give the PID of a subshell, and a kill would leave the client running.)
 push_bg() {
-  echo "+ tgtpmem-push --target $iqn $* &" >> "$E2E_LOG/commands.log"
-  tgtpmem-push --address "$E2E_TARGET_IP" --port "$port" --initiator "$me" \
-    --target "$iqn" --lun 1 --timeout 20 "$@" >> "$E2E_LOG/push.log" 2>&1 &
+  push_argv "$@"
+  "${PUSH_ARGV[@]}" >> "$E2E_LOG/push.log" 2>&1 &
   PUSH_PID=$!
 }
 must_push() { push "$@" || { tail -n 5 "$E2E_LOG/push.log" | sed 's/^/    /' >&2; fail "tgtpmem-push $* failed (push.log)"; }; }
