@@ -47,7 +47,13 @@ struct bs_pmem_lu {
 	struct list_head pending;     /* to execute, then complete */
 	struct list_head finished;    /* executed (failed), to complete */
 	struct tgtpmem_push_lun *push; /* push=on: attached to the push-mode service */
+	int write_cache;              /* the WCE last handed to the engine */
+	struct list_head open_list;   /* on bs_pmem_open_luns while p->lun is open */
+	struct scsi_lu *lu;
 };
+
+/* Every open LUN, for the last flush if tgtd exits with LUNs still open (see below). */
+static LIST_HEAD(bs_pmem_open_luns);
 
 static inline struct bs_pmem_lu *PMEM_LU(struct scsi_lu *lu)
 {
@@ -60,6 +66,48 @@ static int write_cache_enabled(struct scsi_lu *lu)
 
 	/* No caching page means no way to ask for a cache: write-through. */
 	return pg && (pg->mode_data[0] & 0x04);
+}
+
+/*
+ * A flush failure is latched by the engine (bs_pmem.h): say so once, with what it means and
+ * what to do, the first time a command or a push-mode COMMIT runs into it.
+ */
+static void report_flush_error(struct scsi_lu *lu)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+	int e;
+
+	if (!p->lun || !(e = tgtpmem_lun_take_flush_error_report(p->lun)))
+		return;
+	eprintf("bs_pmem: %s: flush failed (%s): writes acknowledged before it may not be "
+		"durable; from now on every SYNCHRONIZE CACHE, FUA or write-through write and "
+		"push-mode COMMIT fails with MEDIUM ERROR until the LUN is opened again (check the "
+		"medium, then delete and add the LUN, or take it offline and update its path)\n",
+		lu->path, strerror(e));
+}
+
+/*
+ * Hands the caching mode page's WCE to the engine when it changed (MODE SELECT, or tgtadm's
+ * mode_page parameter). Turning the cache off flushes what it held. On tgtd's event loop.
+ * Returns 0, or -1 if that flush failed.
+ */
+static int bs_pmem_apply_write_cache(struct scsi_lu *lu)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+	int wce = write_cache_enabled(lu);
+	int ret;
+
+	if (!p->lun || wce == p->write_cache)
+		return 0;
+	p->write_cache = wce;
+	ret = tgtpmem_lun_set_write_cache(p->lun, wce);
+	if (ret) {
+		eprintf("bs_pmem: %s: turning the write cache off: flush failed (%s)\n",
+			lu->path, strerror(-ret));
+		report_flush_error(lu);
+		return -1;
+	}
+	return 0;
 }
 
 static void set_result(struct scsi_cmd *cmd, const struct tgtpmem_result *res)
@@ -91,14 +139,15 @@ static void bs_pmem_request(struct scsi_cmd *cmd)
 		.out_len = scsi_get_out_length(cmd),
 		.in_buf = scsi_get_in_buffer(cmd),
 		.in_len = scsi_get_in_length(cmd),
-		.write_cache_enabled = write_cache_enabled(cmd->dev),
 	};
 	struct tgtpmem_result res;
 
 	tgtpmem_execute(p->lun, &c, &res);
-	if (res.status != TGTPMEM_STATUS_GOOD)
+	if (res.status != TGTPMEM_STATUS_GOOD) {
 		eprintf("bs_pmem: %s: opcode 0x%02x failed: key 0x%x asc 0x%04x\n",
 			cmd->dev->path, cmd->scb[0], res.sense_key, res.asc);
+		report_flush_error(cmd->dev);
+	}
 	set_result(cmd, &res);
 }
 
@@ -135,6 +184,8 @@ static int bs_pmem_cmd_submit(struct scsi_cmd *cmd)
 {
 	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
 
+	/* A mode page changed by tgtadm (not by MODE SELECT, which is hooked) is seen here. */
+	bs_pmem_apply_write_cache(cmd->dev);
 	if (p->exec == TGTPMEM_EXEC_THREADS)
 		return bs_thread_cmd_submit(cmd);
 
@@ -198,6 +249,42 @@ static int bs_pmem_write_atomic(int host_no, struct scsi_cmd *cmd)
 		return SAM_STAT_CHECK_CONDITION;
 	}
 	return SAM_STAT_GOOD;
+}
+
+/*
+ * MODE SELECT (6 and 10): tgt's own handler changes the mode pages; when it turned the write
+ * cache off, what the cache held is made durable before the command completes, since the
+ * initiator will not send SYNCHRONIZE CACHE for it any more (SBC-3 6.5.4, WCE).
+ */
+static int (*tgt_mode_select6)(int host_no, struct scsi_cmd *cmd);
+static int (*tgt_mode_select10)(int host_no, struct scsi_cmd *cmd);
+
+static int bs_pmem_mode_select(int host_no, struct scsi_cmd *cmd)
+{
+	int ret = cmd->scb[0] == MODE_SELECT ? tgt_mode_select6(host_no, cmd) :
+					       tgt_mode_select10(host_no, cmd);
+
+	if (ret != SAM_STAT_GOOD)
+		return ret;
+	if (bs_pmem_apply_write_cache(cmd->dev)) {
+		sense_data_build(cmd, MEDIUM_ERROR, ASC_WRITE_ERROR);
+		return SAM_STAT_CHECK_CONDITION;
+	}
+	return ret;
+}
+
+static void bs_pmem_hook_mode_select(struct scsi_lu *lu)
+{
+	struct device_type_operations *ops = lu->dev_type_template.ops;
+
+	if (!tgt_mode_select6) {
+		tgt_mode_select6 = ops[MODE_SELECT].cmd_perform;
+		tgt_mode_select10 = ops[MODE_SELECT_10].cmd_perform;
+	}
+	if (tgt_mode_select6)
+		ops[MODE_SELECT].cmd_perform = bs_pmem_mode_select;
+	if (tgt_mode_select10)
+		ops[MODE_SELECT_10].cmd_perform = bs_pmem_mode_select;
 }
 
 /*
@@ -478,7 +565,12 @@ static const struct tgtpmem_push_host_ops push_host_ops = {
 
 static int push_persist(void *lun_ctx, uint64_t offset, uint64_t len)
 {
-	return tgtpmem_lun_persist(lun_ctx, offset, len);
+	struct scsi_lu *lu = lun_ctx;
+	int ret = tgtpmem_lun_persist(PMEM_LU(lu)->lun, offset, len);
+
+	if (ret)
+		report_flush_error(lu);
+	return ret;
 }
 
 /* push=on: attach the LUN to the push service on its port; 0 or -1 (logged). */
@@ -499,7 +591,7 @@ static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
 	}
 	p->push = tgtpmem_push_attach(&push_host_ops, v.push_address, v.push_port, lu->tgt->tid,
 				      lu->lun, base, size, 1U << lu->blk_shift, push_persist,
-				      p->lun, &err);
+				      lu, &err);
 	if (!p->push) {
 		eprintf("bs_pmem: refused: %s: push mode cannot listen on RDMA CM %s port %u (%s)\n",
 			path, v.push_address, v.push_port,
@@ -539,6 +631,12 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 		*fd = -1;
 		return -1;
 	}
+	p->lu = lu;
+	list_add_tail(&p->open_list, &bs_pmem_open_luns);
+	/* The engine starts write-through; the mode page (bsopts write_cache) says more. */
+	p->write_cache = 0;
+	bs_pmem_apply_write_cache(lu);
+	bs_pmem_hook_mode_select(lu);
 	tgtpmem_lun_get_info(p->lun, &info);
 	*fd = info.fd;
 	*size = info.size;
@@ -553,11 +651,43 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 		bs_pmem_update_vpd_b0(lu, NULL);
 	bs_pmem_set_identity(lu, info.uuid);
 	/* The one line an administrator greps for; documented in bs_pmem(8). */
-	eprintf("bs_pmem: opened %s: %s, %" PRIu64 " bytes, block size %u, durability %s, "
+	eprintf("bs_pmem: opened %s: %s, %" PRIu64 " bytes, block size %u, durability %s%s, "
 		"write cache %s, exec %s, layout %s\n", path, info.medium, info.size,
-		info.block_size, info.durability, write_cache_enabled(lu) ? "on" : "off",
+		info.block_size, info.durability,
+		info.emulated ? " (emulated pmem: survives a crash of tgtd, not a power loss)" : "",
+		write_cache_enabled(lu) ? "on" : "off",
 		p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline", info.layout);
 	return 0;
+}
+
+/* Flushes what a write cache held (the engine does), then unmaps. */
+static void bs_pmem_close_lun(struct scsi_lu *lu)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+	int ret;
+
+	if (!p->lun)
+		return;
+	ret = tgtpmem_lun_close(p->lun);
+	p->lun = NULL;
+	if (ret)
+		eprintf("bs_pmem: %s: closing: the last flush failed (%s): writes the cache "
+			"held may be lost\n", lu->path, strerror(-ret));
+}
+
+/*
+ * tgtd deletes every LUN before it exits normally (tgtadm --op delete --mode system refuses
+ * while targets exist; tgtd ignores SIGTERM). Should it call exit() with LUNs still open
+ * (one of its fatal error paths), their write caches are flushed here all the same.
+ */
+__attribute__((destructor)) static void bs_pmem_flush_at_exit(void)
+{
+	struct bs_pmem_lu *p, *n;
+
+	list_for_each_entry_safe(p, n, &bs_pmem_open_luns, open_list) {
+		list_del(&p->open_list);
+		bs_pmem_close_lun(p->lu);
+	}
 }
 
 static void bs_pmem_close(struct scsi_lu *lu)
@@ -567,8 +697,9 @@ static void bs_pmem_close(struct scsi_lu *lu)
 	/* Before the mapping goes: every push-mode rkey of this LUN dies here. */
 	tgtpmem_push_detach(p->push);
 	p->push = NULL;
-	tgtpmem_lun_close(p->lun);
-	p->lun = NULL;
+	if (p->lun)
+		list_del(&p->open_list);
+	bs_pmem_close_lun(lu);
 }
 
 static struct backingstore_template pmem_bst = {
@@ -629,7 +760,15 @@ __attribute__((visibility("default"))) void register_bs_module(void)
 		WRITE_ATOMIC_16, /* served only on the atomic layout, see bs_pmem_open */
 	};
 
+	const char *forced;
+
 	bs_create_opcode_map(&pmem_bst, opcodes, ARRAY_SIZE(opcodes));
 	register_backingstore_template(&pmem_bst);
 	eprintf("%s registered as bstype %s\n", tgtpmem_version(), BS_PMEM_NAME);
+	/* tgtd still has one thread here: the one moment its environment may be changed. */
+	forced = tgtpmem_module_init();
+	if (forced)
+		eprintf("bs_pmem: PMEM2_FORCE_GRANULARITY=%s in tgtd's environment is ignored: "
+			"every LUN gets what its medium needs; to treat a plain file as pmem, give "
+			"that LUN bsopts durability=emulated\n", forced);
 }

@@ -16,6 +16,11 @@ flush::Status corrupt_error() {
   return std::unexpected(std::make_error_code(std::errc::io_error));
 }
 
+// Recovery writes the map and free lists; if that cannot be made durable, the LUN must not
+// open: serving it would acknowledge writes on top of a state a power loss could undo.
+constexpr const char* kRecoveryFlushFailed =
+    "recovery could not make the map durable (flush failed): the medium needs attention";
+
 }  // namespace
 
 std::expected<std::unique_ptr<AtomicLayout>, std::string> AtomicLayout::open(
@@ -74,6 +79,7 @@ AtomicLayout::AtomicLayout(Medium& medium, const atomic::Header& header)
       geometry_(header.geometry),
       lanes_(geometry_.lanes) {
   for (std::uint32_t l = 0; l < geometry_.lanes; ++l) idle_lanes_.push_back(l);
+  live_lanes_ = geometry_.lanes;
 }
 
 std::byte* AtomicLayout::block(std::uint64_t pba) const noexcept {
@@ -120,13 +126,13 @@ std::expected<void, std::string> AtomicLayout::recover() {
         // Finish step 3: only where the map still holds the pre-transaction block (a later
         // transaction in another lane may have remapped the block since).
         if (pba_of(e.lba) == e.old_pba) {
-          __atomic_store_n(map_entry(e.lba), e.new_pba + 1, __ATOMIC_RELEASE);
-          (void)f.flush(map_entry(e.lba), 8);
+          f.store_word(map_entry(e.lba), e.new_pba + 1);
+          if (!f.flush(map_entry(e.lba), 8)) return std::unexpected(kRecoveryFlushFailed);
           redone = true;
         }
         if (*free_entry(l, i) != e.old_pba + 1) {
-          *free_entry(l, i) = e.old_pba + 1;
-          (void)f.flush(free_entry(l, i), 8);
+          f.store_word(free_entry(l, i), e.old_pba + 1);
+          if (!f.flush(free_entry(l, i), 8)) return std::unexpected(kRecoveryFlushFailed);
           redone = true;
         }
       }
@@ -140,13 +146,14 @@ std::expected<void, std::string> AtomicLayout::recover() {
       if (free[i] >= physical) return std::unexpected("a free-list entry is out of range");
     }
   }
-  if (!f.drain()) return std::unexpected("cannot make the recovered state durable");
+  if (!f.drain()) return std::unexpected(kRecoveryFlushFailed);
   return {};
 }
 
-std::uint32_t AtomicLayout::acquire_lane() {
+std::optional<std::uint32_t> AtomicLayout::acquire_lane() {
   std::unique_lock lock(lanes_mu_);
-  lanes_cv_.wait(lock, [&] { return !idle_lanes_.empty(); });
+  lanes_cv_.wait(lock, [&] { return !idle_lanes_.empty() || live_lanes_ == 0; });
+  if (idle_lanes_.empty()) return std::nullopt;
   const std::uint32_t l = idle_lanes_.back();
   idle_lanes_.pop_back();
   return l;
@@ -160,16 +167,35 @@ void AtomicLayout::release_lane(std::uint32_t lane) {
   lanes_cv_.notify_one();
 }
 
-flush::Status AtomicLayout::transaction(std::uint64_t lba, std::uint32_t n,
-                                        const std::byte* src) noexcept {
+void AtomicLayout::retire_lane(std::uint32_t) {
+  {
+    std::lock_guard lock(lanes_mu_);
+    --live_lanes_;
+  }
+  lanes_cv_.notify_all();  // a waiter must not wait for a lane that never comes back
+}
+
+flush::Status AtomicLayout::transaction(std::uint64_t lba, std::uint32_t n, const std::byte* src,
+                                        const std::uint64_t* expect_gen, bool* stale) noexcept {
   auto& f = medium_.flusher();
   const std::uint32_t bs = geometry_.block_size;
-  const std::uint32_t l = acquire_lane();
+  const auto acquired = acquire_lane();
+  if (!acquired) return corrupt_error();  // every lane retired after flush failures
+  const std::uint32_t l = *acquired;
+  // The lane goes back to the idle set unless a failure after the commit point's first store
+  // retires it (below).
+  bool retire = false;
   struct Release {
     AtomicLayout* self;
     std::uint32_t lane;
-    ~Release() { self->release_lane(lane); }
-  } release{this, l};
+    const bool& retire;
+    ~Release() {
+      if (retire)
+        self->retire_lane(lane);
+      else
+        self->release_lane(lane);
+    }
+  } release{this, l, retire};
   Lane& lane = lanes_[l];
 
   // 1. New data into this lane's free blocks: nobody maps or reads them.
@@ -180,35 +206,49 @@ flush::Status AtomicLayout::transaction(std::uint64_t lba, std::uint32_t n,
   if (auto s = f.drain(); !s) return s;
 
   std::unique_lock commit(map_mu_);
+  if (expect_gen && block_gen_[lba % kGenStripes] != *expect_gen) {
+    // A read-modify-write of a partial block, and a write to that block committed since the
+    // read: merge again with the new content rather than lose that write.
+    *stale = true;
+    return {};
+  }
+  // From the first store to the log slot on, a failure leaves the lane in a state only
+  // recovery can judge: the log entry may or may not be durable, and the map and free list
+  // may be half updated. The lane is retired until the medium is opened again (and the
+  // flusher's latch fails every later durability claim anyway); its blocks are never reused,
+  // so no two logical blocks can come to share one, whatever the medium kept.
+  retire = true;
   // 2. The log entry: the commit point.
   std::byte* slot = log_slot(l);
   std::vector<std::uint64_t> old(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     old[i] = pba_of(lba + i);
     const LogEntry e{lba + i, old[i], lane.free[i]};
-    std::memcpy(slot + atomic::kLogHeadSize + i * sizeof(LogEntry), &e, sizeof e);
+    f.copy(slot + atomic::kLogHeadSize + i * sizeof(LogEntry), &e, sizeof e);
   }
   const std::uint64_t seq = lane.seq + 1;
   std::uint8_t head[atomic::kLogHeadSize] = {};
   std::memcpy(head, &seq, 8);
   std::memcpy(head + 8, &n, 4);
   std::memcpy(head + 12, &l, 4);
-  std::memcpy(slot, head, sizeof head);
+  f.copy(slot, head, sizeof head);
   const std::uint64_t sum = atomic::log_checksum(
       {reinterpret_cast<const std::uint8_t*>(slot), atomic::kLogSlotSize}, n);
-  std::memcpy(slot + 16, &sum, 8);
+  f.copy(slot + 16, &sum, 8);
   if (auto s = f.persist(slot, atomic::kLogHeadSize + n * sizeof(LogEntry)); !s) return s;
 
   // 3. Map and free list. Recovery redoes this step from the log entry if it is cut short.
   for (std::uint32_t i = 0; i < n; ++i) {
-    __atomic_store_n(map_entry(lba + i), lane.free[i] + 1, __ATOMIC_RELEASE);
-    *free_entry(l, i) = old[i] + 1;
+    f.store_word(map_entry(lba + i), lane.free[i] + 1);
+    f.store_word(free_entry(l, i), old[i] + 1);
+    ++block_gen_[(lba + i) % kGenStripes];
   }
   if (auto s = f.flush(map_entry(lba), std::uint64_t{n} * 8); !s) return s;
   if (auto s = f.flush(free_entry(l, 0), std::uint64_t{n} * 8); !s) return s;
   if (auto s = f.drain(); !s) return s;
   for (std::uint32_t i = 0; i < n; ++i) lane.free[i] = old[i];
   lane.seq = seq;
+  retire = false;
   return {};
 }
 
@@ -225,11 +265,22 @@ flush::Status AtomicLayout::write_blocks(std::uint64_t offset,
     done += n;
   }
   if (const std::size_t tail = src.size() % bs; tail != 0) {
-    // A Data-Out buffer ending inside a block: the rest of the block keeps its content.
+    // A Data-Out buffer ending inside a block: the rest of the block keeps its content. The
+    // read and the commit must not let a concurrent write of that block slip in between.
     std::vector<std::byte> last(bs);
-    if (auto s = load(lba * bs, last); !s) return s;
-    std::memcpy(last.data(), src.data() + whole * bs, tail);
-    return transaction(lba, 1, last.data());
+    for (;;) {
+      std::uint64_t gen;
+      {
+        std::shared_lock lock(map_mu_);
+        gen = block_gen_[lba % kGenStripes];
+        const std::uint64_t pba = pba_of(lba);
+        if (pba >= geometry_.physical_blocks) return corrupt_error();
+        if (media_.read(block_offset(pba), last)) return corrupt_error();
+      }
+      std::memcpy(last.data(), src.data() + whole * bs, tail);
+      bool stale = false;
+      if (auto s = transaction(lba, 1, last.data(), &gen, &stale); !s || !stale) return s;
+    }
   }
   return {};
 }

@@ -12,10 +12,13 @@
 // block, and every transaction, is entirely old or entirely new, and every acknowledged write
 // is present. Writes are always durable when acknowledged (this layout is write-through).
 // Thread-safe: data copies run in parallel in separate lanes; commits are serialised.
+// Flush failures: a transaction that fails after its commit point began retires its lane
+// (see transaction()); the medium's latched flusher then fails every later write.
 // Media errors: a data block that cannot be read fails the READ with its LBA; a write whose
 // new blocks cannot be written fails before its commit point and changes nothing.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -80,15 +83,21 @@ class AtomicLayout final : public Layout {
   [[nodiscard]] std::uint64_t* map_entry(std::uint64_t lba) const noexcept;
   [[nodiscard]] std::uint64_t* free_entry(std::uint32_t lane, std::uint32_t i) const noexcept;
   [[nodiscard]] std::byte* log_slot(std::uint32_t lane) const noexcept;
-  // Writes n whole blocks starting at lba as one transaction.
-  [[nodiscard]] flush::Status transaction(std::uint64_t lba, std::uint32_t n,
-                                          const std::byte* src) noexcept;
+  // Writes n whole blocks starting at lba as one transaction. With expect_gen (n == 1): if a
+  // write to lba's stripe committed since *expect_gen was read, nothing is committed and
+  // *stale is set.
+  [[nodiscard]] flush::Status transaction(std::uint64_t lba, std::uint32_t n, const std::byte* src,
+                                          const std::uint64_t* expect_gen = nullptr,
+                                          bool* stale = nullptr) noexcept;
   // Splits [offset, offset + src.size()) into transactions of at most max_atomic blocks,
   // completing a partial last block with its current content.
   [[nodiscard]] flush::Status write_blocks(std::uint64_t offset,
                                            std::span<const std::byte> src) noexcept;
-  std::uint32_t acquire_lane();
+  // A lane to use; nullopt once every lane is retired.
+  std::optional<std::uint32_t> acquire_lane();
   void release_lane(std::uint32_t lane);
+  // A lane whose transaction failed after its commit point began: never used again.
+  void retire_lane(std::uint32_t lane);
 
   Medium& medium_;
   // Data blocks are read and written through it: a SIGBUS (poison, truncated file) or a known
@@ -101,6 +110,11 @@ class AtomicLayout final : public Layout {
   std::mutex lanes_mu_;
   std::condition_variable lanes_cv_;
   std::vector<std::uint32_t> idle_lanes_;
+  std::uint32_t live_lanes_ = 0;  // lanes not retired; guarded by lanes_mu_
+  // Per stripe of logical blocks, commits so far (guarded by map_mu_): a partial-block
+  // read-modify-write commits only if its block's stripe saw no commit since its read.
+  static constexpr std::size_t kGenStripes = 1024;
+  std::array<std::uint64_t, kGenStripes> block_gen_{};
   // Readers hold it shared from map lookup to the end of their copy; commits hold it
   // exclusively, so a block freed by a commit is never still being read (the next
   // transaction of that lane may overwrite it).

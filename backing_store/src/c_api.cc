@@ -15,6 +15,7 @@
 #include "scsi_exec.h"
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/flush/flusher.h"
+#include "tgt_pmem/flush/select.h"
 
 struct tgtpmem_options {
   tgt_pmem::bs::Options o;
@@ -24,6 +25,7 @@ struct tgtpmem_lun {
   std::unique_ptr<tgt_pmem::bs::Lun> lun;
   std::string durability;
   int fd = -1;
+  bool emulated = false;
   std::array<std::uint8_t, 16> uuid{};
 };
 
@@ -31,6 +33,12 @@ namespace {
 
 void set_err(char* err, std::size_t errlen, const std::string& msg) noexcept {
   if (err && errlen) std::snprintf(err, errlen, "%s", msg.c_str());
+}
+
+// 0, or the negative errno of a failed Status (EIO if it carried none).
+int errno_result(const tgt_pmem::flush::Status& s) noexcept {
+  if (s) return 0;
+  return -(s.error().value() != 0 ? s.error().value() : EIO);
 }
 
 }  // namespace
@@ -85,10 +93,12 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
       set_err(err, errlen, "no backing store path given");
       return TGTPMEM_E_OPEN;
     }
-    auto m = PmemMedium::open(path, TGTPMEM_MIN_SIZE);
+    auto m = PmemMedium::open(path, TGTPMEM_MIN_SIZE,
+                              opts ? opts->o.durability : tgt_pmem::bs::Durability::kAuto);
     if (!m) {
       set_err(err, errlen, m.error().message);
       switch (m.error().code) {
+        case PmemMedium::OpenError::kDurability: return TGTPMEM_E_DURABILITY;
         case PmemMedium::OpenError::kReadOnly: return TGTPMEM_E_READONLY;
         case PmemMedium::OpenError::kSize: return TGTPMEM_E_SIZE;
         case PmemMedium::OpenError::kMap: return TGTPMEM_E_MAP;
@@ -106,6 +116,7 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
     auto l = std::make_unique<tgtpmem_lun>();
     l->durability = std::string(to_string((*m)->flusher().method()));
     l->fd = (*m)->fd();
+    l->emulated = (*m)->emulated();
     if (opts && opts->o.layout == tgt_pmem::bs::LayoutKind::kAtomic) {
       auto a = tgt_pmem::bs::AtomicLayout::open(**m, block_size);
       if (!a) {
@@ -129,7 +140,13 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
   }
 }
 
-void tgtpmem_lun_close(tgtpmem_lun* lun) noexcept { delete lun; }
+int tgtpmem_lun_close(tgtpmem_lun* lun) noexcept {
+  if (!lun) return 0;
+  // Whatever a write cache holds must reach the medium before the mapping goes.
+  const int rc = errno_result(lun->lun->sync());
+  delete lun;
+  return rc;
+}
 
 void tgtpmem_lun_get_info(const tgtpmem_lun* lun, struct tgtpmem_lun_info* info) noexcept {
   info->size = lun->lun->size();
@@ -139,6 +156,7 @@ void tgtpmem_lun_get_info(const tgtpmem_lun* lun, struct tgtpmem_lun_info* info)
   info->fd = lun->fd;
   info->layout = lun->lun->layout().name().data();  // static string literals
   info->max_atomic_blocks = lun->lun->layout().max_atomic_blocks();
+  info->emulated = lun->emulated ? 1 : 0;
   std::memcpy(info->uuid, lun->uuid.data(), sizeof info->uuid);
 }
 
@@ -152,25 +170,21 @@ int tgtpmem_lun_expose(tgtpmem_lun* lun, void** base, std::uint64_t* size) noexc
 
 int tgtpmem_lun_persist(tgtpmem_lun* lun, std::uint64_t offset, std::uint64_t len) noexcept {
   if (offset > lun->lun->size() || len > lun->lun->size() - offset) return -ERANGE;
-  std::byte* const base = lun->lun->medium().data();
-  tgt_pmem::flush::Flusher& flusher = lun->lun->medium().flusher();
-  if (flusher.method() == tgt_pmem::flush::Method::kMsync && len > 0) {
-    // A page cache sits in front of the medium, and a NIC's writes into pinned pages do not
-    // mark them dirty again once they were written back, so msync could skip them. A locked
-    // add of 0 to one word per page is a CPU write that changes nothing (atomic against the
-    // NIC's stores) but dirties the page. Ranges are block aligned, so words are aligned.
-    const std::uint64_t page = 4096;
-    std::uint64_t at = offset & ~std::uint64_t{7};
-    if (at < offset) at += 8;
-    while (at < offset + len) {
-      __atomic_fetch_add(reinterpret_cast<std::uint64_t*>(base + at), 0, __ATOMIC_RELAXED);
-      at = (at / page + 1) * page;
-    }
-  }
-  if (auto s = flusher.persist(base + offset, len); !s) {
-    return -(s.error().value() != 0 ? s.error().value() : EIO);
-  }
-  return 0;
+  return errno_result(lun->lun->layout().persist_external(offset, len));
+}
+
+int tgtpmem_lun_set_write_cache(tgtpmem_lun* lun, int on) noexcept {
+  return errno_result(lun->lun->set_write_cache(on != 0));
+}
+
+int tgtpmem_lun_sync(tgtpmem_lun* lun) noexcept { return errno_result(lun->lun->sync()); }
+
+int tgtpmem_lun_flush_error(const tgtpmem_lun* lun) noexcept {
+  return lun->lun->medium().flush_error();
+}
+
+int tgtpmem_lun_take_flush_error_report(tgtpmem_lun* lun) noexcept {
+  return lun->lun->medium().take_flush_error_report() ? lun->lun->medium().flush_error() : 0;
 }
 
 void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* res) noexcept {
@@ -178,7 +192,6 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   c.cdb = {cmd->cdb, cmd->cdb_len};
   if (cmd->out_buf) c.out = {static_cast<const std::byte*>(cmd->out_buf), cmd->out_len};
   if (cmd->in_buf) c.in = {static_cast<std::byte*>(cmd->in_buf), cmd->in_len};
-  c.write_cache_enabled = cmd->write_cache_enabled != 0;
   const tgt_pmem::bs::Result r = tgt_pmem::bs::execute(*lun->lun, c);
   res->status = r.status;
   res->sense_key = r.sense_key;
@@ -186,6 +199,18 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   res->info_valid = r.info_valid;
   res->info = r.info;
   res->in_len = r.in_len;
+}
+
+const char* tgtpmem_module_init(void) noexcept {
+  try {
+    static std::string forced;
+    if (auto f = tgt_pmem::flush::prepare_process()) {
+      forced = *f;
+      return forced.c_str();
+    }
+  } catch (...) {
+  }
+  return nullptr;
 }
 
 const char* tgtpmem_version(void) noexcept {

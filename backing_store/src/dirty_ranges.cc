@@ -1,9 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "dirty_ranges.h"
 
+#include <utility>
+
 namespace tgt_pmem::bs {
 
-void DirtyRanges::add(std::uint64_t offset, std::uint64_t len) {
+DirtyRanges::DirtyRanges() : dirty_(make_taken()) {}
+
+DirtyRanges::Taken DirtyRanges::make_taken() {
+  Taken t;
+  t.ranges.reserve(kMaxRanges);
+  return t;
+}
+
+void DirtyRanges::add(std::uint64_t offset, std::uint64_t len) noexcept {
   std::lock_guard lock(mu_);
   if (dirty_.everything) return;
   auto& r = dirty_.ranges;
@@ -12,7 +22,7 @@ void DirtyRanges::add(std::uint64_t offset, std::uint64_t len) {
     r.back().len += len;
     return;
   }
-  if (r.size() >= kMaxRanges) {
+  if (r.size() >= kMaxRanges) {  // never past the reserved room
     r.clear();
     dirty_.everything = true;
     return;
@@ -20,34 +30,20 @@ void DirtyRanges::add(std::uint64_t offset, std::uint64_t len) {
   r.push_back({offset, len});
 }
 
-void DirtyRanges::add_file_change() {
+void DirtyRanges::add_file_change() noexcept {
   std::lock_guard lock(mu_);
   dirty_.file_changed = true;
 }
 
-DirtyRanges::Taken DirtyRanges::take() {
+void DirtyRanges::take(Taken& out) noexcept {
+  out.ranges.clear();
   std::lock_guard lock(mu_);
-  Taken t = std::move(dirty_);
-  dirty_ = Taken{};
-  return t;
+  std::swap(out.ranges, dirty_.ranges);  // both keep their reserved room
+  out.everything = std::exchange(dirty_.everything, false);
+  out.file_changed = std::exchange(dirty_.file_changed, false);
 }
 
-void DirtyRanges::restore(Taken t) {
-  std::lock_guard lock(mu_);
-  dirty_.file_changed |= t.file_changed;
-  if (t.everything || dirty_.everything) {
-    dirty_.everything = true;
-    dirty_.ranges.clear();
-    return;
-  }
-  for (const auto& r : t.ranges) dirty_.ranges.push_back(r);
-  if (dirty_.ranges.size() > kMaxRanges) {
-    dirty_.ranges.clear();
-    dirty_.everything = true;
-  }
-}
-
-bool DirtyRanges::empty() const {
+bool DirtyRanges::empty() const noexcept {
   std::lock_guard lock(mu_);
   return !dirty_.everything && !dirty_.file_changed && dirty_.ranges.empty();
 }

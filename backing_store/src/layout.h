@@ -23,6 +23,9 @@ namespace tgt_pmem::bs {
 enum class Sync {
   kLater,  // the write cache is on and the command does not ask for durability
   kNow,    // durable before returning (WCE=0, or FUA)
+  kBatch,  // one of several stores of a write-through command that calls sync() once
+           // before it completes (UNMAP's descriptors, WRITE SAME with LBDATA): like kLater
+           // for the layout, but never left to the write cache
 };
 
 class Layout {
@@ -51,6 +54,12 @@ class Layout {
                                                  Sync sync) noexcept = 0;
   // Everything stored so far is durable (SYNCHRONIZE CACHE).
   [[nodiscard]] virtual flush::Status sync() noexcept = 0;
+  // Makes [offset, offset + len) durable after writes that did not go through the layout
+  // (push mode's RDMA WRITEs). ENOTSUP where logical bytes are not medium bytes (atomic).
+  [[nodiscard]] virtual flush::Status persist_external(std::uint64_t /*offset*/,
+                                                       std::uint64_t /*len*/) noexcept {
+    return std::unexpected(std::make_error_code(std::errc::operation_not_supported));
+  }
   // Provisioning status of the logical run starting at offset.
   [[nodiscard]] virtual std::expected<Medium::Extent, std::error_code> extent_at(
       std::uint64_t offset) const noexcept = 0;

@@ -6,6 +6,7 @@
 // ORWRITE) take rmw_mutex() exclusively, all other writers take it shared.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
@@ -29,12 +30,26 @@ class Lun {
   [[nodiscard]] Medium& medium() noexcept { return *medium_; }
   [[nodiscard]] Layout& layout() noexcept { return *layout_; }
 
+  // The volatile write cache (WCE of the caching mode page). Turning it off makes everything
+  // stored so far durable before it returns (SBC: an initiator that clears WCE stops sending
+  // SYNCHRONIZE CACHE); that flush's error is returned, and the cache is off all the same.
+  [[nodiscard]] bool write_cache() const noexcept {
+    return write_cache_.load(std::memory_order_seq_cst);
+  }
+  [[nodiscard]] flush::Status set_write_cache(bool on) noexcept;
+  // How a write is made durable: now if FUA or the cache is off.
+  [[nodiscard]] Sync sync_mode(bool fua) const noexcept {
+    return (fua || !write_cache()) ? Sync::kNow : Sync::kLater;
+  }
+
   [[nodiscard]] flush::Status load(std::uint64_t offset, std::span<std::byte> dst) noexcept {
     return layout_->load(offset, dst);
   }
+  // With Sync::kLater: if the cache was turned off meanwhile, the store is made durable
+  // before returning (see settle()).
   [[nodiscard]] flush::Status store(std::uint64_t offset, std::span<const std::byte> data,
                                     Sync sync) noexcept {
-    return layout_->store(offset, data, sync);
+    return settle(layout_->store(offset, data, sync), sync);
   }
   [[nodiscard]] flush::Status store_atomic(std::uint64_t offset,
                                            std::span<const std::byte> data) noexcept {
@@ -43,11 +58,11 @@ class Lun {
   [[nodiscard]] flush::Status store_repeated(std::uint64_t offset, std::uint64_t len,
                                              std::span<const std::byte> pattern,
                                              Sync sync) noexcept {
-    return layout_->store_repeated(offset, len, pattern, sync);
+    return settle(layout_->store_repeated(offset, len, pattern, sync), sync);
   }
   [[nodiscard]] flush::Status deallocate(std::uint64_t offset, std::uint64_t len,
                                          Sync sync) noexcept {
-    return layout_->deallocate(offset, len, sync);
+    return settle(layout_->deallocate(offset, len, sync), sync);
   }
   [[nodiscard]] flush::Status sync() noexcept { return layout_->sync(); }
 
@@ -59,9 +74,18 @@ class Lun {
   [[nodiscard]] bool single_threaded() const noexcept { return single_threaded_; }
 
  private:
+  // A cached store raced with set_write_cache(false): that call's sync may have taken the
+  // dirty set before this store was added to it. The store is in the set now and the flag
+  // is seen off (both sequentially consistent), so syncing here covers it.
+  [[nodiscard]] flush::Status settle(flush::Status s, Sync sync) noexcept {
+    if (!s || sync != Sync::kLater || write_cache()) return s;
+    return layout_->sync();
+  }
+
   std::unique_ptr<Medium> medium_;
   std::unique_ptr<Layout> layout_;  // refers to *medium_: declared after it, destroyed first
   std::uint32_t block_size_;
+  std::atomic<bool> write_cache_{false};
   std::shared_mutex rmw_mutex_;
   bool single_threaded_ = false;
 };

@@ -94,7 +94,7 @@ flush::Status MediaAccess::store(std::uint64_t offset, std::span<const std::byte
     const GuardedWalk w =
         guarded_walk(dst, data.size(), [&](std::byte* chunk, std::size_t n, std::size_t done) {
           if (!nt) {
-            std::memcpy(chunk, data.data() + done, n);
+            f.copy(chunk, data.data() + done, n);
             return true;
           }
           status = f.copy_and_flush(chunk, data.data() + done, n);
@@ -128,7 +128,7 @@ flush::Status MediaAccess::store_repeated(std::uint64_t offset, std::uint64_t le
         guarded_walk(dst, len, [&](std::byte* chunk, std::size_t n, std::size_t done) {
           if (uniform) {
             if (!nt) {
-              std::memset(chunk, fill, n);
+              f.fill(chunk, fill, n);
               return true;
             }
             status = f.fill_and_flush(chunk, fill, n);
@@ -139,7 +139,7 @@ flush::Status MediaAccess::store_repeated(std::uint64_t offset, std::uint64_t le
             const std::size_t phase = (done + pos) % psize;
             const std::size_t k = std::min(psize - phase, n - pos);
             if (!nt) {
-              std::memcpy(chunk + pos, pattern.data() + phase, k);
+              f.copy(chunk + pos, pattern.data() + phase, k);
             } else if (status = f.copy_and_flush(chunk + pos, pattern.data() + phase, k);
                        !status) {
               return false;

@@ -2,16 +2,20 @@
 // A medium: a byte-addressable region that the engine loads from and stores to directly
 // (a libpmem2 mapping in production, plain memory in tests) together with the flusher that
 // makes stores to it durable, and the few operations that need more than loads and stores.
+// The flusher is handed out behind a latch (flush/latching.h): once a flush of this medium
+// failed, nothing done on it can claim durability again until it is re-opened.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "tgt_pmem/flush/flusher.h"
+#include "tgt_pmem/flush/latching.h"
 
 namespace tgt_pmem::bs {
 
@@ -31,7 +35,12 @@ class Medium {
   virtual ~Medium() = default;
   [[nodiscard]] virtual std::byte* data() noexcept = 0;
   [[nodiscard]] virtual std::uint64_t size() const noexcept = 0;
-  [[nodiscard]] virtual flush::Flusher& flusher() noexcept = 0;
+  // Every store to the medium, and every flush and drain of it, goes through this.
+  [[nodiscard]] flush::Flusher& flusher() noexcept { return *latch_; }
+  // The errno of the first failed flush, drain or file sync (latched), or 0.
+  [[nodiscard]] int flush_error() const noexcept { return latch_->latched(); }
+  // True exactly once after a flush failed: the caller logs it.
+  [[nodiscard]] bool take_flush_error_report() noexcept { return latch_->take_report(); }
   // "devdax", "file" or "memory".
   [[nodiscard]] virtual std::string_view kind() const noexcept = 0;
 
@@ -58,6 +67,14 @@ class Medium {
                                                         std::uint64_t /*len*/) noexcept {
     return {};
   }
+
+ protected:
+  // The derived medium's own flusher (not owned; it must outlive every use of flusher()).
+  // Called once, before the medium is used.
+  void set_flusher(flush::Flusher& f) { latch_.emplace(f); }
+
+ private:
+  std::optional<flush::LatchingFlusher> latch_;
 };
 
 }  // namespace tgt_pmem::bs

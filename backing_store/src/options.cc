@@ -91,6 +91,17 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         return std::unexpected("bsopts: layout=" + std::string(val) +
                                ": expected raw or atomic");
       }
+    } else if (key == "durability") {
+      if (val == "auto") {
+        o.durability = Durability::kAuto;
+      } else if (val == "cache-flush") {
+        o.durability = Durability::kCacheFlush;
+      } else if (val == "emulated") {
+        o.durability = Durability::kEmulated;
+      } else {
+        return std::unexpected("bsopts: durability=" + std::string(val) +
+                               ": expected auto, cache-flush or emulated");
+      }
     } else if (key == "push") {
       auto b = parse_bool(key, val);
       if (!b) return std::unexpected(b.error());
@@ -120,7 +131,7 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
-                             "push, push_port, push_address, push_poll_us)");
+                             "durability, push, push_port, push_address, push_poll_us)");
     }
   }
   if (seen.contains("push_port") && !o.push)

@@ -12,6 +12,13 @@
 namespace tgt_pmem::bs {
 
 enum class Exec { kInline, kThreads };
+// How the LUN's writes are made durable (bs_pmem(8), DURABILITY):
+//   kAuto        what the medium needs: fence-only (eADR), cache-flush (pmem), msync (a file);
+//   kCacheFlush  CPU cache flushes even where the platform reports eADR; refused on a medium
+//                that needs msync (it would weaken it);
+//   kEmulated    a plain file treated as pmem (cache flushes, no msync): survives a crash of
+//                tgtd, not a power loss. For tests and demonstrations; plain files only.
+enum class Durability { kAuto, kCacheFlush, kEmulated };
 enum class LayoutKind { kRaw, kAtomic };
 
 // push_poll_us's ceiling: 10 ms, beyond which tgtd's other connections would wait too long.
@@ -24,6 +31,7 @@ struct Options {
   Exec exec = Exec::kInline;
   int threads = 4;               // bs_thread workers with exec=threads
   LayoutKind layout = LayoutKind::kRaw;  // atomic: torn-write-free, WRITE ATOMIC (no unmap)
+  Durability durability = Durability::kAuto;
   bool push = false;             // push mode (iser_ext): initiators RDMA into the mapping
   std::uint16_t push_port = 5566;  // its RDMA CM port
   // The address that port listens on: numeric IPv4 or IPv6; 0.0.0.0 is every IPv4 address.

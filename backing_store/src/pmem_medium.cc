@@ -41,7 +41,7 @@ void PmemMedium::MapDeleter::operator()(pmem2_map* m) const noexcept { pmem2_map
 PmemMedium::~PmemMedium() = default;
 
 std::expected<std::unique_ptr<PmemMedium>, PmemMedium::Error> PmemMedium::open(
-    const std::string& path, std::uint64_t min_size) {
+    const std::string& path, std::uint64_t min_size, Durability durability) {
   auto fail = [&](OpenError code, std::string msg) {
     return std::unexpected(Error{code, path + ": " + std::move(msg)});
   };
@@ -105,7 +105,32 @@ std::expected<std::unique_ptr<PmemMedium>, PmemMedium::Error> PmemMedium::open(
   m->map_.reset(map);
   m->data_ = static_cast<std::byte*>(pmem2_map_get_address(map));
   m->size_ = pmem2_map_get_size(map);
-  m->flusher_ = flush::make_flusher_for_map(map, m->devdax_ ? -1 : fd);
+  // What the medium needs, and what the administrator asked for (bs_pmem(8), DURABILITY).
+  const flush::Method needed = flush::needed_method(map, fd, m->devdax_);
+  flush::Method method = needed;
+  switch (durability) {
+    case Durability::kAuto:
+      break;
+    case Durability::kCacheFlush:
+      if (needed == flush::Method::kMsync)
+        return fail(OpenError::kDurability,
+                    "durability=cache-flush would weaken it: it is not persistent memory and "
+                    "needs msync (durability=emulated treats a file as pmem knowingly, for "
+                    "tests: not power-safe)");
+      method = flush::Method::kCacheFlush;
+      break;
+    case Durability::kEmulated:
+      if (needed != flush::Method::kMsync)
+        return fail(OpenError::kDurability,
+                    "durability=emulated is for plain files, and this is persistent memory "
+                    "(durability " + std::string(flush::to_string(needed)) +
+                        "): use durability=auto");
+      method = flush::Method::kCacheFlush;
+      m->emulated_ = true;
+      break;
+  }
+  m->flusher_ = flush::make_flusher(method, m->devdax_ ? -1 : fd);
+  m->set_flusher(*m->flusher_);
   // Known poison: reads of it fail, a write covering it clears it (media_access.h). A source
   // whose bad blocks cannot be read is served as if it had none: a read of poison then
   // faults, and the fault is caught and learnt instead.
@@ -126,7 +151,7 @@ std::expected<Medium::Dealloc, std::error_code> PmemMedium::deallocate(
     if (errno != EOPNOTSUPP) return std::unexpected(std::error_code(errno, std::generic_category()));
     punch_supported_.store(false, std::memory_order_relaxed);  // e.g. a filesystem without hole punching: zero instead
   }
-  std::memset(data_ + offset, 0, len);
+  flusher().fill(data_ + offset, 0, len);
   return Dealloc::kZeroedInMemory;
 }
 

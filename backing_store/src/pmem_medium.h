@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "medium.h"
+#include "options.h"
 
 struct pmem2_map;
 struct pmem2_source;
@@ -19,7 +20,7 @@ namespace tgt_pmem::bs {
 
 class PmemMedium final : public Medium {
  public:
-  enum class OpenError { kOpen, kReadOnly, kSize, kMap, kNoMem };
+  enum class OpenError { kOpen, kReadOnly, kSize, kMap, kNoMem, kDurability };
   struct Error {
     OpenError code;
     std::string message;
@@ -27,8 +28,10 @@ class PmemMedium final : public Medium {
 
   // Opens path read-write and maps it. Never writes to it. The size must be at least
   // min_size and a multiple of the mapping alignment (the page size; 2 MiB on devdax).
+  // durability (options.h): kDurability if the choice does not fit the medium (cache-flush
+  // on a plain file, emulated on pmem).
   [[nodiscard]] static std::expected<std::unique_ptr<PmemMedium>, Error> open(
-      const std::string& path, std::uint64_t min_size);
+      const std::string& path, std::uint64_t min_size, Durability durability = Durability::kAuto);
 
   ~PmemMedium() override;
   PmemMedium(const PmemMedium&) = delete;
@@ -36,9 +39,10 @@ class PmemMedium final : public Medium {
 
   std::byte* data() noexcept override { return data_; }
   std::uint64_t size() const noexcept override { return size_; }
-  flush::Flusher& flusher() noexcept override { return *flusher_; }
   [[nodiscard]] int fd() const noexcept { return *fd_; }
   std::string_view kind() const noexcept override { return devdax_ ? "devdax" : "file"; }
+  // A plain file treated as pmem (durability=emulated): not power-safe.
+  [[nodiscard]] bool emulated() const noexcept { return emulated_; }
   std::expected<Dealloc, std::error_code> deallocate(std::uint64_t offset,
                                                      std::uint64_t len) noexcept override;
   std::expected<Extent, std::error_code> extent_at(std::uint64_t offset) const noexcept override;
@@ -62,6 +66,7 @@ class PmemMedium final : public Medium {
   std::byte* data_ = nullptr;
   std::uint64_t size_ = 0;
   bool devdax_ = false;
+  bool emulated_ = false;
   std::atomic<bool> punch_supported_{true};
   std::vector<ByteRange> bad_at_open_;
 };

@@ -3,6 +3,8 @@
 
 #include <cerrno>
 
+#include "media_guard.h"
+
 namespace tgt_pmem::bs {
 
 flush::Status RawLayout::load(std::uint64_t offset, std::span<std::byte> dst) noexcept {
@@ -26,15 +28,17 @@ flush::Status RawLayout::store_atomic(std::uint64_t, std::span<const std::byte>)
 }
 
 flush::Status RawLayout::commit(std::uint64_t offset, std::uint64_t len, Sync sync) noexcept {
-  if (sync == Sync::kLater) {
+  if (sync != Sync::kNow) {
     dirty_.add(offset, len);
     return {};
   }
-  // Persist point: the range was flushed by the caller; earlier cached writes (the write
-  // cache may have been on until a moment ago) must not be left behind a durable one.
-  if (!dirty_.empty()) {
-    if (auto s = this->sync(); !s) return s;
-  }
+  // Persist point: the range was flushed by the caller. A write-through or FUA write also
+  // makes the writes acknowledged before it durable (the write cache may have been on until a
+  // moment ago): those are in the dirty set, or in the hands of a sync still running on
+  // another thread, which must then be waited for. A sync counts itself running before it
+  // takes the set, so "empty and none running" means nothing earlier is left.
+  // sync() drains this thread's flushes too.
+  if (!dirty_.empty() || syncs_running_.load(std::memory_order_seq_cst) != 0) return this->sync();
   return medium_.flusher().drain();
 }
 
@@ -55,7 +59,7 @@ flush::Status RawLayout::deallocate(std::uint64_t offset, std::uint64_t len, Syn
   if (!how) return std::unexpected(how.error());
   auto& f = medium_.flusher();
   if (*how == Medium::Dealloc::kPunchedInFile) {
-    if (sync == Sync::kLater) {
+    if (sync != Sync::kNow) {
       dirty_.add_file_change();
       return {};
     }
@@ -70,22 +74,48 @@ flush::Status RawLayout::deallocate(std::uint64_t offset, std::uint64_t len, Syn
 
 flush::Status RawLayout::sync() noexcept {
   auto& f = medium_.flusher();
-  DirtyRanges::Taken t = dirty_.take();
-  auto fail = [&](flush::Status s) {
-    dirty_.restore(std::move(t));  // still dirty: a later sync must try again
-    return s;
-  };
-  if (t.everything) {
-    if (auto s = media_.flush(0, medium_.size()); !s) return fail(s);
+  struct Running {
+    std::atomic<int>& n;
+    explicit Running(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_seq_cst); }
+    ~Running() { n.fetch_sub(1, std::memory_order_seq_cst); }
+  } running(syncs_running_);
+  std::lock_guard lock(sync_mu_);
+  dirty_.take(taken_);
+  if (taken_.everything) {
+    if (auto s = media_.flush(0, medium_.size()); !s) return s;
   } else {
-    for (const auto& r : t.ranges)
-      if (auto s = media_.flush(r.offset, r.len); !s) return fail(s);
+    for (const auto& r : taken_.ranges)
+      if (auto s = media_.flush(r.offset, r.len); !s) return s;
   }
-  if (auto s = f.drain(); !s) return fail(s);
-  if (t.file_changed) {
-    if (auto s = f.sync_file(); !s) return fail(s);
+  // Also when nothing was taken: the caller's own flushed stores, and those of a sync that
+  // failed, must not be reported durable without a drain (which fails once latched).
+  if (auto s = f.drain(); !s) return s;
+  if (taken_.file_changed) {
+    if (auto s = f.sync_file(); !s) return s;
   }
   return {};
+}
+
+flush::Status RawLayout::persist_external(std::uint64_t offset, std::uint64_t len) noexcept {
+  if (len == 0) return medium_.flusher().drain();
+  if (medium_.flusher().method() == flush::Method::kMsync) {
+    // A page cache sits in front of the medium, and a NIC's writes into pinned pages do not
+    // mark them dirty again once they were written back, so msync could skip them. A locked
+    // add of 0 to one word per page is a CPU write that changes nothing (atomic against the
+    // NIC's stores) but dirties the page. Guarded: a truncated file or poisoned page faults.
+    const GuardedWalk w = guarded_walk(
+        medium_.data() + offset, len, [](std::byte* chunk, std::size_t n, std::size_t) {
+          auto at = reinterpret_cast<std::uintptr_t>(chunk);
+          at = (at + 7) & ~std::uintptr_t{7};
+          if (at + 8 <= reinterpret_cast<std::uintptr_t>(chunk) + n)
+            __atomic_fetch_add(reinterpret_cast<std::uint64_t*>(at), 0, __ATOMIC_RELAXED);
+          return true;
+        });
+    if (w.end == GuardedWalk::End::kFault)
+      return std::unexpected(std::error_code(EIO, std::generic_category()));
+  }
+  if (auto s = media_.flush(offset, len); !s) return s;
+  return medium_.flusher().drain();
 }
 
 }  // namespace tgt_pmem::bs

@@ -50,9 +50,10 @@ bool in_range(const Lun& lun, std::uint64_t lba, std::uint64_t blocks) {
 }
 
 // FUA (SBC-3 5.x: bit 3 of byte 1) forces durability even with the write cache on.
-Sync sync_for(const Command& c, bool fua) {
-  return (fua || !c.write_cache_enabled) ? Sync::kNow : Sync::kLater;
-}
+Sync sync_for(const Lun& lun, bool fua) { return lun.sync_mode(fua); }
+
+// The mode for each of several stores of one command that syncs once at its end.
+Sync batch_of(Sync mode) { return mode == Sync::kNow ? Sync::kBatch : Sync::kLater; }
 
 bool fua_bit(const Command& c) { return c.cdb[0] != op::kWrite6 && (c.cdb[1] & 0x08); }
 
@@ -122,7 +123,7 @@ Result do_compare_and_write(Lun& lun, const Command& c, const cdb::Extent& e) {
   if (auto d = first_difference(c.out.data(), current->data(), half); d >= 0)
     return check_with_info(key::kMiscompare, asc::kMiscompareDuringVerify,
                            static_cast<std::uint64_t>(d));
-  if (!lun.store(off, c.out.subspan(half, half), sync_for(c, fua_bit(c)))) return write_failed();
+  if (!lun.store(off, c.out.subspan(half, half), sync_for(lun, fua_bit(c)))) return write_failed();
   return {};
 }
 
@@ -135,7 +136,7 @@ Result do_orwrite(Lun& lun, const Command& c, const cdb::Extent& e) {
   auto merged = load(lun, off, bytes);
   if (!merged) return merged.error();
   for (std::uint64_t i = 0; i < bytes; ++i) (*merged)[i] |= c.out[i];
-  if (!lun.store(off, *merged, sync_for(c, fua_bit(c)))) return write_failed();
+  if (!lun.store(off, *merged, sync_for(lun, fua_bit(c)))) return write_failed();
   return {};
 }
 
@@ -165,7 +166,7 @@ Result do_write_same(Lun& lun, const Command& c, cdb::Extent e) {
   }
   const std::uint64_t off = e.lba * bs;
   const std::uint64_t len = std::uint64_t{e.blocks} * bs;
-  const Sync sync = sync_for(c, false);
+  const Sync sync = sync_for(lun, false);
   RmwLock lock(lun, /*exclusive=*/false);
   // UNMAP=1 asks for deallocation whatever the data (LBPRZ=1: the blocks then read as zeros),
   // as initiators and libiscsi's WriteSame*.UnmapUntilEnd expect.
@@ -182,7 +183,7 @@ Result do_write_same(Lun& lun, const Command& c, cdb::Extent e) {
   for (std::uint64_t i = 0; i < e.blocks; ++i) {
     cdb::put_be32(reinterpret_cast<std::uint8_t*>(b.data()),
                   static_cast<std::uint32_t>(e.lba + i));
-    if (!lun.store(off + i * bs, b, Sync::kLater)) return write_failed();
+    if (!lun.store(off + i * bs, b, batch_of(sync))) return write_failed();
   }
   if (sync == Sync::kNow && !lun.sync()) return write_failed();
   return {};
@@ -241,10 +242,11 @@ Result do_unmap(Lun& lun, const Command& c) {
   }
   RmwLock lock(lun, /*exclusive=*/false);
   const std::uint32_t bs = lun.block_size();
+  const Sync sync = sync_for(lun, false);
   for (const auto& d : descs)
-    if (!lun.deallocate(d.lba * bs, std::uint64_t{d.blocks} * bs, Sync::kLater))
+    if (!lun.deallocate(d.lba * bs, std::uint64_t{d.blocks} * bs, batch_of(sync)))
       return write_failed();
-  if (!c.write_cache_enabled && !lun.sync()) return write_failed();
+  if (sync == Sync::kNow && !lun.sync()) return write_failed();
   return {};
 }
 
@@ -303,7 +305,7 @@ Result dispatch(Lun& lun, const Command& c) {
     case op::kRead6: case op::kRead10: case op::kRead12: case op::kRead16:
       return do_read(lun, c, *e);
     case op::kWrite6: case op::kWrite10: case op::kWrite12: case op::kWrite16:
-      return do_write(lun, c, *e, sync_for(c, fua_bit(c)));
+      return do_write(lun, c, *e, sync_for(lun, fua_bit(c)));
     case op::kWriteVerify10: case op::kWriteVerify12: case op::kWriteVerify16: {
       // Verification means "on the medium": always durable before the compare.
       Result r = do_write(lun, c, *e, Sync::kNow);

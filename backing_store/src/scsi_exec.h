@@ -15,8 +15,8 @@ struct Command {
   std::span<const std::uint8_t> cdb;
   std::span<const std::byte> out;  // Data-Out
   std::span<std::byte> in;         // Data-In buffer (its size is the initiator's allocation)
-  bool write_cache_enabled = false;
 };
+// The write cache (WCE) is the Lun's state (Lun::set_write_cache), not the command's.
 
 struct Result {
   std::uint8_t status = 0;  // scsi::kStatus*

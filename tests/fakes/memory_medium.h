@@ -17,16 +17,17 @@ class MemoryMedium final : public bs::Medium {
  public:
   // mem: the bytes the engine stores to (not owned); flusher: not owned.
   MemoryMedium(std::span<std::byte> mem, flush::Flusher& flusher, std::uint64_t granule = 4096)
-      : mem_(mem), flusher_(flusher), granule_(granule), deallocated_(mem.size() / granule) {}
+      : mem_(mem), granule_(granule), deallocated_(mem.size() / granule) {
+    set_flusher(flusher);
+  }
 
   std::byte* data() noexcept override { return mem_.data(); }
   std::uint64_t size() const noexcept override { return mem_.size(); }
-  flush::Flusher& flusher() noexcept override { return flusher_; }
   std::string_view kind() const noexcept override { return "memory"; }
 
   std::expected<Dealloc, std::error_code> deallocate(std::uint64_t offset,
                                                      std::uint64_t len) noexcept override {
-    std::memset(mem_.data() + offset, 0, len);
+    flusher().fill(mem_.data() + offset, 0, len);
     // Whole granules inside the range count as deallocated, like punched file pages.
     for (std::uint64_t g = (offset + granule_ - 1) / granule_; (g + 1) * granule_ <= offset + len;
          ++g)
@@ -66,7 +67,6 @@ class MemoryMedium final : public bs::Medium {
 
  private:
   std::span<std::byte> mem_;
-  flush::Flusher& flusher_;
   std::uint64_t granule_;
   std::vector<bool> deallocated_;
 };

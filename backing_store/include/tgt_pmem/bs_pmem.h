@@ -30,6 +30,7 @@ extern "C" {
 #define TGTPMEM_E_NOMEM       (-31007)
 #define TGTPMEM_E_INTERNAL    (-31008) /* a bug: an unexpected exception was caught */
 #define TGTPMEM_E_LAYOUT      (-31009) /* atomic layout: corrupt/foreign/newer header, etc. */
+#define TGTPMEM_E_DURABILITY  (-31010) /* bsopts durability= does not fit the medium */
 
 #define TGTPMEM_MIN_SIZE      (1u << 20) /* smallest backing store accepted: 1 MiB */
 
@@ -73,12 +74,37 @@ void tgtpmem_options_free(tgtpmem_options *opts) TGTPMEM_NOEXCEPT;
  * Opens and maps the backing store at path. block_size: the final logical block size.
  * Never writes to the backing store, except: with layout=atomic, a store whose metadata area
  * is all zero is formatted (its header written), and recovery finishes the last transaction
- * of each lane. Errors: TGTPMEM_E_OPEN, _READONLY, _SIZE, _BLOCK_SIZE, _MAP, _LAYOUT, _NOMEM,
- * _INTERNAL, each with a message in err.
+ * of each lane. Errors: TGTPMEM_E_OPEN, _READONLY, _SIZE, _BLOCK_SIZE, _MAP, _LAYOUT,
+ * _DURABILITY, _NOMEM, _INTERNAL, each with a message in err.
  */
 int tgtpmem_lun_open(const char *path, const tgtpmem_options *opts, uint32_t block_size,
 		     tgtpmem_lun **out, char *err, size_t errlen) TGTPMEM_NOEXCEPT;
-void tgtpmem_lun_close(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+/*
+ * Makes everything a write cache holds durable, then unmaps and closes. Returns 0, or the
+ * negative errno of that last flush (the LUN is closed all the same: log it, cached writes
+ * may be lost). NULL is a no-op.
+ */
+int tgtpmem_lun_close(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+
+/*
+ * The volatile write cache (WCE). Turning it off makes everything it held durable before
+ * returning (an initiator that clears WCE stops sending SYNCHRONIZE CACHE). Returns 0 or the
+ * negative errno of that flush; the cache is off all the same. Thread-safe against
+ * tgtpmem_execute.
+ */
+int tgtpmem_lun_set_write_cache(tgtpmem_lun *lun, int on) TGTPMEM_NOEXCEPT;
+
+/* SYNCHRONIZE CACHE of the whole LUN: 0 or a negative errno. Thread-safe. */
+int tgtpmem_lun_sync(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+
+/*
+ * Flush errors are latched: after the first failed flush, drain or file sync of a LUN, every
+ * later command that would claim durability fails (MEDIUM ERROR, WRITE ERROR) until the LUN
+ * is opened again. tgtpmem_lun_flush_error returns that first errno (positive), or 0;
+ * tgtpmem_lun_take_flush_error_report returns it exactly once (then 0), for one log line.
+ */
+int tgtpmem_lun_flush_error(const tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+int tgtpmem_lun_take_flush_error_report(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
 
 struct tgtpmem_lun_info {
 	uint64_t size;          /* bytes */
@@ -89,6 +115,7 @@ struct tgtpmem_lun_info {
 	const char *layout;     /* "raw" or "atomic" (static string) */
 	uint32_t max_atomic_blocks; /* WRITE ATOMIC limit in blocks; 0: not supported */
 	uint8_t uuid[16];       /* the atomic layout's UUID; all zero for raw */
+	int emulated;           /* durability=emulated: a plain file treated as pmem */
 };
 void tgtpmem_lun_get_info(const tgtpmem_lun *lun, struct tgtpmem_lun_info *info) TGTPMEM_NOEXCEPT;
 
@@ -101,7 +128,9 @@ int tgtpmem_lun_expose(tgtpmem_lun *lun, void **base, uint64_t *size) TGTPMEM_NO
 /*
  * Makes [offset, offset + len) of the LUN durable through its durability method (after
  * writes that did not go through tgtpmem_execute, e.g. an initiator's RDMA WRITEs).
- * Returns 0 or a negative errno (-ERANGE outside the LUN, -EIO...).
+ * Returns 0 or a negative errno (-ERANGE outside the LUN, -EIO for a flush error or a
+ * media error - a poisoned or truncated page is caught, never a SIGBUS -, -ENOTSUP on the
+ * atomic layout).
  */
 int tgtpmem_lun_persist(tgtpmem_lun *lun, uint64_t offset, uint64_t len) TGTPMEM_NOEXCEPT;
 
@@ -113,8 +142,8 @@ struct tgtpmem_cmd {
 	uint32_t out_len;
 	void *in_buf;             /* Data-In (target to initiator), may be NULL */
 	uint32_t in_len;
-	int write_cache_enabled;  /* the WCE bit of the caching mode page right now */
 };
+/* The write cache is the LUN's state (tgtpmem_lun_set_write_cache), not the command's. */
 
 /* SAM status codes used here. */
 #define TGTPMEM_STATUS_GOOD            0x00
@@ -132,6 +161,14 @@ struct tgtpmem_result {
 /* Executes one command synchronously; never fails otherwise than through *res. */
 void tgtpmem_execute(tgtpmem_lun *lun, const struct tgtpmem_cmd *cmd,
 		     struct tgtpmem_result *res) TGTPMEM_NOEXCEPT;
+
+/*
+ * Once, while tgtd has one thread (when the module registers): takes PMEM2_FORCE_GRANULARITY
+ * out of tgtd's environment, so that it weakens no LUN (emulation is per LUN: bsopts
+ * durability=emulated), and prepares the flush functions. Returns the variable's value if it
+ * was set (for a log line), else NULL.
+ */
+const char *tgtpmem_module_init(void) TGTPMEM_NOEXCEPT;
 
 /* The engine's version and the tgt version it was built against. */
 const char *tgtpmem_version(void) TGTPMEM_NOEXCEPT;

@@ -183,7 +183,7 @@ int run_create(const CreateArgs& a, Io& io) {
     undo();
     return fail(io, kExitCannotUse, map.error());
   }
-  auto flusher = flush::make_flusher_for_map(map->raw(), store->devdax() ? -1 : store->fd());
+  auto flusher = flush::make_flusher(map->method(), store->devdax() ? -1 : store->fd());
   const std::uint64_t size = store->size();
   if (a.zero) {
     // Chunks of ~1% (1..64 MiB), each durable before the progress moves past it.
@@ -314,7 +314,9 @@ int run_info(const InfoArgs& a, Io& io) {
   }
   if (map) {
     line("granularity", std::string(map->granularity()) +
-                            (forced ? std::string(" (PMEM2_FORCE_GRANULARITY=") + forced + ")" : ""));
+                            (forced ? std::string(" (PMEM2_FORCE_GRANULARITY=") + forced +
+                                          ", which bs_pmem ignores)"
+                                    : ""));
     line("durability", std::string(flush::to_string(map->method())));
   } else {
     line("durability", "unknown (" + map_error + ")");

@@ -113,7 +113,9 @@ std::expected<Mapping, std::string> Store::map() const {
   m.map_.reset(map);
   m.data_ = static_cast<std::byte*>(pmem2_map_get_address(map));
   m.size_ = pmem2_map_get_size(map);
-  m.method_ = flush::method_for_map(map);
+  // What bs_pmem does with durability=auto: libpmem2's word, unless PMEM2_FORCE_GRANULARITY
+  // forced it (bs_pmem ignores the variable).
+  m.method_ = flush::needed_method(map, *fd_, devdax_);
   return m;
 }
 

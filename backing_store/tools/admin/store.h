@@ -37,9 +37,10 @@ class Mapping {
   ~Mapping();
 
   [[nodiscard]] std::span<std::byte> bytes() const noexcept { return {data_, size_}; }
-  // "byte", "cache-line" or "page": what libpmem2 reports (after PMEM2_FORCE_GRANULARITY).
+  // "byte", "cache-line" or "page": what libpmem2 reports (PMEM2_FORCE_GRANULARITY, if set,
+  // is what it reports; bs_pmem ignores the variable).
   [[nodiscard]] std::string_view granularity() const noexcept;
-  // The durability method bs_pmem chooses for this same granularity.
+  // The durability method bs_pmem chooses for this medium with durability=auto.
   [[nodiscard]] flush::Method method() const noexcept { return method_; }
   [[nodiscard]] pmem2_map* raw() const noexcept { return map_.get(); }
 

@@ -73,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     medium->bad_at_open.push_back({offset, len});  // may lie past the end: must be clipped
   }
   bs::Lun lun(std::move(medium), block_size);
+  if (!lun.set_write_cache(wce)) std::abort();  // a memory medium's flush cannot fail
 
   for (int cmd = 0; cmd < 4 && !in.empty(); ++cmd) {
     const std::size_t cdb_len = in.byte() % 33;
@@ -83,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t in_len = in.u16();
     const auto out = in.bytes(out_len);
     std::vector<std::byte> din(in_len);
-    const bs::Result r = bs::execute(lun, {cdb, out, din, wce});
+    const bs::Result r = bs::execute(lun, {cdb, out, din});
     if (r.status != 0 && r.status != 2) std::abort();
     if (r.in_len > din.size()) std::abort();
     if (r.status == 0 && (r.sense_key != 0 || r.asc != 0 || r.info_valid)) std::abort();

@@ -56,16 +56,28 @@ struct MemLun {
                    bool fua = false) {
     auto c = cdb16(bs::scsi::op::kWrite16, lba,
                    static_cast<std::uint32_t>(data.size() / lun->block_size()), fua ? 0x08 : 0);
-    return bs::execute(*lun, {c, data, {}, wce});
+    if (!cache(wce)) return failed();
+    return bs::execute(*lun, {c, data, {}});
   }
   bs::Result read(std::uint64_t lba, std::span<std::byte> out) {
     auto c = cdb16(bs::scsi::op::kRead16, lba,
                    static_cast<std::uint32_t>(out.size() / lun->block_size()));
-    return bs::execute(*lun, {c, {}, out, false});
+    return bs::execute(*lun, {c, {}, out});
   }
   bs::Result run(const std::vector<std::uint8_t>& c, std::span<const std::byte> out = {},
                  std::span<std::byte> in = {}, bool wce = false) {
-    return bs::execute(*lun, {c, out, in, wce});
+    if (!cache(wce)) return failed();
+    return bs::execute(*lun, {c, out, in});
+  }
+  // Sets the write cache as an initiator's MODE SELECT would (turning it off syncs).
+  bool cache(bool wce) {
+    if (lun->write_cache() == wce) return true;
+    return lun->set_write_cache(wce).has_value();
+  }
+  static bs::Result failed() {
+    bs::Result r;
+    r.status = bs::scsi::kStatusCheckCondition;
+    return r;
   }
 
   std::vector<std::byte> mem;

@@ -41,7 +41,7 @@ struct BadLun {
   }
   bs::Result run(const std::vector<std::uint8_t>& c, std::span<const std::byte> out = {},
                  std::span<std::byte> in = {}) {
-    return bs::execute(*lun, {c, out, in, false});
+    return bs::execute(*lun, {c, out, in});
   }
   bs::Result read(std::uint64_t lba, std::uint32_t blocks, std::vector<std::byte>& into) {
     into.assign(std::size_t{blocks} * lun->block_size(), std::byte{0});

@@ -234,7 +234,7 @@ TEST(MediaGuard, ALunLearnsLostPagesAndAWholeRewriteClearsThem) {
   MemoryMedium* mm = medium.get();
   bs::Lun lun(std::move(medium), 512);
   auto run = [&](std::vector<std::uint8_t> c, std::span<const std::byte> out = {},
-                 std::span<std::byte> in = {}) { return bs::execute(lun, {c, out, in, false}); };
+                 std::span<std::byte> in = {}) { return bs::execute(lun, {c, out, in}); };
   auto expect_error = [](const bs::Result& r, std::uint16_t asc, std::uint64_t lba) {
     expect_sense(r, key::kMediumError, asc);
     EXPECT_TRUE(r.info_valid);

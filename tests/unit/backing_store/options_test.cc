@@ -62,6 +62,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"push=on;layout=atomic", "push=on needs layout=raw"},
                       Refused{"push=on;unmap=on", "unmap=on cannot be combined with push=on"},
                       Refused{"push_poll_us=100", "needs push=on"},
+                      Refused{"durability=msync", "expected auto, cache-flush or emulated"},
                       Refused{"push=on;push_poll_us=10001", "must be 0 to 10000"},
                       Refused{"push=on;push_poll_us=-1", "expected a decimal number"},
                       Refused{"push_address=192.0.2.1", "needs push=on"},
@@ -69,6 +70,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"push=on;push_address=192.0.2.256", "numeric IPv4 or IPv6"},
                       Refused{"push=on;push_address=", "numeric IPv4 or IPv6"},
                       Refused{"push=on;push_address=fe80::1%eth0", "numeric IPv4 or IPv6"}));
+
+TEST(ParseOptions, DurabilityIsAutoUnlessAskedFor) {
+  EXPECT_EQ(parse_options("")->durability, Durability::kAuto);
+  EXPECT_EQ(parse_options("durability=auto")->durability, Durability::kAuto);
+  EXPECT_EQ(parse_options("durability=cache-flush")->durability, Durability::kCacheFlush);
+  EXPECT_EQ(parse_options("durability=emulated")->durability, Durability::kEmulated);
+}
 
 TEST(ParseOptions, PushModeIsOffByDefaultAndTakesAPort) {
   auto d = parse_options("");

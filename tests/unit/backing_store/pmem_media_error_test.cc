@@ -3,7 +3,7 @@
 // truncated underneath. READ and WRITE of the lost LBAs must fail with MEDIUM ERROR and the
 // first failing LBA, the rest of the LUN keeps working, and the process lives. Both ways of
 // making writes durable are covered: msync (a plain file) and cache-line flushes (the file
-// treated as pmem with PMEM2_FORCE_GRANULARITY=CACHE_LINE, as the quick start does).
+// treated as pmem with bsopts durability=emulated, as the quick start does).
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -30,7 +30,7 @@ constexpr std::uint64_t kFirstLost = kKept / 512;
 
 struct Param {
   const char* name;
-  const char* granularity;  // PMEM2_FORCE_GRANULARITY, or nullptr
+  bs::Durability choice;
   const char* durability;   // what the flusher must be, to know the case is the one meant
 };
 // gtest prints the parameter of a failing case by this, not as raw bytes.
@@ -43,10 +43,7 @@ class PmemMediaError : public ::testing::TestWithParam<Param> {
     path_ = dir_.file("lun.img");
     std::ofstream(path_).close();
     std::filesystem::resize_file(path_, kSize);
-    if (GetParam().granularity)
-      ::setenv("PMEM2_FORCE_GRANULARITY", GetParam().granularity, 1);
-    auto m = bs::PmemMedium::open(path_, 1 << 20);
-    ::unsetenv("PMEM2_FORCE_GRANULARITY");
+    auto m = bs::PmemMedium::open(path_, 1 << 20, GetParam().choice);
     ASSERT_TRUE(m) << m.error().message;
     ASSERT_EQ(flush::to_string((*m)->flusher().method()), GetParam().durability);
     EXPECT_TRUE((*m)->bad_ranges_at_open().empty());  // a plain file: libpmem2 knows none
@@ -58,7 +55,12 @@ class PmemMediaError : public ::testing::TestWithParam<Param> {
 
   bs::Result run(std::vector<std::uint8_t> c, std::span<const std::byte> out = {},
                  std::span<std::byte> in = {}, bool wce = false) {
-    return bs::execute(*lun_, {c, out, in, wce});
+    if (lun_->write_cache() != wce && !lun_->set_write_cache(wce)) {
+      bs::Result r;
+      r.status = kStatusCheckCondition;
+      return r;
+    }
+    return bs::execute(*lun_, {c, out, in});
   }
   void shrink() { std::filesystem::resize_file(path_, kKept); }
   static void expect_error(const bs::Result& r, std::uint16_t asc, std::uint64_t lba) {
@@ -140,8 +142,9 @@ TEST_P(PmemMediaError, ARegrownFileIsWrittenAfreshPageByPage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Durability, PmemMediaError,
-                         ::testing::Values(Param{"Msync", nullptr, "msync"},
-                                           Param{"CacheFlush", "CACHE_LINE", "cache-flush"}),
+                         ::testing::Values(Param{"Msync", bs::Durability::kAuto, "msync"},
+                                           Param{"CacheFlush", bs::Durability::kEmulated,
+                                                 "cache-flush"}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(PmemMediaErrorWriteCache, SynchronizeCacheOfALostDirtyPageIsAWriteError) {
@@ -151,14 +154,13 @@ TEST(PmemMediaErrorWriteCache, SynchronizeCacheOfALostDirtyPageIsAWriteError) {
   const std::string path = dir.file("lun.img");
   std::ofstream(path).close();
   std::filesystem::resize_file(path, kSize);
-  ::setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1);
-  auto m = bs::PmemMedium::open(path, 1 << 20);
-  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  auto m = bs::PmemMedium::open(path, 1 << 20, bs::Durability::kEmulated);
   ASSERT_TRUE(m) << m.error().message;
   {
     bs::Lun lun(std::move(*m), 512);
+    ASSERT_TRUE(lun.set_write_cache(true));
     auto run = [&](std::vector<std::uint8_t> c, std::span<const std::byte> out = {}) {
-      return bs::execute(lun, {c, out, {}, true});
+      return bs::execute(lun, {c, out, {}});
     };
     ASSERT_EQ(run(cdb16(op::kWrite16, kFirstLost + 40, 1), pattern(512, 1)).status, kStatusGood);
     std::filesystem::resize_file(path, kKept);

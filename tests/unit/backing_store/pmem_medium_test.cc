@@ -42,6 +42,34 @@ TEST(PmemMedium, OpensAPlainFile) {
   EXPECT_EQ((*m)->kind(), "file");
 }
 
+// Issue 13, defect 6: emulation is the administrator's choice per LUN, never the
+// environment's: a plain file needs msync unless its LUN says durability=emulated.
+TEST(PmemMedium, APlainFileIsMsyncedWhateverTheEnvironmentSays) {
+  TempDir d;
+  ::setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1);
+  auto m = PmemMedium::open(d.file("a", 4 << 20), 1 << 20);
+  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ((*m)->flusher().method(), flush::Method::kMsync);
+  EXPECT_FALSE((*m)->emulated());
+}
+
+TEST(PmemMedium, DurabilityEmulatedTreatsAPlainFileAsPmem) {
+  TempDir d;
+  auto m = PmemMedium::open(d.file("a", 4 << 20), 1 << 20, Durability::kEmulated);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ((*m)->flusher().method(), flush::Method::kCacheFlush);
+  EXPECT_TRUE((*m)->emulated());
+}
+
+TEST(PmemMedium, DurabilityCacheFlushIsRefusedWhereItWouldWeakenTheMedium) {
+  TempDir d;
+  auto m = PmemMedium::open(d.file("a", 4 << 20), 1 << 20, Durability::kCacheFlush);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, PmemMedium::OpenError::kDurability);
+  EXPECT_NE(m.error().message.find("would weaken it"), std::string::npos) << m.error().message;
+}
+
 TEST(PmemMedium, RefusesAMissingFile) {
   TempDir d;
   auto m = PmemMedium::open(d.path() + "/nope", 1 << 20);

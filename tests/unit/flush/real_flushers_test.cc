@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The real flushers on a real mapping of a temporary file: the method chosen from the
-// granularity libpmem2 reports, and data that round-trips through the file.
+// The real flushers on a real mapping of a temporary file: the method a medium needs, and the
+// system calls each flusher makes (msync and fdatasync are interposed, syscall_recorder.h).
+// Reading data back through the page cache would pass with a flusher that did nothing, so
+// these tests check the calls: their range, MS_SYNC, their errors reaching the caller.
 #include <fcntl.h>
 #include <libpmem2.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "scratch_dir.h"
+#include "syscall_recorder.h"
 #include "tgt_pmem/flush/select.h"
 
 namespace tgt_pmem::flush {
 namespace {
+
+using testing::SyscallRecord;
+using testing::SyscallRecorder;
 
 class MappedFile {
  public:
@@ -36,11 +43,6 @@ class MappedFile {
   pmem2_map* map() { return map_; }
   int fd() const { return fd_; }
   char* data() { return static_cast<char*>(pmem2_map_get_address(map_)); }
-  std::string read_back(off_t off, std::size_t n) const {
-    std::string s(n, '\0');
-    EXPECT_EQ(::pread(fd_, s.data(), n, off), static_cast<ssize_t>(n));
-    return s;
-  }
 
  private:
   int fd_ = -1;
@@ -50,59 +52,117 @@ class MappedFile {
   pmem2_map* map_ = nullptr;
 };
 
-// libpmem2 reads PMEM2_FORCE_GRANULARITY when a mapping is made.
-class ForcedGranularity {
- public:
-  explicit ForcedGranularity(const char* g) { ::setenv("PMEM2_FORCE_GRANULARITY", g, 1); }
-  ~ForcedGranularity() { ::unsetenv("PMEM2_FORCE_GRANULARITY"); }
+class RealFlushers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::unsetenv("PMEM2_FORCE_GRANULARITY");
+    SyscallRecorder::get().clear();
+  }
+  void TearDown() override { ::unsetenv("PMEM2_FORCE_GRANULARITY"); }
 };
 
-TEST(SelectFlusher, PlainFileWithoutForcingUsesMsync) {
-  ::unsetenv("PMEM2_FORCE_GRANULARITY");
+TEST_F(RealFlushers, APlainFileNeedsMsync) {
   MappedFile f(1 << 20);
-  auto fl = make_flusher_for_map(f.map(), f.fd());
-  EXPECT_EQ(fl->method(), Method::kMsync);
-  std::memcpy(f.data() + 5000, "durable", 7);
-  ASSERT_TRUE(fl->persist(f.data() + 5000, 7));
-  EXPECT_EQ(f.read_back(5000, 7), "durable");
-  ASSERT_TRUE(fl->sync_file());
+  EXPECT_EQ(needed_method(f.map(), f.fd(), false), Method::kMsync);
 }
 
-TEST(SelectFlusher, ForcedCacheLineUsesCacheFlush) {
-  ForcedGranularity g("CACHE_LINE");
+// Issue 13, defect 6: PMEM2_FORCE_GRANULARITY in tgtd's environment turned every plain-file
+// LUN into cache-flush (no msync), silently losing writes on a power loss.
+TEST_F(RealFlushers, TheForcingVariableDoesNotMakeAFilePmem) {
+  ::setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1);
   MappedFile f(1 << 20);
-  auto fl = make_flusher_for_map(f.map(), f.fd());
-  EXPECT_EQ(fl->method(), Method::kCacheFlush);
+  ASSERT_EQ(pmem2_map_get_store_granularity(f.map()), PMEM2_GRANULARITY_CACHE_LINE)
+      << "libpmem2 obeys the variable";
+  EXPECT_EQ(needed_method(f.map(), f.fd(), false), Method::kMsync);
+  ::setenv("PMEM2_FORCE_GRANULARITY", "BYTE", 1);
+  MappedFile g(1 << 20);
+  EXPECT_EQ(needed_method(g.map(), g.fd(), false), Method::kMsync);
+}
+
+TEST_F(RealFlushers, MsyncFlushIsASynchronousMsyncOfTheWholeRange) {
+  MappedFile f(1 << 20);
+  auto fl = make_flusher(Method::kMsync, f.fd());
+  EXPECT_EQ(fl->method(), Method::kMsync);
+  fl->copy(f.data() + 5000, "durable", 7);
+  ASSERT_TRUE(fl->flush(f.data() + 5000, 7));
+  EXPECT_TRUE(SyscallRecorder::get().msynced(f.data() + 5000, 7));
   const std::string big(100000, 'x');
   ASSERT_TRUE(fl->copy_and_flush(f.data() + 12345, big.data(), big.size()));
-  ASSERT_TRUE(fl->fill_and_flush(f.data(), 'z', 100));
-  ASSERT_TRUE(fl->drain());
-  EXPECT_EQ(f.read_back(12345, big.size()), big);
-  EXPECT_EQ(f.read_back(0, 100), std::string(100, 'z'));
+  EXPECT_TRUE(SyscallRecorder::get().msynced(f.data() + 12345, big.size()));
+  EXPECT_EQ(std::memcmp(f.data() + 12345, big.data(), big.size()), 0);
 }
 
-TEST(SelectFlusher, ForcedByteUsesFenceOnly) {
-  ForcedGranularity g("BYTE");
+TEST_F(RealFlushers, AnMsyncErrorReachesTheCaller) {
   MappedFile f(1 << 20);
-  auto fl = make_flusher_for_map(f.map(), f.fd());
-  EXPECT_EQ(fl->method(), Method::kFenceOnly);
-  ASSERT_TRUE(fl->persist(f.data(), 64));
+  auto fl = make_flusher(Method::kMsync, f.fd());
+  SyscallRecorder::get().fail_next(1, EIO);
+  auto s = fl->flush(f.data(), 64);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().value(), EIO);
 }
 
-TEST(SelectFlusher, FdatasyncFlusherSyncsTheFile) {
+TEST_F(RealFlushers, SyncFileIsAnFdatasyncOfTheFileAndReportsItsError) {
+  MappedFile f(1 << 20);
+  auto fl = make_flusher(Method::kMsync, f.fd());
+  ASSERT_TRUE(fl->sync_file());
+  const auto calls = SyscallRecorder::get().calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].kind, SyscallRecord::kFdatasync);
+  EXPECT_EQ(calls[0].fd, f.fd());
+  SyscallRecorder::get().fail_next(1, ENOSPC);
+  auto s = fl->sync_file();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().value(), ENOSPC);
+}
+
+// The CPU methods make no system call for data (that is what durability=emulated and real
+// pmem rely on); what they run is libpmem2's code for the granularity.
+TEST_F(RealFlushers, CpuMethodsCopyWithoutSystemCalls) {
+  MappedFile f(1 << 20);
+  for (Method m : {Method::kCacheFlush, Method::kFenceOnly}) {
+    auto fl = make_flusher(m, f.fd());
+    EXPECT_EQ(fl->method(), m);
+    const std::string big(100000, 'y');
+    ASSERT_TRUE(fl->copy_and_flush(f.data() + 4096, big.data(), big.size()));
+    ASSERT_TRUE(fl->fill_and_flush(f.data(), 'z', 100));
+    ASSERT_TRUE(fl->flush(f.data(), 100));
+    ASSERT_TRUE(fl->drain());
+    EXPECT_EQ(std::memcmp(f.data() + 4096, big.data(), big.size()), 0);
+    EXPECT_EQ(f.data()[99], 'z');
+  }
+  EXPECT_TRUE(SyscallRecorder::get().calls().empty());
+}
+
+TEST_F(RealFlushers, FdatasyncFlusherSyncsTheFileAtDrain) {
   MappedFile f(1 << 20);
   auto fl = make_fdatasync_flusher(f.fd());
   EXPECT_EQ(fl->method(), Method::kFdatasync);
-  ASSERT_EQ(::pwrite(f.fd(), "abc", 3, 0), 3);
+  ASSERT_TRUE(fl->flush(nullptr, 0));
+  EXPECT_TRUE(SyscallRecorder::get().calls().empty());
   ASSERT_TRUE(fl->drain());
-  EXPECT_EQ(to_string(fl->method()), "fdatasync");
+  const auto calls = SyscallRecorder::get().calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].fd, f.fd());
 }
 
-TEST(SelectFlusher, FdatasyncOnABadFdReportsTheError) {
+TEST_F(RealFlushers, FdatasyncOnABadFdReportsTheError) {
   auto fl = make_fdatasync_flusher(1000000);
   auto s = fl->drain();
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().value(), EBADF);
+}
+
+TEST_F(RealFlushers, PrepareProcessTakesTheForcingVariableOutOnce) {
+  // Runs in a child: prepare_process() acts once per process.
+  EXPECT_EXIT(
+      {
+        ::setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1);
+        auto v = prepare_process();
+        const bool ok = v && *v == "CACHE_LINE" && !std::getenv("PMEM2_FORCE_GRANULARITY") &&
+                        !prepare_process();
+        std::exit(ok ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

@@ -1,16 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #pragma once
 
-#include "tgt_pmem/flush/flusher.h"
+#include <cstddef>
 
-struct pmem2_map;
+#include "tgt_pmem/flush/flusher.h"
 
 namespace tgt_pmem::flush {
 
+// libpmem2's functions for one store granularity (select.cc fetches them once).
+struct CpuFunctions {
+  void (*flush)(const void*, size_t);
+  void (*drain)();
+  void* (*memcpy)(void*, const void*, size_t, unsigned);
+  void* (*memset)(void*, int, size_t, unsigned);
+};
+
 class CpuFlusher final : public Flusher {
  public:
-  // method: kCacheFlush or kFenceOnly, as the mapping's granularity says.
-  CpuFlusher(pmem2_map* map, int fd, Method method) noexcept;
+  // method: kCacheFlush or kFenceOnly, with the functions of that granularity; fd: the
+  // mapped file for sync_file() (-1: none).
+  CpuFlusher(const CpuFunctions& fns, int fd, Method method) noexcept;
   Method method() const noexcept override { return method_; }
   Status flush(const void* addr, std::size_t len) noexcept override;
   Status drain() noexcept override;
@@ -19,10 +28,7 @@ class CpuFlusher final : public Flusher {
   Status fill_and_flush(void* dst, int c, std::size_t len) noexcept override;
 
  private:
-  void (*flush_fn_)(const void*, size_t);
-  void (*drain_fn_)();
-  void* (*memcpy_fn_)(void*, const void*, size_t, unsigned);
-  void* (*memset_fn_)(void*, int, size_t, unsigned);
+  CpuFunctions fns_;
   int fd_;
   Method method_;
 };

@@ -3,12 +3,19 @@
 // initiator before the bytes it wrote are durable, and *how* they become durable is hidden
 // behind this one interface, chosen once per mapping (see select.h).
 //
-// Thread-safety: flush() and drain() may be called from several threads at once on the
-// real implementations (they only issue CPU instructions or system calls); the test
-// implementations (recording, power-cut) serialise internally.
+// Every store a component makes to a medium goes through its flusher too (copy(), fill(),
+// store_word(), or the flushing copies): in production these are plain memcpy/memset and
+// libpmem2's non-temporal copies, and a test implementation sees every store, which is what
+// the crash explorer (tests/crash/) needs to build the images a power loss could leave.
+//
+// Thread-safety: every call may be made from several threads at once on the real
+// implementations (they only issue CPU instructions or system calls); the test
+// implementations serialise internally. drain() is per thread, like the SFENCE it stands for:
+// it covers what *this* thread flushed.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <expected>
 #include <string_view>
@@ -57,6 +64,18 @@ class Flusher {
   // Fills [dst, dst + len) with byte c and flush()es it, likewise.
   [[nodiscard]] virtual Status fill_and_flush(void* dst, int c, std::size_t len) noexcept;
 
+  // Plain stores, not flushed (libpmem2's PMEM2_F_MEM_NOFLUSH): durable only after a later
+  // flush() of the range and a drain(). They cannot fail.
+  virtual void copy(void* dst, const void* src, std::size_t len) noexcept {
+    std::memcpy(dst, src, len);
+  }
+  virtual void fill(void* dst, int c, std::size_t len) noexcept { std::memset(dst, c, len); }
+  // One aligned 8-byte store, single-copy atomic (what a concurrent reader or a power loss
+  // sees is the old or the new value, never a mix) and with release ordering.
+  virtual void store_word(std::uint64_t* dst, std::uint64_t value) noexcept {
+    __atomic_store_n(dst, value, __ATOMIC_RELEASE);
+  }
+
   // Makes changes done through the file descriptor rather than the mapping durable:
   // hole punching, file size changes. A no-op where there is no file (devdax, tests).
   // Errors: the errno of fdatasync(2).
@@ -67,12 +86,12 @@ class Flusher {
 };
 
 inline Status Flusher::copy_and_flush(void* dst, const void* src, std::size_t len) noexcept {
-  std::memcpy(dst, src, len);
+  copy(dst, src, len);
   return flush(dst, len);
 }
 
 inline Status Flusher::fill_and_flush(void* dst, int c, std::size_t len) noexcept {
-  std::memset(dst, c, len);
+  fill(dst, c, len);
   return flush(dst, len);
 }
 
