@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of tgt-pmem: unit, integration (the real tgtd + libiscsi on 127.0.0.1) and
-# e2e (a QEMU guest with Soft-RoCE and an emulated NVDIMM), then the unit tests again in an
-# ASan+UBSan build, then the RDMA FLUSH tests in a build against a newer rdma-core (below).
+# e2e (a QEMU guest with Soft-RoCE and an emulated NVDIMM), the mutation check of the
+# durability tests, then the unit tests again in an ASan+UBSan build, then the RDMA FLUSH
+# tests in a build against a newer rdma-core (below).
 # Installs what it needs (scripts/setup-deps.sh). Run as root.
 #   TGTPMEM_E2E=0     skip the guest tests (they need qemu and ~20 minutes)
 #   TGTPMEM_FLUSH=0   skip the RDMA FLUSH build and its tests
@@ -13,6 +14,9 @@ labels='unit|integration'
 [[ $TGTPMEM_WITH_E2E == 1 ]] && labels='unit|integration|e2e'
 status=0
 ctest --test-dir build -L "$labels" --output-on-failure || status=1
+# The mutation check (tests/mutation/): the durability tests rebuilt with each deliberate bug
+# must fail on every one (~2.5 min; it builds in build/mutation/).
+ctest --test-dir build -L mutation --output-on-failure || status=1
 
 BUILD_DIR=build-asan scripts/build.sh -DTGTPMEM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 ctest --test-dir build-asan -L unit --output-on-failure || status=1
