@@ -13,9 +13,9 @@
 #   ISCSI_PORT  iSCSI port on 127.0.0.1 (default 3260); CONTROL_PORT tgtadm port (default 9900)
 #
 # Emulated pmem: this machine may have no persistent memory. The default file is treated as
-# pmem (PMEM2_FORCE_GRANULARITY=CACHE_LINE for tgtd): acknowledged writes survive a crash of
-# tgtd, but not of the machine. Point PMEM_PATH at real pmem for real durability; a plain file
-# given by you is not forced and is made durable with msync.
+# pmem (its LUN gets bsopts durability=emulated): acknowledged writes survive a crash of tgtd,
+# but not of the machine. Point PMEM_PATH at real pmem for real durability; a plain file given
+# by you is made durable with msync.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,10 +69,9 @@ if ss -ltn "sport = :$ISCSI_PORT" | grep -q LISTEN; then
   exit 1
 fi
 mkdir -p "$STATE"
-env_args=()
-((emulate)) && env_args=(PMEM2_FORCE_GRANULARITY=CACHE_LINE)
+((emulate)) && PMEM_BSOPTS="durability=emulated${PMEM_BSOPTS:+;$PMEM_BSOPTS}"
 portals=(--iscsi "portal=127.0.0.1:$ISCSI_PORT")
-nohup env "${env_args[@]}" tgtd -f -C "$CONTROL_PORT" "${portals[@]}" \
+nohup tgtd -f -C "$CONTROL_PORT" "${portals[@]}" \
   >"$STATE/tgtd.log" 2>&1 </dev/null &
 echo $! > "$STATE/tgtd.pid"
 for _ in $(seq 50); do tgtadm_q --mode sys --op show >/dev/null 2>&1 && break; sleep 0.1; done

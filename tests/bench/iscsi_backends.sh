@@ -6,8 +6,8 @@
 # One tgtd, one target, up to three LUNs measured in the same run:
 #   null  tgt's null store (no data kept): the ceiling of tgtd + iSCSI + the initiator
 #   rdwr  tgt's pread/pwrite store on a file
-#   pmem  bs_pmem on an emulated pmem file (created with truncate; tgtd runs with
-#         PMEM2_FORCE_GRANULARITY=CACHE_LINE), only when --module-dir holds bs_pmem.so
+#   pmem  bs_pmem on an emulated pmem file (created with truncate; bsopts
+#         durability=emulated), only when --module-dir holds bs_pmem.so
 # Each LUN is first filled (every block of the region written once, sequentially, 1 MiB
 # writes: the steady state of a LUN in use, where no write is the first to touch its page of
 # a sparse file; --no-fill skips it to show that first-touch cost), then gets a random-write
@@ -127,9 +127,9 @@ else
   have_pmem=0
 fi
 
-# The emulated-pmem default: libpmem2 cannot learn the persistence granularity of a file on an
-# ordinary file system, so it is told that CPU cache flushes suffice (no msync per persist).
-export PMEM2_FORCE_GRANULARITY=CACHE_LINE
+# The emulated pmem: a file on an ordinary file system treated as pmem (CPU cache flushes, no
+# msync per persist), as on a host without persistent memory: bsopts durability=emulated.
+pmem_bsopts="durability=emulated${pmem_bsopts:+;$pmem_bsopts}"
 iqn=iqn.2024-01.org.tgt-pmem:bench
 tgtd_start "$work/modules" "$control_port" "$iscsi_port" "$work/tgtd.log" ||
   { cat "$work/tgtd.log" >&2; exit 1; }
@@ -173,8 +173,7 @@ echo "workload: $block_size random, QD $qd, ${seconds} s per row; per LUN $fill_
      "random-write warm-up; region $size; FUA $fua_label; $rounds round(s), medians shown"
 echo "files:    $work ($fs_type)"
 if (( have_pmem )); then
-  echo "pmem:     emulated: a $size file made with truncate on $fs_type, bsopts '${pmem_bsopts}';" \
-       "tgtd runs with PMEM2_FORCE_GRANULARITY=CACHE_LINE (the emulated-pmem default)"
+  echo "pmem:     emulated: a $size file made with truncate on $fs_type, bsopts '${pmem_bsopts}'"
   echo "module:   $module_id"
 else
   echo "pmem:     not measured: no bs_pmem module given (--module-dir DIR with bs_pmem.so)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Benchmark (prints figures, asserts nothing): two bs_pmem configurations side by side in one
-# tgtd, one run, on two emulated pmem files (PMEM2_FORCE_GRANULARITY=CACHE_LINE). Rounds are
+# tgtd, one run, on two emulated pmem files (bsopts durability=emulated). Rounds are
 # interleaved; medians and the ratio second/first are printed for 4 KiB random writes at
 # QD 1 and 16 and for 1 MiB sequential writes at QD 4.
 # Usage: pmem_variants.sh LOAD_TOOL MODULE_DIR ROUNDS SECONDS NAME1=BSOPTS1 NAME2=BSOPTS2
@@ -14,12 +14,11 @@ source "$HERE/../lib/tgtd.sh"
 WORK=$(mktemp -d /tmp/tgtpmem-variants-XXXXXX)
 trap 'tgtd_stop; rm -rf "$WORK"' EXIT
 CTL=9203 PORT=3393 IQN=iqn.2026-11.org.tgt-pmem:variants-bench
-export PMEM2_FORCE_GRANULARITY=CACHE_LINE
 tgtd_start "$MODULE_DIR" $CTL $PORT "$WORK/tgtd.log"
 tgt_new_target 1 $IQN && tgt_allow_all 1
 truncate -s 1G "$WORK/a.img" "$WORK/b.img"
-tgt_new_lun 1 1 pmem "$WORK/a.img" "$OPTS1"
-tgt_new_lun 1 2 pmem "$WORK/b.img" "$OPTS2"
+tgt_new_lun 1 1 pmem "$WORK/a.img" "durability=emulated${OPTS1:+;$OPTS1}"
+tgt_new_lun 1 2 pmem "$WORK/b.img" "durability=emulated${OPTS2:+;$OPTS2}"
 for l in 1 2; do  # touch every page once, so that no row pays for first-touch page faults
   "$LOAD" -q 16 -b 1m -r 0 -a sequential -n 1100 "iscsi://127.0.0.1:$PORT/$IQN/$l" >/dev/null
 done

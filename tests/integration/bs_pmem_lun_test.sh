@@ -5,6 +5,7 @@
 #    backing file is not modified;
 #  - data written reads back after SIGKILL of tgtd and a restart on the same file, with the
 #    durability method both of the emulated pmem (cache flush) and of a plain file (msync);
+#  - PMEM2_FORCE_GRANULARITY in tgtd's environment is ignored (logged) and weakens no LUN;
 #  - SIGKILL at random moments under a write load loses no acknowledged write;
 #  - the caching mode page says WCE=0 by default and WCE=1 with write_cache=on.
 # Usage: bs_pmem_lun_test.sh PATTERN_IO MODULE_DIR
@@ -35,7 +36,7 @@ start() {  # start [VAR=value...]: tgtd's environment
 }
 
 # --- the module is registered ---------------------------------------------------------------
-start PMEM2_FORCE_GRANULARITY=CACHE_LINE
+start
 if tgtadm_c --mode sys --op show | sed -n '/Backing stores:/,/Device types:/p' | grep -qx '    pmem'; then
   pass "tgtadm --mode sys --op show lists pmem"
 else
@@ -90,12 +91,12 @@ fi
 
 # --- data survives SIGKILL + restart, for each durability method -----------------------------
 BLOCKS=$((64 * 1024 * 1024 / 512))
-restart_round() {  # restart_round LABEL EXPECTED_METHOD ENV...
-  local label=$1 method=$2
-  shift 2
+restart_round() {  # restart_round LABEL EXPECTED_METHOD BSOPTS [ENV...]
+  local label=$1 method=$2 bsopts=$3
+  shift 3
   tgtd_stop
   start "$@"
-  tgt_new_lun 1 1 pmem "$WORK/good.img" || { fail "$label: LUN creation"; return; }
+  tgt_new_lun 1 1 pmem "$WORK/good.img" "$bsopts" || { fail "$label: LUN creation"; return; }
   if grep -q "bs_pmem: opened $WORK/good.img: file, 67108864 bytes, block size 512, durability $method" "$LOG"; then
     pass "$label: durability method $method logged"
   else
@@ -106,7 +107,7 @@ restart_round() {  # restart_round LABEL EXPECTED_METHOD ENV...
     "$PATTERN_IO" write "$URL" $((BLOCKS - 64)) 64 $seed fua || { fail "$label: writes"; return; }
   tgtd_kill9
   start "$@"
-  tgt_new_lun 1 1 pmem "$WORK/good.img"
+  tgt_new_lun 1 1 pmem "$WORK/good.img" "$bsopts"
   if "$PATTERN_IO" verify "$URL" 0 256 $seed && "$PATTERN_IO" verify "$URL" $((BLOCKS / 2)) 1000 $seed &&
      "$PATTERN_IO" verify "$URL" $((BLOCKS - 64)) 64 $seed; then
     pass "$label: data written before SIGKILL reads back after restart"
@@ -114,8 +115,14 @@ restart_round() {  # restart_round LABEL EXPECTED_METHOD ENV...
     fail "$label: data lost across SIGKILL"
   fi
 }
-restart_round "emulated pmem" cache-flush PMEM2_FORCE_GRANULARITY=CACHE_LINE
-restart_round "plain file" msync
+restart_round "emulated pmem" "cache-flush (emulated pmem" durability=emulated
+restart_round "plain file" msync ""
+# The variable that used to turn every plain-file LUN of a tgtd into "pmem" (issue 13).
+restart_round "plain file, PMEM2_FORCE_GRANULARITY=CACHE_LINE in tgtd's environment" msync "" \
+  PMEM2_FORCE_GRANULARITY=CACHE_LINE
+grep -q "PMEM2_FORCE_GRANULARITY=CACHE_LINE in tgtd's environment is ignored" "$LOG" &&
+  pass "tgtd logs that it ignores PMEM2_FORCE_GRANULARITY" ||
+  fail "no log line about the ignored PMEM2_FORCE_GRANULARITY"
 
 # --- SIGKILL at random moments under load -------------------------------------------------------
 # kill_rounds LABEL URL LOG ROUNDS SEED_BASE [torn-ok]: each round runs a logged write load,
@@ -124,8 +131,9 @@ restart_round "plain file" msync
 # block under a write that the kill cut short may be torn (torn-ok); on the atomic layout it
 # must hold exactly one of the versions written to it.
 relun() {
-  tgt_new_lun 1 1 pmem "$WORK/good.img" &&
-    { [[ ! -e $WORK/atomic.img ]] || tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic"; }
+  tgt_new_lun 1 1 pmem "$WORK/good.img" durability=emulated &&
+    { [[ ! -e $WORK/atomic.img ]] ||
+        tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic;durability=emulated"; }
 }
 kill_rounds() {
   local label=$1 url=$2 log=$3 rounds=$4 seed=$5 torn=${6:-} lost=0 early=0 round churn acked rc
@@ -143,7 +151,7 @@ kill_rounds() {
     elif ((rc != 0)); then
       fail "$label: SIGKILL round $round: the load tool failed (exit $rc): $(tail -n 1 "$WORK/churn.err")"
     fi
-    start PMEM2_FORCE_GRANULARITY=CACHE_LINE
+    start
     relun || { fail "$label: LUNs could not be recreated after round $round"; return; }
     "$PATTERN_IO" check "$url" "$log" $torn >/dev/null || lost=$((lost + 1))
   done
@@ -158,7 +166,7 @@ kill_rounds "raw layout" "$URL" "$WORK/churn.log" "$ROUNDS" 0 torn-ok
 
 # --- the same on the atomic layout, whose identity must survive too ------------------------------
 truncate -s 64M "$WORK/atomic.img"
-tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic"
+tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic;durability=emulated"
 lun3_sn() { tgtadm_c --mode target --op show | awk '/LUN: 3/ {f=1} f && /SCSI SN:/ {print $3; exit}'; }
 sn_before=$(lun3_sn)
 kill_rounds "atomic layout" "iscsi://127.0.0.1:$PORT/$IQN/3" "$WORK/churn-atomic.log" \

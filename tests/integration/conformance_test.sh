@@ -26,14 +26,13 @@ BS_SUITES='^(Read6|Read10|Read12|Read16|Write10|Write12|Write16|WriteVerify10|Wr
 #   none known at present.
 KNOWN_TGT_FAILURES=()
 
-export PMEM2_FORCE_GRANULARITY=CACHE_LINE
 tgtd_start "$MODULE_DIR" $CTL $PORT "$OUT/tgtd.log" || exit 1
 tgt_new_target 1 $IQN && tgt_allow_all 1
 truncate -s 256M "$WORK/rdwr.img" "$WORK/pmem.img" "$WORK/atomic.img"
 tgt_new_lun 1 1 rdwr "$WORK/rdwr.img"
 tgtadm_c --mode logicalunit --op update --tid 1 --lun 1 --params thin_provisioning=1
-tgt_new_lun 1 2 pmem "$WORK/pmem.img"
-tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic"
+tgt_new_lun 1 2 pmem "$WORK/pmem.img" durability=emulated
+tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic;durability=emulated"
 
 run_suite() {  # run_suite NAME LUN
   mkdir -p "$OUT/$1"

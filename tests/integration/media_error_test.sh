@@ -34,18 +34,15 @@ expect() {  # expect WHAT WANT pattern_io sense args...
   if [[ $got == "$want" ]]; then pass "$what: $got"; else fail "$what: got '$got', want '$want'"; fi
 }
 
-round() {  # round LABEL ENV...
-  local label=$1
-  shift
-  unset PMEM2_FORCE_GRANULARITY
-  (($#)) && export "$@"
+round() {  # round LABEL DURABILITY
+  local label=$1 dur=durability=$2
   tgtd_start "$MODULE_DIR" $CTL $PORT "$LOG" || { fail "$label: tgtd did not start"; return; }
   tgt_new_target 1 $IQN && tgt_allow_all 1
   local f
   for f in inline threads healthy; do truncate -s $((BLOCKS * 512)) "$WORK/$f.img"; done
-  tgt_new_lun 1 1 pmem "$WORK/inline.img" &&
-    tgt_new_lun 1 2 pmem "$WORK/threads.img" "exec=threads;threads=2" &&
-    tgt_new_lun 1 3 pmem "$WORK/healthy.img" || { fail "$label: LUN creation"; return; }
+  tgt_new_lun 1 1 pmem "$WORK/inline.img" "$dur" &&
+    tgt_new_lun 1 2 pmem "$WORK/threads.img" "exec=threads;threads=2;$dur" &&
+    tgt_new_lun 1 3 pmem "$WORK/healthy.img" "$dur" || { fail "$label: LUN creation"; return; }
   local lun seed=$RANDOM
   for lun in 1 2 3; do
     "$PATTERN_IO" write "$URL/$lun" 0 $BLOCKS $seed || { fail "$label: writing LUN $lun"; return; }
@@ -84,8 +81,8 @@ round() {  # round LABEL ENV...
   tgtd_stop
 }
 
-round "emulated pmem (cache-line flush)" PMEM2_FORCE_GRANULARITY=CACHE_LINE
-round "plain file (msync)"
+round "emulated pmem (cache-line flush)" emulated
+round "plain file (msync)" auto
 
 echo "$passes passed, $failures failed"
 exit $((failures > 0))

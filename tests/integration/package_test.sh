@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The Debian packages, installed for real: build them (packaging/build-deb.sh), dpkg -i them,
-# start a tgtd of our own from the installed files (control port 9311, iSCSI 127.0.0.1:3311,
-# PMEM2_FORCE_GRANULARITY=CACHE_LINE), serve pmem LUNs on files made by the installed
+# start a tgtd of our own from the installed files (control port 9311, iSCSI 127.0.0.1:3311),
+# serve pmem LUNs on files made by the installed
 # tgtpmem-admin, once with tgtadm and once with Debian's unchanged tgt-admin from the shipped
 # targets.conf example, do verified I/O with the installed tgtpmem-load and libiscsi's
 # tools, try push mode (bsopts push=on) and the installed tgtpmem-push, build an application
@@ -65,7 +65,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_installed_tgtd() {
-  PMEM2_FORCE_GRANULARITY=CACHE_LINE tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" \
+  tgtd -f -C "$CTL" --iscsi "portal=127.0.0.1:$PORT" \
     >>"$log" 2>&1 </dev/null &
   TGTD_PID=$! TGTD_CONTROL_PORT=$CTL
   local i

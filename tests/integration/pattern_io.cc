@@ -12,8 +12,11 @@
 //       a block under an unacknowledged write must hold one of the generations written to it,
 //       or anything with torn-ok (the raw layout: a write cut short is not atomic)
 //   pattern_io wce    URL                        prints the caching mode page's WCE bit
-//   pattern_io sense  read|write URL LBA BLOCKS  one READ(16)/WRITE(16); prints "GOOD" or
+//   pattern_io sense  read|write|write-fua|sync URL LBA BLOCKS
+//       one READ(16), WRITE(16) (with FUA) or SYNCHRONIZE CACHE(16); prints "GOOD" or
 //       "CHECK key=0x3 asc=0x1100 info=LBA" (info=- if the sense has no valid INFORMATION)
+//   pattern_io set-wce URL 0|1                  MODE SELECT of the caching page with WCE set
+//       so (as Linux does for `echo "write through" > .../cache_type`); prints like sense
 //
 // Exit codes: 0 ok, 1 data mismatch, 2 usage or connection error, 3 SCSI error.
 #include <iscsi/iscsi.h>
@@ -300,18 +303,8 @@ long long sense_information(const scsi_task* t) {
   return -1;
 }
 
-int cmd_sense(Connection& c, const std::string& what, std::uint64_t lba, std::uint32_t n) {
-  std::vector<unsigned char> buf(std::size_t{n} * c.block_size);
-  fill(buf, lba, c.block_size, 1);
-  scsi_task* t = nullptr;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    if (t) scsi_free_scsi_task(t);
-    t = what == "read"
-            ? iscsi_read16_sync(c.ctx, c.lun, lba, n * c.block_size, c.block_size, 0, 0, 0, 0, 0)
-            : iscsi_write16_sync(c.ctx, c.lun, lba, buf.data(), buf.size(), c.block_size, 0, 0,
-                                 0, 0, 0);
-    if (!unit_attention(t)) break;
-  }
+// Prints a task's outcome as "GOOD" or "CHECK key=... asc=... info=..."; frees it.
+int print_status(scsi_task* t) {
   if (!t) return 2;
   int rc = 0;
   if (t->status == SCSI_STATUS_GOOD) {
@@ -326,6 +319,46 @@ int cmd_sense(Connection& c, const std::string& what, std::uint64_t lba, std::ui
   }
   scsi_free_scsi_task(t);
   return rc;
+}
+
+int cmd_sense(Connection& c, const std::string& what, std::uint64_t lba, std::uint32_t n) {
+  std::vector<unsigned char> buf(std::size_t{n} * c.block_size);
+  fill(buf, lba, c.block_size, 1);
+  scsi_task* t = nullptr;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (t) scsi_free_scsi_task(t);
+    if (what == "read")
+      t = iscsi_read16_sync(c.ctx, c.lun, lba, n * c.block_size, c.block_size, 0, 0, 0, 0, 0);
+    else if (what == "sync")
+      t = iscsi_synchronizecache16_sync(c.ctx, c.lun, 0, 0, 0, 0);
+    else
+      t = iscsi_write16_sync(c.ctx, c.lun, lba, buf.data(), buf.size(), c.block_size, 0, 0,
+                             what == "write-fua" ? 1 : 0, 0, 0);
+    if (!unit_attention(t)) break;
+  }
+  return print_status(t);
+}
+
+int cmd_set_wce(Connection& c, int wce) {
+  scsi_task* t = iscsi_modesense6_sync(c.ctx, c.lun, 1, SCSI_MODESENSE_PC_CURRENT,
+                                       SCSI_MODEPAGE_CACHING, 0, 255);
+  if (!t || t->status != SCSI_STATUS_GOOD) {
+    if (t) scsi_free_scsi_task(t);
+    return 3;
+  }
+  auto* ms = static_cast<scsi_mode_sense*>(scsi_datain_unmarshall(t));
+  scsi_mode_page* page = nullptr;
+  for (scsi_mode_page* p = ms ? ms->pages : nullptr; p; p = p->next)
+    if (p->page_code == SCSI_MODEPAGE_CACHING) page = p;
+  if (!page) {
+    scsi_free_scsi_task(t);
+    return 3;
+  }
+  page->caching.wce = wce;
+  page->ps = 0;  // reserved in MODE SELECT
+  scsi_task* sel = iscsi_modeselect6_sync(c.ctx, c.lun, 1, 0, page);
+  scsi_free_scsi_task(t);
+  return print_status(sel);
 }
 
 }  // namespace
@@ -358,9 +391,13 @@ int main(int argc, char** argv) {
     if (!connect(c, argv[2])) return 2;
     return cmd_wce(c);
   }
+  if (mode == "set-wce" && argc == 4) {
+    if (!connect(c, argv[2])) return 2;
+    return cmd_set_wce(c, std::atoi(argv[3]) != 0);
+  }
   std::fprintf(stderr,
                "usage: pattern_io write URL LBA BLOCKS SEED [fua] | verify URL LBA BLOCKS SEED |\n"
                "       churn URL LOG SECONDS SEED REGION_BLOCKS | check URL LOG [torn-ok] | wce URL |\n"
-               "       sense read|write URL LBA BLOCKS\n");
+               "       sense read|write|write-fua|sync URL LBA BLOCKS | set-wce URL 0|1\n");
   return 2;
 }
