@@ -11,6 +11,7 @@
 
 #include "atomic_layout.h"
 #include "cdb.h"
+#include "cdb_builders.h"
 #include "crash_states.h"
 #include "memory_medium.h"
 #include "real_mapping.h"
@@ -32,14 +33,6 @@ class PlainFlusher final : public flush::Flusher {
   flush::Status drain() noexcept override { return {}; }
   flush::Status sync_file() noexcept override { return {}; }
 };
-
-std::vector<std::uint8_t> rw16(std::uint8_t opcode, std::uint64_t lba, std::uint32_t blocks) {
-  std::vector<std::uint8_t> c(16, 0);
-  c[0] = opcode;
-  bs::cdb::put_be64(&c[2], lba);
-  bs::cdb::put_be32(&c[10], blocks);
-  return c;
-}
 
 // An opened LUN over a crash image (medium and layout kept alive together).
 struct Opened {
@@ -63,7 +56,7 @@ bool read_all(bs::Lun& lun, std::uint64_t blocks, std::vector<std::byte>& out) {
   for (std::uint64_t lba = 0; lba < blocks; lba += chunk) {
     const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(chunk, blocks - lba));
     std::span<std::byte> dst(out.data() + lba * lun.block_size(), std::size_t{n} * lun.block_size());
-    if (!bs::execute(lun, {rw16(op::kRead16, lba, n), {}, dst}).good()) return false;
+    if (!bs::execute(lun, {testing::cdb16(op::kRead16, lba, n), {}, dst}).good()) return false;
   }
   return true;
 }
@@ -260,7 +253,7 @@ class Checker {
         auto blk = block_content(lba + k, (std::uint64_t{0xfffe} << 32) | (seed * 64 + i), bs);
         data.insert(data.end(), blk.begin(), blk.end());
       }
-      if (!bs::execute(lun, {rw16(op::kWrite16, lba, n), data, {}}).good())
+      if (!bs::execute(lun, {testing::cdb16(op::kWrite16, lba, n), data, {}}).good())
         return "a WRITE after recovery failed";
       std::copy(data.begin(), data.end(), expect.begin() + static_cast<long>(lba * bs));
     }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cdb.h"
+#include "cdb_builders.h"
 #include "scsi_codes.h"
 #include "scsi_exec.h"
 #include "tgt_pmem/bytes/big_endian.h"
@@ -18,15 +19,7 @@ namespace {
 
 using namespace bs::scsi;
 
-std::vector<std::uint8_t> cdb16(std::uint8_t opcode, std::uint64_t lba, std::uint32_t blocks,
-                                std::uint8_t flags = 0) {
-  std::vector<std::uint8_t> c(16, 0);
-  c[0] = opcode;
-  c[1] = flags;
-  bs::cdb::put_be64(&c[2], lba);
-  bs::cdb::put_be32(&c[10], blocks);
-  return c;
-}
+using testing::cdb16;
 
 struct Local {
   std::vector<CommandRecord> commands;

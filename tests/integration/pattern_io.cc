@@ -34,6 +34,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -263,23 +264,27 @@ int cmd_check(Connection& c, const char* log_path, bool torn_ok) {
   return 0;
 }
 
-int cmd_wce(Connection& c) {
+// MODE SENSE(6) of the caching page: the task (to free) and the page in it, or nullptr.
+std::pair<scsi_task*, scsi_mode_page*> caching_page(Connection& c) {
   scsi_task* t = iscsi_modesense6_sync(c.ctx, c.lun, 1, SCSI_MODESENSE_PC_CURRENT,
                                        SCSI_MODEPAGE_CACHING, 0, 255);
   if (!t || t->status != SCSI_STATUS_GOOD) {
     if (t) scsi_free_scsi_task(t);
-    return 3;
+    return {nullptr, nullptr};
   }
   auto* ms = static_cast<scsi_mode_sense*>(scsi_datain_unmarshall(t));
-  for (scsi_mode_page* p = ms ? ms->pages : nullptr; p; p = p->next) {
-    if (p->page_code == SCSI_MODEPAGE_CACHING) {
-      std::printf("%d\n", p->caching.wce);
-      scsi_free_scsi_task(t);
-      return 0;
-    }
-  }
+  for (scsi_mode_page* p = ms ? ms->pages : nullptr; p; p = p->next)
+    if (p->page_code == SCSI_MODEPAGE_CACHING) return {t, p};
   scsi_free_scsi_task(t);
-  return 3;
+  return {nullptr, nullptr};
+}
+
+int cmd_wce(Connection& c) {
+  auto [t, page] = caching_page(c);
+  if (!page) return 3;
+  std::printf("%d\n", page->caching.wce);
+  scsi_free_scsi_task(t);
+  return 0;
 }
 
 // The INFORMATION field of fixed-format (0x70/0x71, VALID bit) or descriptor-format
@@ -340,20 +345,8 @@ int cmd_sense(Connection& c, const std::string& what, std::uint64_t lba, std::ui
 }
 
 int cmd_set_wce(Connection& c, int wce) {
-  scsi_task* t = iscsi_modesense6_sync(c.ctx, c.lun, 1, SCSI_MODESENSE_PC_CURRENT,
-                                       SCSI_MODEPAGE_CACHING, 0, 255);
-  if (!t || t->status != SCSI_STATUS_GOOD) {
-    if (t) scsi_free_scsi_task(t);
-    return 3;
-  }
-  auto* ms = static_cast<scsi_mode_sense*>(scsi_datain_unmarshall(t));
-  scsi_mode_page* page = nullptr;
-  for (scsi_mode_page* p = ms ? ms->pages : nullptr; p; p = p->next)
-    if (p->page_code == SCSI_MODEPAGE_CACHING) page = p;
-  if (!page) {
-    scsi_free_scsi_task(t);
-    return 3;
-  }
+  auto [t, page] = caching_page(c);
+  if (!page) return 3;
   page->caching.wce = wce;
   page->ps = 0;  // reserved in MODE SELECT
   scsi_task* sel = iscsi_modeselect6_sync(c.ctx, c.lun, 1, 0, page);

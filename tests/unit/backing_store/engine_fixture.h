@@ -9,33 +9,13 @@
 #include <vector>
 
 #include "cdb.h"
+#include "cdb_builders.h"
 #include "lun.h"
 #include "memory_medium.h"
 #include "scsi_codes.h"
 #include "scsi_exec.h"
 
 namespace tgt_pmem::testing {
-
-inline std::vector<std::uint8_t> cdb16(std::uint8_t op, std::uint64_t lba, std::uint32_t blocks,
-                                       std::uint8_t flags = 0) {
-  std::vector<std::uint8_t> c(16, 0);
-  c[0] = op;
-  c[1] = flags;
-  bs::cdb::put_be64(&c[2], lba);
-  bs::cdb::put_be32(&c[10], blocks);
-  return c;
-}
-
-inline std::vector<std::uint8_t> cdb10(std::uint8_t op, std::uint32_t lba, std::uint16_t blocks,
-                                       std::uint8_t flags = 0) {
-  std::vector<std::uint8_t> c(10, 0);
-  c[0] = op;
-  c[1] = flags;
-  bs::cdb::put_be32(&c[2], lba);
-  c[7] = static_cast<std::uint8_t>(blocks >> 8);
-  c[8] = static_cast<std::uint8_t>(blocks);
-  return c;
-}
 
 inline std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
   std::vector<std::byte> v(n);

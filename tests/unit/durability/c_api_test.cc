@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cdb.h"
+#include "cdb_builders.h"
 #include "scratch_dir.h"
 #include "scsi_codes.h"
 #include "syscall_recorder.h"
@@ -44,11 +44,7 @@ class CApi : public ::testing::Test {
     ASSERT_EQ(tgtpmem_lun_expose(lun_, reinterpret_cast<void**>(&base_), &size), 0);
   }
   tgtpmem_result write(std::uint64_t lba, std::uint32_t blocks, bool fua = false) {
-    std::vector<std::uint8_t> c(16, 0);
-    c[0] = op::kWrite16;
-    c[1] = fua ? 0x08 : 0;
-    bs::cdb::put_be64(&c[2], lba);
-    bs::cdb::put_be32(&c[10], blocks);
+    auto c = testing::cdb16(op::kWrite16, lba, blocks, fua ? 0x08 : 0);
     std::vector<std::uint8_t> data(std::size_t{blocks} * 512, 0x6b);
     tgtpmem_cmd cmd{c.data(), 16, data.data(), static_cast<std::uint32_t>(data.size()), nullptr, 0};
     tgtpmem_result r{};

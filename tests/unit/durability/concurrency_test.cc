@@ -15,6 +15,7 @@
 
 #include "atomic_layout.h"
 #include "cdb.h"
+#include "cdb_builders.h"
 #include "lun.h"
 #include "memory_medium.h"
 #include "scsi_codes.h"
@@ -72,15 +73,7 @@ class GateFlusher final : public flush::Flusher {
   flush::RecordingFlusher rec_;
 };
 
-std::vector<std::uint8_t> cdb16(std::uint8_t opcode, std::uint64_t lba, std::uint32_t blocks,
-                                std::uint8_t flags = 0) {
-  std::vector<std::uint8_t> c(16, 0);
-  c[0] = opcode;
-  c[1] = flags;
-  bs::cdb::put_be64(&c[2], lba);
-  bs::cdb::put_be32(&c[10], blocks);
-  return c;
-}
+using testing::cdb16;
 
 class ConcurrentSync : public ::testing::Test {
  protected:

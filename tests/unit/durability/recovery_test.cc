@@ -8,7 +8,7 @@
 
 #include "atomic_format.h"
 #include "atomic_layout.h"
-#include "cdb.h"
+#include "cdb_builders.h"
 #include "memory_medium.h"
 #include "scsi_codes.h"
 #include "scsi_exec.h"
@@ -45,11 +45,7 @@ std::vector<std::byte> interrupted_image(std::uint64_t lba, std::vector<std::byt
     EXPECT_TRUE(l);
     bs::Lun lun(std::move(m), std::move(*l), 512);
     data.assign(512, std::byte{0x3c});
-    std::vector<std::uint8_t> c(16, 0);
-    c[0] = op::kWrite16;
-    bs::cdb::put_be64(&c[2], lba);
-    bs::cdb::put_be32(&c[10], 1);
-    EXPECT_TRUE(bs::execute(lun, {c, data, {}}).good());
+    EXPECT_TRUE(bs::execute(lun, {testing::cdb16(op::kWrite16, lba, 1), data, {}}).good());
   }
   const auto h = bs::atomic::decode_header(
       {reinterpret_cast<const std::uint8_t*>(mem.data()), bs::atomic::kHeaderSize});
