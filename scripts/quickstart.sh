@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # The main job: a pmem LUN served by the distribution's tgtd.
 #
-#   sudo scripts/quickstart.sh            install packages, build, install bs_pmem.so, start
-#                                         tgtd with one pmem LUN, write and read it back
+#   sudo scripts/quickstart.sh            install packages, build, start the distribution's
+#                                         tgtd with the built bs_pmem.so and one pmem LUN,
+#                                         write and read it back
 #   sudo scripts/quickstart.sh stop       stop that tgtd (the backing file is kept)
+#
+# Nothing is installed outside this tree (but Debian packages, and the emulated pmem file):
+# tgtd runs in a private mount namespace where its module directory is build/modules, so the
+# packages (packaging/, README "Installing") and a tgt service the machine may already run
+# are left alone. If the iSCSI port is taken (a running tgt.service holds 3260), the next free
+# one is used, and said.
 #
 # Settings (environment):
 #   PMEM_PATH   backing store: a /dev/daxX.Y device, a file on an fsdax mount, or a plain file.
 #               Default: /var/lib/tgt-pmem/pmem0.img, an emulated pmem file (see below).
 #   PMEM_SIZE   size of the emulated file when it is created (default 256M)
 #   PMEM_BSOPTS bsopts for the LUN (default: none, i.e. 512-byte blocks, write-through)
-#   ISCSI_PORT  iSCSI port on 127.0.0.1 (default 3260); CONTROL_PORT tgtadm port (default 9900)
+#   ISCSI_PORT  first iSCSI port to try on 127.0.0.1 (default 3260); CONTROL_PORT the first
+#               tgtadm port to try (default 9900)
 #
 # Emulated pmem: this machine may have no persistent memory. The default file is treated as
 # pmem (its LUN gets bsopts durability=emulated): acknowledged writes survive a crash of tgtd,
@@ -18,40 +26,35 @@
 # by you is made durable with msync.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tests/lib/tgtd.sh  # tgtd_start: the distribution's tgtd with our module directory
 
-STATE=/run/tgt-pmem
-CONTROL_PORT=${CONTROL_PORT:-9900}
-ISCSI_PORT=${ISCSI_PORT:-3260}
+STATE=/run/tgt-pmem/quickstart
 IQN=iqn.2026-11.org.tgt-pmem:quickstart
 DEFAULT_PATH=/var/lib/tgt-pmem/pmem0.img
 PMEM_PATH=${PMEM_PATH:-$DEFAULT_PATH}
 PMEM_SIZE=${PMEM_SIZE:-256M}
 PMEM_BSOPTS=${PMEM_BSOPTS:-}
 
-tgtadm_q() { tgtadm -C "$CONTROL_PORT" "$@"; }
+CONTROL_PORT=${CONTROL_PORT:-9900}
+ISCSI_PORT=${ISCSI_PORT:-3260}
 
 stop() {
   if [[ -f $STATE/tgtd.pid ]] && kill -0 "$(cat "$STATE/tgtd.pid")" 2>/dev/null; then
-    local pid; pid=$(cat "$STATE/tgtd.pid")
-    tgtadm_q --mode target --op delete --force --tid 1 >/dev/null 2>&1 || true
-    tgtadm_q --mode target --op delete --force --tid 2 >/dev/null 2>&1 || true
-    tgtadm_q --mode system --op delete >/dev/null 2>&1 || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+    local control iscsi
+    read -r control iscsi <"$STATE/ports"  # where the running one listens
+    TGTD_PID=$(cat "$STATE/tgtd.pid") TGTD_CONTROL_PORT=$control tgtd_stop
     echo "quickstart: tgtd stopped (backing store $PMEM_PATH kept)"
   else
     echo "quickstart: no tgtd of ours is running"
   fi
-  rm -f "$STATE/tgtd.pid"
+  rm -f "$STATE/tgtd.pid" "$STATE/ports"
 }
 
 if [[ ${1:-} == stop ]]; then stop; exit 0; fi
 [[ $(id -u) -eq 0 ]] || { echo "quickstart: run as root (installs packages, starts tgtd)" >&2; exit 1; }
 
-# 1. Packages, build, install the module where the distribution's tgtd looks for it.
+# 1. Packages and the build (nothing is installed from it).
 scripts/build.sh
-cmake --install build >/dev/null
-echo "quickstart: installed $(ls /usr/lib/tgt/backing-store/bs_pmem.so)"
 
 # 2. The backing store.
 emulate=0
@@ -62,37 +65,49 @@ if [[ $PMEM_PATH == "$DEFAULT_PATH" ]]; then
 fi
 [[ -e $PMEM_PATH ]] || { echo "quickstart: $PMEM_PATH does not exist" >&2; exit 1; }
 
-# 3. Our own tgtd (a system tgtd, if any, keeps running on its own port and config).
+# 3. tgtd, on the first free ports from the ones asked for.
 stop >/dev/null
-if ss -ltn "sport = :$ISCSI_PORT" | grep -q LISTEN; then
-  echo "quickstart: port $ISCSI_PORT is taken (a system tgtd?); set ISCSI_PORT=..." >&2
-  exit 1
+taken() { ss -ltnH "sport = :$1" | grep -q .; }
+free_port() {  # free_port FIRST: FIRST or the next free one of the 20 after it
+  local p
+  for p in $(seq "$1" $(($1 + 20))); do taken "$p" || { echo "$p"; return 0; }; done
+  return 1
+}
+wanted=$ISCSI_PORT
+ISCSI_PORT=$(free_port "$ISCSI_PORT") ||
+  { echo "quickstart: no free iSCSI port from $wanted on; set ISCSI_PORT=..." >&2; exit 1; }
+if [[ $ISCSI_PORT != "$wanted" ]]; then
+  owner=$(ss -ltnpH "sport = :$wanted" | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -n 1)
+  echo "quickstart: port $wanted is taken${owner:+ by $owner} (the distribution's tgt service?);" \
+       "serving on $ISCSI_PORT instead"
 fi
+CONTROL_PORT=$(free_port "$CONTROL_PORT") ||
+  { echo "quickstart: no free control port; set CONTROL_PORT=..." >&2; exit 1; }
 mkdir -p "$STATE"
-((emulate)) && PMEM_BSOPTS="durability=emulated${PMEM_BSOPTS:+;$PMEM_BSOPTS}"
-portals=(--iscsi "portal=127.0.0.1:$ISCSI_PORT")
-nohup tgtd -f -C "$CONTROL_PORT" "${portals[@]}" \
-  >"$STATE/tgtd.log" 2>&1 </dev/null &
-echo $! > "$STATE/tgtd.pid"
-for _ in $(seq 50); do tgtadm_q --mode sys --op show >/dev/null 2>&1 && break; sleep 0.1; done
-tgtadm_q --mode sys --op show | grep -q '^    pmem$' ||
+: >"$STATE/tgtd.log"
+tgtd_start build/modules "$CONTROL_PORT" "$ISCSI_PORT" "$STATE/tgtd.log" ||
+  { echo "quickstart: tgtd did not start; see $STATE/tgtd.log" >&2; exit 1; }
+echo "$TGTD_PID" >"$STATE/tgtd.pid"
+echo "$CONTROL_PORT $ISCSI_PORT" >"$STATE/ports"
+tgtadm_c --mode sys --op show | grep -q '^    pmem$' ||
   { echo "quickstart: tgtd did not load bs_pmem; see $STATE/tgtd.log" >&2; exit 1; }
 
-tgtadm_q --lld iscsi --mode target --op new --tid 1 --targetname "$IQN"
+((emulate)) && PMEM_BSOPTS="durability=emulated${PMEM_BSOPTS:+;$PMEM_BSOPTS}"
+tgtadm_c --lld iscsi --mode target --op new --tid 1 --targetname "$IQN"
 lun_args=(--mode logicalunit --op new --lun 1 --bstype pmem --backing-store "$PMEM_PATH")
 [[ -n $PMEM_BSOPTS ]] && lun_args+=(--bsopts "$PMEM_BSOPTS")
-if ! tgtadm_q --lld iscsi --tid 1 "${lun_args[@]}"; then
+if ! tgtadm_c --lld iscsi --tid 1 "${lun_args[@]}"; then
   echo "quickstart: the LUN was refused; tgtd says:" >&2
   grep 'bs_pmem' "$STATE/tgtd.log" | tail -n 3 >&2
   exit 1
 fi
-tgtadm_q --lld iscsi --mode target --op bind --tid 1 --initiator-address 127.0.0.1
+tgtadm_c --lld iscsi --mode target --op bind --tid 1 --initiator-address 127.0.0.1
 iser=0
 if compgen -G '/sys/class/infiniband/*' >/dev/null; then
   # An RDMA device: the same LUN over iSER too (open-iscsi: iscsiadm -I iser).
-  tgtadm_q --lld iser --mode target --op new --tid 2 --targetname "$IQN-iser" &&
-    tgtadm_q --lld iser --tid 2 "${lun_args[@]}" &&
-    tgtadm_q --lld iser --mode target --op bind --tid 2 --initiator-address ALL && iser=1
+  tgtadm_c --lld iser --mode target --op new --tid 2 --targetname "$IQN-iser" &&
+    tgtadm_c --lld iser --tid 2 "${lun_args[@]}" &&
+    tgtadm_c --lld iser --mode target --op bind --tid 2 --initiator-address ALL && iser=1
 fi
 
 # 4. Write and read back through a real initiator (libiscsi), with verification.
@@ -103,9 +118,11 @@ build/utils/load/tgtpmem-load --verify -q 8 -b 4k -r 50 -t 3 "$URL"
 grep 'bs_pmem: opened' "$STATE/tgtd.log" | tail -n 1 | sed 's/^tgtd: [^ ]* /quickstart: /'
 cat <<MSG
 
-A pmem LUN is served by tgtd (pid $(cat "$STATE/tgtd.pid"), log $STATE/tgtd.log):
+A pmem LUN is served by tgtd (pid $TGTD_PID, log $STATE/tgtd.log):
   target  $IQN, LUN 1, iSCSI on 127.0.0.1:$ISCSI_PORT$( ((iser)) && echo ", and $IQN-iser over iSER")
   backing $PMEM_PATH$( ((emulate)) && echo " (emulated pmem)")
+Nothing was installed: this tgtd loads build/modules/bs_pmem.so in a private mount namespace.
+To install tgt-pmem for the machine's own tgt service, see README.md, "Installing".
 
 Connect with open-iscsi:
   iscsiadm -m discovery -t sendtargets -p 127.0.0.1:$ISCSI_PORT

@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TGTPMEM_WITH_E2E=${TGTPMEM_E2E:-1}
-scripts/build.sh
+# Warnings are errors here (CI, developers), in every build type the project ships; the
+# default for users and packagers is off (CMakeLists.txt).
+scripts/build.sh -DTGTPMEM_WERROR=ON
 labels='unit|integration'
 [[ $TGTPMEM_WITH_E2E == 1 ]] && labels='unit|integration|e2e'
 status=0
@@ -18,8 +20,16 @@ ctest --test-dir build -L "$labels" --output-on-failure || status=1
 # must fail on every one (~2.5 min; it builds in build/mutation/).
 ctest --test-dir build -L mutation --output-on-failure || status=1
 
-BUILD_DIR=build-asan scripts/build.sh -DTGTPMEM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+# The other builds take tgt's headers from the main build's copy of its source.
+tgt_src=$(sed -n 's/^TGT_SOURCE_DIR:PATH=//p' build/CMakeCache.txt)
+BUILD_DIR=build-asan scripts/build.sh -DTGTPMEM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+  -DTGTPMEM_WERROR=ON -DTGT_SOURCE_DIR="$tgt_src"
 ctest --test-dir build-asan -L unit --output-on-failure || status=1
+
+# Release (-O3): what packagers build; g++'s warnings there differ from -O2's.
+BUILD_DIR=build-release scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DTGTPMEM_WERROR=ON \
+  -DTGT_SOURCE_DIR="$tgt_src"
+ctest --test-dir build-release -L unit --output-on-failure || status=1
 
 # RDMA FLUSH. Debian 12's rdma-core (44) has no ibv_wr_flush, so the builds above leave the
 # FLUSH path out and skip its unit tests. This build is against Debian trixie's rdma-core,
@@ -33,7 +43,7 @@ if [[ ${TGTPMEM_FLUSH:-1} == 1 ]]; then
   flush_tests=(flush_remote_unit_tests rdma_fake_unit_tests rdma_verbs_unit_tests
                push_service_unit_tests push_client_unit_tests push_client_service_tests)
   BUILD_DIR=build-flush BUILD_TARGETS="bs_pmem lld_srp tgtpmem-push ${flush_tests[*]}" \
-    scripts/build.sh -DCMAKE_PREFIX_PATH="$rdma_prefix"
+    scripts/build.sh -DCMAKE_PREFIX_PATH="$rdma_prefix" -DTGTPMEM_WERROR=ON
   grep -q '^TGTPMEM_HAVE_IBV_WR_FLUSH:INTERNAL=1$' build-flush/CMakeCache.txt ||
     { echo "test.sh: build-flush did not find ibv_wr_flush in $rdma_prefix" >&2; exit 1; }
   for t in "${flush_tests[@]}"; do
