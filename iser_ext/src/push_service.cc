@@ -6,9 +6,13 @@
 
 namespace tgt_pmem::push {
 
-Service::Service(PushHost& host, SessionLimits limits) : host_(host), limits_(limits) {}
+Service::Service(PushHost& host, rdma_host::Runtime& runtime, SessionLimits limits)
+    : host_(host), runtime_(runtime), limits_(limits) {}
 
-Service::~Service() { sessions_.clear(); }
+Service::~Service() {
+  for (auto& [id, s] : sessions_) runtime_.remove(*s);
+  sessions_.clear();
+}
 
 PushLun* Service::attach(PushLun lun) {
   owned_.push_back(std::make_unique<PushLun>(std::move(lun)));
@@ -35,21 +39,21 @@ Session* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
                         " failed: " + conn.error().message());
     return nullptr;
   }
-  const std::uint64_t id = next_id_++;
-  auto s = std::make_unique<Session>(id, std::move(*conn), host_, luns_, limits_);
+  auto s = std::make_unique<Session>(std::move(*conn), host_, luns_, limits_);
   Session* raw = s.get();
-  sessions_.emplace(id, std::move(s));
-  if (auto st = raw->start(); !st) {
-    raw->close("cannot set up its buffers: " + st.error().message());
-    return raw;
-  }
-  if (on_new_session) on_new_session(*raw);
+  runtime_.add(*raw);  // numbers it, watches its completion queue
+  sessions_.emplace(raw->id(), std::move(s));
+  if (auto st = raw->start(); !st) raw->close("cannot set up its buffers: " + st.error().message());
   return raw;
 }
 
-void Service::on_disconnected(rdma::Connection* conn) {
-  if (conn == nullptr || conn->user == nullptr) return;
-  static_cast<Session*>(conn->user)->on_disconnected();
+void Service::refuse(rdma::PendingConnection& pending, const std::string&) {
+  pending.reject({});  // push mode has no reject format: RDMA CM's own REJ
+}
+
+void Service::on_disconnected(rdma::Connection& conn) {
+  if (conn.user == nullptr) return;
+  static_cast<Session*>(conn.user)->on_disconnected();
 }
 
 void Service::reap() {
@@ -58,7 +62,7 @@ void Service::reap() {
       host_.log(false, "push: connection " + std::to_string(it->first) + " gone; " +
                            std::to_string(it->second->regions()) +
                            (it->second->regions() == 1 ? " region" : " regions") + " deregistered");
-      if (on_session_gone) on_session_gone(*it->second);
+      runtime_.remove(*it->second);
       it = sessions_.erase(it);
     } else {
       ++it;
@@ -66,8 +70,8 @@ void Service::reap() {
   }
 }
 
-void Service::close_all() {
-  for (auto& [id, s] : sessions_) s->close("the push service stops");
+void Service::close_all(const std::string& why) {
+  for (auto& [id, s] : sessions_) s->close(why);
 }
 
 }  // namespace tgt_pmem::push

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The push-mode service of one RDMA CM port: its listener, its sessions and the LUNs
-// attached to it.
+// The push-mode service of one RDMA CM port: its sessions and the LUNs attached to it. The
+// protocol of a runtime (tgt_pmem/rdma_host/runtime.h), which hosts its listener and sessions
+// in tgtd's event loop and holds the limits every RDMA service shares.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -13,13 +13,15 @@
 #include "push_lun.h"
 #include "push_session.h"
 #include "tgt_pmem/rdma/connection.h"
+#include "tgt_pmem/rdma_host/runtime.h"
 
 namespace tgt_pmem::push {
 
-class Service {
+class Service final : public rdma_host::Protocol {
  public:
-  explicit Service(PushHost& host, SessionLimits limits = {});
-  ~Service();
+  // runtime: the one serving this service (add/remove of sessions); it outlives the service.
+  Service(PushHost& host, rdma_host::Runtime& runtime, SessionLimits limits = {});
+  ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
@@ -28,24 +30,24 @@ class Service {
   void detach(PushLun* lun);
   [[nodiscard]] std::size_t lun_count() const noexcept { return luns_.size(); }
 
-  Session* on_connect_request(std::unique_ptr<rdma::PendingConnection> pending);
-  void on_disconnected(rdma::Connection* conn);
+  // rdma_host::Protocol
+  Session* on_connect_request(std::unique_ptr<rdma::PendingConnection> pending) override;
+  void refuse(rdma::PendingConnection& pending, const std::string& why) override;
+  void on_disconnected(rdma::Connection& conn) override;
   // Destroys finished sessions.
-  void reap();
-  void close_all();
+  void reap() override;
+  void close_all(const std::string& why) override;
 
   [[nodiscard]] const std::map<std::uint64_t, std::unique_ptr<Session>>& sessions() const {
     return sessions_;
   }
-  std::function<void(Session&)> on_new_session;
-  std::function<void(Session&)> on_session_gone;
 
  private:
   PushHost& host_;
+  rdma_host::Runtime& runtime_;
   SessionLimits limits_;
   std::vector<std::unique_ptr<PushLun>> owned_;
   std::vector<PushLun*> luns_;  // what sessions look up at CONNECT
-  std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
 };
 

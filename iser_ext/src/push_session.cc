@@ -26,9 +26,9 @@ bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::u
 
 }  // namespace
 
-Session::Session(std::uint64_t id, std::unique_ptr<rdma::Connection> conn, PushHost& host,
+Session::Session(std::unique_ptr<rdma::Connection> conn, PushHost& host,
                  const std::vector<PushLun*>& luns, SessionLimits limits)
-    : conn_(std::move(conn)), id_(id), host_(host), luns_(luns), limits_(limits) {
+    : conn_(std::move(conn)), host_(host), luns_(luns), limits_(limits) {
   conn_->user = this;
 }
 
@@ -39,7 +39,7 @@ Session::~Session() {
 }
 
 void Session::log(bool error, const std::string& what) {
-  host_.log(error, "push: connection " + std::to_string(id_) + " from " + conn_->peer_address() +
+  host_.log(error, "push: connection " + std::to_string(id()) + " from " + conn_->peer_address() +
                        ": " + what);
 }
 
@@ -107,16 +107,20 @@ void Session::reply(const std::vector<std::byte>& msg) {
   }
 }
 
-Session::Polling Session::on_completions() {
+Session::Polling Session::on_completions(std::size_t budget) {
   if (auto a = conn_->arm(); !a) fail("cannot re-arm the completion queue: " + a.error().message());
-  if (take_completions())
-    last_request_ = Clock::now();
-  else if (!polling_)
-    return Polling::kIdle;  // woken for nothing new (a completion already reaped by polling)
-  return poll_on();
+  return resume(budget);
 }
 
-Session::Polling Session::resume() { return polling_ ? poll_on() : Polling::kIdle; }
+Session::Polling Session::resume(std::size_t budget) {
+  const bool woken_by_budget = more_;
+  if (take_completions(budget))
+    last_request_ = Clock::now();
+  else if (!polling_ && !woken_by_budget)
+    return Polling::kIdle;  // woken for nothing new (a completion already reaped by polling)
+  if (more_) return Polling::kYield;  // the budget ran out: the rest after tgtd's other events
+  return poll_on(budget);
+}
 
 // push_poll_us: a client's next request comes one round trip after our reply. Waiting for it
 // here, polling, saves the wake-up of tgtd's event loop, most of a COMMIT's cost in the guest.
@@ -124,7 +128,7 @@ Session::Polling Session::resume() { return polling_ ? poll_on() : Polling::kIdl
 // for as long as it does; the slice bounds what tgtd's other connections wait meanwhile. (A
 // window fixed per wake-up measured 577 us a COMMIT in the guest; one counted from the last
 // request, 356 us; iSER 1150-1270 us.)
-Session::Polling Session::poll_on() {
+Session::Polling Session::poll_on(std::size_t budget) {
   polling_ = false;
   const std::uint32_t poll_us = lun_ != nullptr ? lun_->poll_us : 0;
   if (poll_us == 0) return Polling::kIdle;
@@ -137,22 +141,34 @@ Session::Polling Session::poll_on() {
       polling_ = true;
       return Polling::kYield;
     }
-    if (take_completions()) last_request_ = Clock::now();
+    if (take_completions(budget)) last_request_ = Clock::now();
+    if (more_) {
+      polling_ = true;
+      return Polling::kYield;
+    }
   }
   return Polling::kIdle;
 }
 
-bool Session::take_completions() {
+bool Session::take_completions(std::size_t budget) {
   bool requests = false;
+  more_ = false;
   rdma::Completion wcs[16];
-  for (;;) {
-    auto n = conn_->poll(wcs);
+  for (std::size_t taken = 0;;) {
+    if (taken >= budget) {
+      more_ = true;  // the rest after tgtd's other events
+      return requests;
+    }
+    const std::size_t batch = std::min<std::size_t>(std::size(wcs), budget - taken);
+    auto n = conn_->poll(std::span(wcs, batch));
     if (!n) {
       fail("polling failed: " + n.error().message());
       return requests;
     }
+    taken += *n;
     for (std::size_t i = 0; i < *n; ++i) {
       const rdma::Completion& wc = wcs[i];
+      if (runtime_completion(wc)) continue;  // a liveness probe of the runtime's
       if (!wc.ok) {
         // E.g. the initiator vanished; flush errors follow a disconnect.
         if (state_ != State::kClosed) {
@@ -163,6 +179,7 @@ bool Session::take_completions() {
       if ((wc.wr_id & ~0xffffffffull) == kRecvTag) {
         const auto index = static_cast<std::uint32_t>(wc.wr_id & 0xffffffffu);
         if (index >= limits_.receives) continue;
+        heard();
         handle(std::span<const std::byte>(
             recv_mem_.data() + std::size_t{index} * kMaxMessageSize,
             std::min<std::size_t>(wc.byte_len, kMaxMessageSize)));
@@ -170,7 +187,7 @@ bool Session::take_completions() {
         requests = true;
       }
     }
-    if (*n < std::size(wcs)) break;
+    if (*n < batch) break;  // the queue held less than a batch: drained for this pass
   }
   return requests;
 }
@@ -243,7 +260,7 @@ void Session::on_connect(std::span<const std::byte> msg) {
   lun_ = found;
   initiator_ = c->initiator_name;
   if (host_.chap_required(found->tid)) {
-    chap_id_ = static_cast<std::uint8_t>(id_ & 0xff);
+    chap_id_ = static_cast<std::uint8_t>(id() & 0xff);
     if (getrandom(chap_challenge_.data(), chap_challenge_.size(), 0) !=
         static_cast<ssize_t>(chap_challenge_.size())) {
       r.status = Status::kInternal;

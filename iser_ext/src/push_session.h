@@ -19,6 +19,7 @@
 #include "push_lun.h"
 #include "tgt_pmem/push/protocol.h"
 #include "tgt_pmem/rdma/connection.h"
+#include "tgt_pmem/rdma_host/runtime.h"
 
 namespace tgt_pmem::push {
 
@@ -28,37 +29,34 @@ struct SessionLimits {
   std::uint32_t receives = 4;                   // messages the client may have in flight
 };
 
-class Session {
+// A link of the push service's runtime (tgt_pmem/rdma_host/runtime.h), which counts it among
+// the connections not yet admitted until its CONNECT (and CHAP) succeeded.
+class Session final : public rdma_host::Link {
  public:
+  using Polling = rdma_host::Turn;
   // luns: the service's attached LUNs (looked up at CONNECT; the service outlives sessions).
-  Session(std::uint64_t id, std::unique_ptr<rdma::Connection> conn, PushHost& host,
+  Session(std::unique_ptr<rdma::Connection> conn, PushHost& host,
           const std::vector<PushLun*>& luns, SessionLimits limits = {});
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  ~Session() override;
 
   [[nodiscard]] rdma::Status start();
 
-  // What the event loop is to do after on_completions() or resume().
-  enum class Polling {
-    kIdle,   // nothing to do until the completion fd fires again
-    kYield,  // still busy: serve tgtd's other events, then call resume() (soon)
-  };
-  // After the completion fd fired: re-arms, then handles what came. With the LUN's poll_us
-  // (push_poll_us), the connection is then polled, and served, until no request has come for
-  // poll_us. So that one busy client cannot starve tgtd's other connections, it gives the event
-  // loop back after at most kPollSlice (kYield) and carries on in resume().
-  Polling on_completions();
-  Polling resume();
+  // After the completion fd fired: re-arms, then handles what came, at most `budget`
+  // completions (kYield if more are waiting). With the LUN's poll_us (push_poll_us), the
+  // connection is then polled, and served, until no request has come for poll_us. So that one
+  // busy client cannot starve tgtd's other connections, it gives the event loop back after at
+  // most kPollSlice (kYield) and carries on in resume().
+  Polling on_completions(std::size_t budget) override;
+  Polling resume(std::size_t budget) override;
   static constexpr std::chrono::microseconds kPollSlice{1000};
   void on_disconnected() { disconnected_ = true; }
   // The LUN goes away: deregister everything of it now, then disconnect.
   void lun_gone(const PushLun* lun);
-  void close(const std::string& why);
+  void close(const std::string& why) override;
 
-  [[nodiscard]] bool finished() const noexcept { return disconnected_; }
-  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
-  [[nodiscard]] rdma::Connection& connection() const noexcept { return *conn_; }
+  [[nodiscard]] bool admitted() const noexcept override { return state_ == State::kReady; }
+  [[nodiscard]] bool finished() const noexcept override { return disconnected_; }
+  [[nodiscard]] rdma::Connection& connection() const noexcept override { return *conn_; }
   [[nodiscard]] const PushLun* lun() const noexcept { return lun_; }
   [[nodiscard]] std::size_t regions() const noexcept { return regions_.size(); }
 
@@ -71,10 +69,11 @@ class Session {
     std::unique_ptr<rdma::MemoryRegion> mr;
   };
 
-  // Reaps every completion waiting, handling the requests among them; true if there were any.
-  bool take_completions();
+  // Reaps completions, at most `budget` of them, handling the requests among them; true if
+  // there were requests. Sets more_ when it stopped at the budget.
+  bool take_completions(std::size_t budget);
   // Polls while requests keep coming less than poll_us apart, for one slice at most.
-  Polling poll_on();
+  Polling poll_on(std::size_t budget);
   void handle(std::span<const std::byte> msg);
   void on_connect(std::span<const std::byte> msg);
   void on_chap(std::span<const std::byte> msg);
@@ -88,7 +87,6 @@ class Session {
   void log(bool error, const std::string& what);
 
   std::unique_ptr<rdma::Connection> conn_;  // first: destroyed last, after every region
-  std::uint64_t id_;
   PushHost& host_;
   const std::vector<PushLun*>& luns_;
   SessionLimits limits_;
@@ -97,6 +95,7 @@ class Session {
   // push_poll_us: when the last request was handled (while polling on after it).
   std::chrono::steady_clock::time_point last_request_{};
   bool polling_ = false;  // gave the event loop back (kYield) and is to carry on
+  bool more_ = false;     // stopped at its completion budget: completions may be waiting
   PushLun* lun_ = nullptr;
   std::string initiator_;
   std::uint8_t chap_id_ = 0;

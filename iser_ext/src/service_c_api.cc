@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The C ABI of tgt_pmem/push/service.h: one Service per RDMA CM port, its listener and
-// sessions hooked into tgtd's event loop through the host ops. Every entry point is noexcept.
-#include <sys/eventfd.h>
-#include <unistd.h>
-
+// The C ABI of tgt_pmem/push/service.h: one Service per RDMA CM port, hosted in tgtd's event
+// loop by a runtime (tgt_pmem/rdma_host/runtime.h). Every entry point is noexcept.
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -18,6 +15,7 @@ namespace {
 using tgt_pmem::push::PushLun;
 using tgt_pmem::push::Service;
 using tgt_pmem::push::Session;
+namespace rdma_host = tgt_pmem::rdma_host;
 
 class HostOps final : public tgt_pmem::push::PushHost {
  public:
@@ -50,54 +48,20 @@ class HostOps final : public tgt_pmem::push::PushHost {
   tgtpmem_push_host_ops ops_;
 };
 
+// One RDMA CM port: tgtd's loop, the runtime hosting the listener and the sessions in it, and
+// the service (the protocol). Declared in creation order: destroyed in reverse.
 struct Port {
-  // A session's watches in tgtd's event loop: its completion fd, and an eventfd that brings
-  // the loop back to it at once after it gave the loop back while polling (kYield).
-  struct Watch {
-    Port* port;
-    Session* session;
-    int wake_fd = -1;
-    ~Watch() {
-      if (wake_fd >= 0) ::close(wake_fd);
-    }
-  };
-  explicit Port(const tgtpmem_push_host_ops& ops) : host(ops), service(host) {}
-  struct Enter {
-    explicit Enter(Port& p) : port(p) { ++port.depth; }
-    ~Enter() {
-      if (--port.depth == 0) port.service.reap();
-    }
-    Port& port;
-  };
-  void on_listener_event() {
-    for (;;) {
-      auto ev = listener->next_event();
-      if (!ev) {
-        host.log(true, "push: RDMA CM event channel failed: " + ev.error().message());
-        return;
-      }
-      if (!*ev) return;
-      auto& e = **ev;
-      switch (e.type) {
-        case tgt_pmem::rdma::EventType::kConnectRequest:
-          service.on_connect_request(std::move(e.pending));
-          break;
-        case tgt_pmem::rdma::EventType::kEstablished:
-          break;
-        case tgt_pmem::rdma::EventType::kDisconnected:
-          service.on_disconnected(e.connection);
-          break;
-      }
-    }
-  }
-
+  explicit Port(const tgtpmem_push_host_ops& ops)
+      : loop(rdma_host::CLoopOps{ops.ctx, ops.event_add, ops.event_del, ops.log}),
+        host(ops),
+        runtime(loop, "push"),
+        service(host, runtime) {}
+  rdma_host::CLoop loop;
   HostOps host;
+  rdma_host::Runtime runtime;
   Service service;
-  std::unique_ptr<tgt_pmem::rdma::Listener> listener;
-  std::map<std::uint64_t, std::unique_ptr<Watch>> watches;
   std::string address;  // what the listener is bound to
   std::uint16_t number = 0;
-  int depth = 0;
 };
 
 std::map<std::uint16_t, std::unique_ptr<Port>>& ports() {
@@ -105,59 +69,15 @@ std::map<std::uint16_t, std::unique_ptr<Port>>& ports() {
   return p;
 }
 
-void listener_handler(int, int, void* data) {
-  auto* port = static_cast<Port*>(data);
-  try {
-    Port::Enter enter(*port);
-    port->on_listener_event();
-  } catch (const std::exception& e) {
-    port->host.log(true, std::string("push: listener: ") + e.what());
-  }
-}
-
-void after_polling(Port::Watch& w, Session::Polling p) {
-  if (p != Session::Polling::kYield) return;
-  // Without the eventfd the session carries on at its next completion instead.
-  const std::uint64_t one = 1;
-  if (w.wake_fd >= 0) (void)::write(w.wake_fd, &one, sizeof one);
-}
-
-void completion_handler(int, int, void* data) {
-  auto* w = static_cast<Port::Watch*>(data);
-  try {
-    Port::Enter enter(*w->port);
-    after_polling(*w, w->session->on_completions());
-  } catch (const std::exception& e) {
-    w->port->host.log(true, std::string("push: completions: ") + e.what());
-  }
-}
-
-void wake_handler(int fd, int, void* data) {
-  auto* w = static_cast<Port::Watch*>(data);
-  std::uint64_t count = 0;
-  (void)::read(fd, &count, sizeof count);
-  try {
-    Port::Enter enter(*w->port);
-    after_polling(*w, w->session->resume());
-  } catch (const std::exception& e) {
-    w->port->host.log(true, std::string("push: completions: ") + e.what());
-  }
-}
-
 int to_error(const std::error_code& ec) {
-  switch (ec.value()) {
-    case ENODEV:
-    case EADDRNOTAVAIL:  // no RDMA device has the address (push_address)
-      return TGTPMEM_PUSH_E_NODEV;
-    case EADDRINUSE:
-      return TGTPMEM_PUSH_E_ADDRINUSE;
-    case ENOMEM:
-      return TGTPMEM_PUSH_E_NOMEM;
-    case EINVAL:
-      return TGTPMEM_PUSH_E_INVAL;
-    default:
-      return TGTPMEM_PUSH_E_IO;
+  switch (rdma_host::classify_listen_error(ec)) {
+    case rdma_host::ListenFailure::kNoDevice: return TGTPMEM_PUSH_E_NODEV;
+    case rdma_host::ListenFailure::kAddressInUse: return TGTPMEM_PUSH_E_ADDRINUSE;
+    case rdma_host::ListenFailure::kNoMemory: return TGTPMEM_PUSH_E_NOMEM;
+    case rdma_host::ListenFailure::kInvalid: return TGTPMEM_PUSH_E_INVAL;
+    case rdma_host::ListenFailure::kOther: break;
   }
+  return TGTPMEM_PUSH_E_IO;
 }
 
 Port* start_port(const tgtpmem_push_host_ops& ops, const std::string& address,
@@ -168,56 +88,23 @@ Port* start_port(const tgtpmem_push_host_ops& ops, const std::string& address,
     *err = to_error(l.error());
     return nullptr;
   }
-  port->listener = std::move(*l);
-  port->address = address;
-  port->number = number;
-  Port* raw = port.get();
-  port->service.on_new_session = [raw](Session& s) {
-    auto w = std::make_unique<Port::Watch>(Port::Watch{raw, &s});
-    const int fd = s.connection().completion_fd();
-    const auto& o = raw->host.ops();
-    if (fd >= 0) {
-      if (o.event_add(o.ctx, fd, completion_handler, w.get()) < 0) {
-        s.close("cannot watch its completion queue");
-      }
-    }
-    w->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->wake_fd >= 0 && o.event_add(o.ctx, w->wake_fd, wake_handler, w.get()) < 0) {
-      ::close(w->wake_fd);  // a yield then waits for the next completion (after_polling)
-      w->wake_fd = -1;
-    }
-    raw->watches[s.id()] = std::move(w);
-  };
-  port->service.on_session_gone = [raw](Session& s) {
-    const int fd = s.connection().completion_fd();
-    const auto& o = raw->host.ops();
-    if (fd >= 0) o.event_del(o.ctx, fd);
-    if (auto it = raw->watches.find(s.id()); it != raw->watches.end() && it->second->wake_fd >= 0)
-      o.event_del(o.ctx, it->second->wake_fd);
-    raw->watches.erase(s.id());
-  };
-  if (ops.event_add(ops.ctx, port->listener->event_fd(), listener_handler, raw) < 0) {
+  if (auto st = port->runtime.start(port->service, std::move(*l)); !st) {
     *err = TGTPMEM_PUSH_E_IO;
     return nullptr;
   }
+  port->address = address;
+  port->number = number;
   const std::string where =
       address.find(':') != std::string::npos ? "[" + address + "]" : address;
-  ops.log(ops.ctx, 0, ("push: listening with RDMA CM on " + where + ":" + std::to_string(number)).c_str());
+  port->runtime.log(false, "push: listening with RDMA CM on " + where + ":" + std::to_string(number));
+  Port* raw = port.get();
   ports()[number] = std::move(port);
   return raw;
 }
 
 void stop_port(Port* port) {
-  const auto& o = port->host.ops();
-  for (const auto& [id, s] : port->service.sessions()) {
-    const int fd = s->connection().completion_fd();
-    if (fd >= 0) o.event_del(o.ctx, fd);
-  }
-  for (const auto& [id, w] : port->watches)
-    if (w->wake_fd >= 0) o.event_del(o.ctx, w->wake_fd);
-  o.event_del(o.ctx, port->listener->event_fd());
-  port->service.close_all();
-  o.log(o.ctx, 0, ("push: port " + std::to_string(port->number) + " stopped").c_str());
+  port->runtime.stop("the push service stops");
+  port->runtime.log(false, "push: port " + std::to_string(port->number) + " stopped");
   ports().erase(port->number);
 }
 
@@ -286,7 +173,7 @@ __attribute__((visibility("default"))) void tgtpmem_push_detach(tgtpmem_push_lun
   try {
     Port* port = h->port;
     {
-      Port::Enter enter(*port);
+      rdma_host::Runtime::Enter enter(port->runtime);
       port->service.detach(h->lun);
     }
     if (port->service.lun_count() == 0) stop_port(port);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The C ABI of srp_ext.h over Service: host ops adapted to ScsiHost, the listener and the
-// channels' completion fds hooked into tgtd's event loop. Every entry point is noexcept and
-// reaps finished channels once it is no longer nested in another (tgt completes commands
-// re-entrantly, from inside queue_command).
+// The C ABI of srp_ext.h over Service: host ops adapted to ScsiHost; the listener and the
+// channels hosted in tgtd's event loop by a runtime (tgt_pmem/rdma_host/runtime.h). Every entry
+// point is noexcept and runs inside the runtime's Enter, which reaps finished channels once it
+// is no longer nested in another (tgt completes commands re-entrantly).
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "service.h"
+#include "tgt_pmem/rdma_host/runtime.h"
 #include "tgt_pmem/srp_ext.h"
 
 namespace {
@@ -47,31 +48,26 @@ class HostOps final : public tgt_pmem::srp::ScsiHost {
 };
 
 int to_srp_error(const std::error_code& ec) {
-  switch (ec.value()) {
-    case ENODEV:
-      return TGTPMEM_SRP_E_NODEV;
-    case EADDRINUSE:
-      return TGTPMEM_SRP_E_ADDRINUSE;
-    case EINVAL:
-    case EADDRNOTAVAIL:
-      return TGTPMEM_SRP_E_INVAL;
-    case ENOMEM:
-      return TGTPMEM_SRP_E_NOMEM;
-    default:
-      return TGTPMEM_SRP_E_IO;
+  switch (tgt_pmem::rdma_host::classify_listen_error(ec)) {
+    case tgt_pmem::rdma_host::ListenFailure::kNoDevice: return TGTPMEM_SRP_E_NODEV;
+    case tgt_pmem::rdma_host::ListenFailure::kAddressInUse: return TGTPMEM_SRP_E_ADDRINUSE;
+    case tgt_pmem::rdma_host::ListenFailure::kInvalid: return TGTPMEM_SRP_E_INVAL;
+    case tgt_pmem::rdma_host::ListenFailure::kNoMemory: return TGTPMEM_SRP_E_NOMEM;
+    case tgt_pmem::rdma_host::ListenFailure::kOther: break;
   }
+  return TGTPMEM_SRP_E_IO;
 }
 
 }  // namespace
 
+// The service of one tgtd: tgtd's loop, the runtime hosting the listener and the channels in
+// it, and the protocol. Declared in creation order: destroyed in reverse.
 struct tgtpmem_srp {
-  struct Watch {
-    tgtpmem_srp* srp;
-    Channel* channel;
-  };
-
   explicit tgtpmem_srp(const tgtpmem_srp_host_ops& ops)
-      : host(ops), service(host, config_from_environment()) {}
+      : loop(tgt_pmem::rdma_host::CLoopOps{ops.ctx, ops.event_add, ops.event_del, ops.log}),
+        host(ops),
+        runtime(loop, "srp"),
+        service(host, runtime, config_from_environment()) {}
 
   // TGTPMEM_SRP_TRACE=1 in tgtd's environment logs every IU, work request and completion.
   static tgt_pmem::srp::ChannelConfig config_from_environment() {
@@ -81,68 +77,11 @@ struct tgtpmem_srp {
     return c;
   }
 
-  // Entry-point bracket: reap only at the outermost level.
-  struct Enter {
-    explicit Enter(tgtpmem_srp& s) : srp(s) { ++srp.depth; }
-    ~Enter() {
-      if (--srp.depth == 0) srp.service.reap();
-    }
-    tgtpmem_srp& srp;
-  };
-
-  void on_listener_event() {
-    for (;;) {
-      auto ev = listener->next_event();
-      if (!ev) {
-        host.log(true, "srp: RDMA CM event channel failed: " + ev.error().message());
-        return;
-      }
-      if (!*ev) return;
-      auto& e = **ev;
-      switch (e.type) {
-        case tgt_pmem::rdma::EventType::kConnectRequest:
-          service.on_connect_request(std::move(e.pending));
-          break;
-        case tgt_pmem::rdma::EventType::kEstablished:
-          service.on_established(e.connection);
-          break;
-        case tgt_pmem::rdma::EventType::kDisconnected:
-          service.on_disconnected(e.connection);
-          break;
-      }
-    }
-  }
-
+  tgt_pmem::rdma_host::CLoop loop;
   HostOps host;
+  tgt_pmem::rdma_host::Runtime runtime;
   Service service;
-  std::unique_ptr<tgt_pmem::rdma::Listener> listener;
-  std::map<std::uint64_t, std::unique_ptr<Watch>> watches;
-  int depth = 0;
 };
-
-namespace {
-
-void listener_handler(int, int, void* data) {
-  auto* srp = static_cast<tgtpmem_srp*>(data);
-  try {
-    tgtpmem_srp::Enter enter(*srp);
-    srp->on_listener_event();
-  } catch (const std::exception& e) {
-    srp->host.log(true, std::string("srp: listener: ") + e.what());
-  }
-}
-
-void completion_handler(int, int, void* data) {
-  auto* w = static_cast<tgtpmem_srp::Watch*>(data);
-  try {
-    tgtpmem_srp::Enter enter(*w->srp);
-    w->channel->on_completions();
-  } catch (const std::exception& e) {
-    w->srp->host.log(true, std::string("srp: completions: ") + e.what());
-  }
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -164,27 +103,7 @@ __attribute__((visibility("default"))) tgtpmem_srp* tgtpmem_srp_create(
       *err = to_srp_error(l.error());
       return nullptr;
     }
-    srp->listener = std::move(*l);
-    tgtpmem_srp* raw = srp.get();
-    srp->service.on_new_channel = [raw](Channel& ch) {
-      auto w = std::make_unique<tgtpmem_srp::Watch>(tgtpmem_srp::Watch{raw, &ch});
-      const int fd = ch.connection().completion_fd();
-      if (fd >= 0) {
-        const auto& ops = raw->host.ops();
-        if (int rc = ops.event_add(ops.ctx, fd, completion_handler, w.get()); rc < 0) {
-          ch.close("cannot watch its completion queue (" + std::to_string(rc) + ")");
-        }
-      }
-      raw->watches[ch.id()] = std::move(w);
-    };
-    srp->service.on_channel_gone = [raw](Channel& ch) {
-      const int fd = ch.connection().completion_fd();
-      if (fd >= 0) raw->host.ops().event_del(raw->host.ops().ctx, fd);
-      raw->watches.erase(ch.id());
-    };
-    const auto& ops = srp->host.ops();
-    if (int rc = ops.event_add(ops.ctx, srp->listener->event_fd(), listener_handler, raw);
-        rc < 0) {
+    if (auto st = srp->runtime.start(srp->service, std::move(*l)); !st) {
       *err = TGTPMEM_SRP_E_IO;
       return nullptr;
     }
@@ -201,13 +120,7 @@ __attribute__((visibility("default"))) tgtpmem_srp* tgtpmem_srp_create(
 __attribute__((visibility("default"))) void tgtpmem_srp_destroy(tgtpmem_srp* srp) noexcept {
   if (srp == nullptr) return;
   try {
-    const auto& ops = srp->host.ops();
-    ops.event_del(ops.ctx, srp->listener->event_fd());
-    for (const auto& [id, ch] : srp->service.channels()) {
-      const int fd = ch->connection().completion_fd();
-      if (fd >= 0) ops.event_del(ops.ctx, fd);
-    }
-    srp->service.close_all();
+    srp->runtime.stop("the SRP service stops");
   } catch (...) {
   }
   delete srp;
@@ -218,7 +131,7 @@ __attribute__((visibility("default"))) void tgtpmem_srp_command_done(
     int32_t in_resid, int32_t out_resid) noexcept {
   if (srp == nullptr || cookie == nullptr) return;
   try {
-    tgtpmem_srp::Enter enter(*srp);
+    tgt_pmem::rdma_host::Runtime::Enter enter(srp->runtime);
     srp->service.command_done(
         cookie, status,
         std::span<const std::uint8_t>(sense, sense != nullptr ? sense_len : 0), in_resid,
@@ -233,7 +146,7 @@ __attribute__((visibility("default"))) void tgtpmem_srp_tmf_done(tgtpmem_srp* sr
                                                                  int result) noexcept {
   if (srp == nullptr || mid == 0) return;
   try {
-    tgtpmem_srp::Enter enter(*srp);
+    tgt_pmem::rdma_host::Runtime::Enter enter(srp->runtime);
     srp->service.tmf_done(mid, result);
   } catch (const std::exception& e) {
     srp->host.log(true, std::string("srp: task management completion: ") + e.what());
@@ -244,7 +157,7 @@ __attribute__((visibility("default"))) void tgtpmem_srp_target_gone(tgtpmem_srp*
                                                                     int tid) noexcept {
   if (srp == nullptr) return;
   try {
-    tgtpmem_srp::Enter enter(*srp);
+    tgt_pmem::rdma_host::Runtime::Enter enter(srp->runtime);
     srp->service.target_gone(tid);
   } catch (...) {
   }
@@ -256,7 +169,7 @@ __attribute__((visibility("default"))) int tgtpmem_srp_channel_count(const tgtpm
 }
 
 __attribute__((visibility("default"))) uint16_t tgtpmem_srp_port(const tgtpmem_srp* srp) noexcept {
-  return srp == nullptr ? 0 : srp->listener->port();
+  return srp == nullptr ? 0 : srp->runtime.port();
 }
 
 }  // extern "C"

@@ -101,9 +101,9 @@ struct Channel::PendingWork {
 
 Channel& Channel::of(void* cookie) noexcept { return *static_cast<Slot*>(cookie)->channel; }
 
-Channel::Channel(std::uint64_t id, std::unique_ptr<rdma::Connection> conn, ScsiHost& host,
-                 Nexus& nexus, const ChannelConfig& config)
-    : conn_(std::move(conn)), id_(id), host_(host), nexus_(nexus), config_(config) {
+Channel::Channel(std::unique_ptr<rdma::Connection> conn, ScsiHost& host, Nexus& nexus,
+                 const ChannelConfig& config)
+    : conn_(std::move(conn)), host_(host), nexus_(nexus), config_(config) {
   conn_->user = this;
   ++nexus_.channels;
 }
@@ -149,7 +149,7 @@ bool Channel::finished() const noexcept {
 
 void Channel::close(const std::string& why) {
   if (state_ == State::kLive) {
-    host_.log(false, "srp: channel " + std::to_string(id_) + " from " +
+    host_.log(false, "srp: channel " + std::to_string(id()) + " from " +
                          conn_->peer_address() + ": closing: " + why);
     state_ = State::kClosing;
   }
@@ -158,7 +158,7 @@ void Channel::close(const std::string& why) {
 
 void Channel::fatal(const std::string& why) {
   if (state_ == State::kLive) {
-    host_.log(true, "srp: channel " + std::to_string(id_) + " from " +
+    host_.log(true, "srp: channel " + std::to_string(id()) + " from " +
                         conn_->peer_address() + ": " + why + "; disconnecting");
     state_ = State::kClosing;
   }
@@ -167,7 +167,7 @@ void Channel::fatal(const std::string& why) {
 }
 
 void Channel::trace(const std::string& what) {
-  if (config_.trace) host_.log(false, "srp: channel " + std::to_string(id_) + ": " + what);
+  if (config_.trace) host_.log(false, "srp: channel " + std::to_string(id()) + ": " + what);
 }
 
 void Channel::on_disconnected() {
@@ -175,20 +175,32 @@ void Channel::on_disconnected() {
   pending_.clear();
 }
 
-void Channel::on_completions() {
+rdma_host::Turn Channel::on_completions(std::size_t budget) {
   if (auto a = conn_->arm(); !a) {
     fatal("cannot re-arm the completion queue: " + a.error().message());
   }
+  return resume(budget);
+}
+
+// At most `budget` completions, then the loop's other events: an initiator that keeps the
+// queue full (128 credits of tiny commands, completed at once) must not keep tgtd here.
+rdma_host::Turn Channel::resume(std::size_t budget) {
   rdma::Completion wcs[32];
-  for (;;) {
-    auto n = conn_->poll(wcs);
+  for (std::size_t taken = 0; taken < budget;) {
+    const std::size_t batch = std::min<std::size_t>(std::size(wcs), budget - taken);
+    auto n = conn_->poll(std::span(wcs, batch));
     if (!n) {
       fatal("polling the completion queue failed: " + n.error().message());
-      return;
+      return rdma_host::Turn::kIdle;
     }
-    for (std::size_t i = 0; i < *n; ++i) on_work_done(wcs[i]);
-    if (*n < std::size(wcs)) break;
+    taken += *n;
+    for (std::size_t i = 0; i < *n; ++i) {
+      if (runtime_completion(wcs[i])) continue;  // a liveness probe of the runtime's
+      on_work_done(wcs[i]);
+    }
+    if (*n < batch) return rdma_host::Turn::kIdle;  // drained for now
   }
+  return rdma_host::Turn::kYield;
 }
 
 Channel::Slot* Channel::take_slot() {

@@ -33,6 +33,7 @@
 #include "iu.h"
 #include "scsi_host.h"
 #include "tgt_pmem/rdma/connection.h"
+#include "tgt_pmem/rdma_host/runtime.h"
 
 namespace tgt_pmem::srp {
 
@@ -48,38 +49,40 @@ struct ChannelConfig {
   bool trace = false;                   // log every IU, work request and completion
 };
 
-class Channel {
+// A link of the SRP service's runtime (tgt_pmem/rdma_host/runtime.h); admitted from the start,
+// since an SRP login is decided before the connection is accepted.
+class Channel final : public rdma_host::Link {
  public:
   enum class State { kLive, kClosing, kDisconnected };
 
-  Channel(std::uint64_t id, std::unique_ptr<rdma::Connection> conn, ScsiHost& host,
-          Nexus& nexus, const ChannelConfig& config);
-  ~Channel();
-  Channel(const Channel&) = delete;
-  Channel& operator=(const Channel&) = delete;
+  Channel(std::unique_ptr<rdma::Connection> conn, ScsiHost& host, Nexus& nexus,
+          const ChannelConfig& config);
+  ~Channel() override;
 
   // Registers the buffers and posts every receive. Errors: the registration/post failure;
   // the caller disconnects.
   [[nodiscard]] rdma::Status start();
 
-  // The completion fd became readable (or, in tests, completions may be waiting).
-  void on_completions();
+  // The completion fd became readable (or, in tests, completions may be waiting): handles at
+  // most `budget` completions; kYield if more may be waiting (resume() then carries on).
+  rdma_host::Turn on_completions(std::size_t budget) override;
+  rdma_host::Turn resume(std::size_t budget) override;
+  [[nodiscard]] bool admitted() const noexcept override { return true; }
   // Reported by tgt (through the Service).
   void command_done(void* slot, int status, std::span<const std::uint8_t> sense,
                     std::int32_t in_resid, std::int32_t out_resid);
   void tmf_done(void* slot, int result);
 
   // Starts an orderly disconnect (target deleted, newer single-channel login, shutdown).
-  void close(const std::string& why);
+  void close(const std::string& why) override;
   // The RDMA CM reported the connection gone.
   void on_disconnected();
 
   // True once disconnected and tgt holds nothing of ours: the Service may destroy it.
-  [[nodiscard]] bool finished() const noexcept;
+  [[nodiscard]] bool finished() const noexcept override;
   [[nodiscard]] State state() const noexcept { return state_; }
-  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
   [[nodiscard]] Nexus& nexus() const noexcept { return nexus_; }
-  [[nodiscard]] rdma::Connection& connection() const noexcept { return *conn_; }
+  [[nodiscard]] rdma::Connection& connection() const noexcept override { return *conn_; }
   [[nodiscard]] std::uint32_t in_tgt() const noexcept { return in_tgt_; }
 
   struct Slot;  // one command or task management function in flight
@@ -110,7 +113,6 @@ class Channel {
   // Members in creation order; they are destroyed in reverse: every MemoryRegion before
   // the connection that registered it.
   std::unique_ptr<rdma::Connection> conn_;
-  std::uint64_t id_;
   ScsiHost& host_;
   Nexus& nexus_;
   ChannelConfig config_;

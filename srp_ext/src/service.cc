@@ -29,13 +29,25 @@ constexpr std::uint32_t kMaxItIuLen = 64 * 1024;   // receive buffers we are wil
 
 }  // namespace
 
-Service::Service(ScsiHost& host, ChannelConfig config) : host_(host), config_(config) {}
+Service::Service(ScsiHost& host, rdma_host::Runtime& runtime, ChannelConfig config)
+    : host_(host), runtime_(runtime), config_(config) {}
 
 Service::~Service() {
+  for (auto& [id, ch] : channels_) runtime_.remove(*ch);
   channels_.clear();
   for (auto& [key, nexus] : nexuses_) {
     if (nexus.created) host_.nexus_destroy(nexus.tid, nexus.itn_id);
   }
+}
+
+void Service::refuse(rdma::PendingConnection& pending, const std::string& why) {
+  auto login = parse_login_request(pending.private_data());
+  std::byte rej[kLoginRejectSize];
+  const std::size_t n = build_login_reject(login ? login->tag : 0,
+                                           RejectReason::kInsufficientResources,
+                                           kBufFmtDirect | kBufFmtIndirect, rej);
+  (void)why;  // the runtime logged it
+  pending.reject(std::span<const std::byte>(rej, n));
 }
 
 void Service::reject(rdma::PendingConnection& pending, std::uint64_t tag, RejectReason reason,
@@ -142,16 +154,17 @@ Channel* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
 
   rdma::QueueLimits limits;
   limits.recv_depth = cfg.credits;
-  limits.send_depth = cfg.send_depth;
+  limits.send_depth = cfg.send_depth + 1;  // + the runtime's liveness probe
   limits.max_sge = 1;
   auto conn = pending->accept(limits, std::span<const std::byte>(rsp_bytes, rsp_len));
   if (!conn) {
     host_.log(true, "srp: accepting the login from " + peer + " failed: " + conn.error().message());
     return nullptr;
   }
-  const std::uint64_t id = next_channel_id_++;
-  auto channel = std::make_unique<Channel>(id, std::move(*conn), host_, nexus, cfg);
+  auto channel = std::make_unique<Channel>(std::move(*conn), host_, nexus, cfg);
   Channel* ch = channel.get();
+  runtime_.add(*ch);  // numbers it, watches its completion queue
+  const std::uint64_t id = ch->id();
   channels_.emplace(id, std::move(channel));
   if (auto s = ch->start(); !s) {
     ch->close("cannot set up its buffers: " + s.error().message());
@@ -163,15 +176,12 @@ Channel* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
                        std::to_string(cfg.max_it_iu_len) +
                        (cfg.imm_data_offset ? ", immediate data" : "") + ", RDMA READ depth " +
                        std::to_string(ch->connection().limits().rdma_read_depth) + ")");
-  if (on_new_channel) on_new_channel(*ch);
   return ch;
 }
 
-void Service::on_established(rdma::Connection*) {}
-
-void Service::on_disconnected(rdma::Connection* conn) {
-  if (conn == nullptr || conn->user == nullptr) return;
-  static_cast<Channel*>(conn->user)->on_disconnected();
+void Service::on_disconnected(rdma::Connection& conn) {
+  if (conn.user == nullptr) return;
+  static_cast<Channel*>(conn.user)->on_disconnected();
 }
 
 void Service::command_done(void* cookie, int status, std::span<const std::uint8_t> sense,
@@ -190,14 +200,14 @@ void Service::target_gone(int tid) {
   }
 }
 
-void Service::close_all() {
-  for (auto& [id, ch] : channels_) ch->close("the SRP service stops");
+void Service::close_all(const std::string& why) {
+  for (auto& [id, ch] : channels_) ch->close(why);
 }
 
 void Service::reap() {
   for (auto it = channels_.begin(); it != channels_.end();) {
     if (it->second->finished()) {
-      if (on_channel_gone) on_channel_gone(*it->second);
+      runtime_.remove(*it->second);
       it = channels_.erase(it);
     } else {
       ++it;

@@ -22,21 +22,26 @@
 #include "nexus.h"
 #include "scsi_host.h"
 #include "tgt_pmem/rdma/connection.h"
+#include "tgt_pmem/rdma_host/runtime.h"
 
 namespace tgt_pmem::srp {
 
-class Service {
+// The protocol of a runtime (tgt_pmem/rdma_host/runtime.h), which hosts its listener and
+// channels in tgtd's event loop and holds the limits every RDMA service shares.
+class Service final : public rdma_host::Protocol {
  public:
-  Service(ScsiHost& host, ChannelConfig config = {});
-  ~Service();
+  // runtime: the one serving this service (add/remove of channels); it outlives the service.
+  Service(ScsiHost& host, rdma_host::Runtime& runtime, ChannelConfig config = {});
+  ~Service() override;
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
   // Handles one connection request: answers it with a login response (accept) or reject.
   // Returns the new channel, or nullptr when rejected.
-  Channel* on_connect_request(std::unique_ptr<rdma::PendingConnection> pending);
-  void on_established(rdma::Connection* conn);
-  void on_disconnected(rdma::Connection* conn);
+  Channel* on_connect_request(std::unique_ptr<rdma::PendingConnection> pending) override;
+  // A request over the runtime's caps: SRP_LOGIN_REJ, insufficient resources.
+  void refuse(rdma::PendingConnection& pending, const std::string& why) override;
+  void on_disconnected(rdma::Connection& conn) override;
 
   void command_done(void* cookie, int status, std::span<const std::uint8_t> sense,
                     std::int32_t in_resid, std::int32_t out_resid);
@@ -45,11 +50,11 @@ class Service {
   // Closes every channel of target tid.
   void target_gone(int tid);
   // Closes every channel (shutdown).
-  void close_all();
+  void close_all(const std::string& why) override;
 
-  // Destroys finished channels and unused nexuses. Called by the entry points once they
-  // are not nested inside one another (tgt completes commands re-entrantly).
-  void reap();
+  // Destroys finished channels and unused nexuses. Called by the runtime once no entry point
+  // is running (tgt completes commands re-entrantly).
+  void reap() override;
 
   [[nodiscard]] int channel_count(int tid) const;
   [[nodiscard]] std::size_t channel_count() const { return channels_.size(); }
@@ -57,17 +62,14 @@ class Service {
   [[nodiscard]] const std::map<std::uint64_t, std::unique_ptr<Channel>>& channels() const {
     return channels_;
   }
-  // Called for a new channel, to watch its completion fd; set by the C API.
-  std::function<void(Channel&)> on_new_channel;
-  std::function<void(Channel&)> on_channel_gone;
 
  private:
   void reject(rdma::PendingConnection& pending, std::uint64_t tag, RejectReason reason,
               const std::string& why);
 
   ScsiHost& host_;
+  rdma_host::Runtime& runtime_;
   ChannelConfig config_;
-  std::uint64_t next_channel_id_ = 1;
   std::uint64_t next_itn_id_ = 1;
   // (tid, initiator port ID) -> nexus. Channels point into it: nodes of a map are stable.
   std::map<std::pair<int, PortId>, Nexus> nexuses_;

@@ -13,6 +13,7 @@
 #include <deque>
 #include <set>
 
+#include "fake_loop.h"
 #include "fake_rdma.h"
 #include "push_bench.h"
 #include "push_runner.h"
@@ -23,6 +24,8 @@
 
 namespace tgt_pmem::push {
 namespace {
+
+constexpr std::size_t kBudget = 256;  // completions per turn, as the runtime gives
 
 using tgt_pmem::testing::FakeListener;
 using tgt_pmem::testing::FakePeer;
@@ -254,7 +257,7 @@ class ClientAgainstService : public ::testing::Test {
     };
     service.attach(std::move(l));
   }
-  ~ClientAgainstService() override { service.close_all(); }
+  ~ClientAgainstService() override { service.close_all("the test ends"); }
 
   void pump_service() {
     for (;;) {
@@ -264,10 +267,10 @@ class ClientAgainstService : public ::testing::Test {
       auto& e = **ev;
       if (e.type == rdma::EventType::kConnectRequest)
         service.on_connect_request(std::move(e.pending));
-      if (e.type == rdma::EventType::kDisconnected) service.on_disconnected(e.connection);
+      if (e.type == rdma::EventType::kDisconnected) service.on_disconnected(*e.connection);
     }
     for (auto& [id, s] : service.sessions())
-      for (auto p = s->on_completions(); p == push::Session::Polling::kYield; p = s->resume()) {
+      for (auto p = s->on_completions(kBudget); p == push::Session::Polling::kYield; p = s->resume(kBudget)) {
       }
     service.reap();
   }
@@ -308,7 +311,9 @@ class ClientAgainstService : public ::testing::Test {
   std::vector<std::byte> lun_mem = std::vector<std::byte>(kLunSize);
   std::vector<std::pair<std::uint64_t, std::uint64_t>> persisted;
   FakeHost host;
-  Service service{host};
+  testing::FakeLoop loop;
+  rdma_host::Runtime runtime{loop, "push"};
+  Service service{host, runtime};
   FakeListener listener;
 };
 
@@ -412,7 +417,7 @@ TEST_F(ClientAgainstService, AServiceThatClosesFailsTheClientInsteadOfHanging) {
   ASSERT_TRUE(c.has_value());
   auto r = c->register_region(0, 4096, kRead | kWrite);
   ASSERT_TRUE(r.has_value());
-  service.close_all();
+  service.close_all("the test ends");
   auto commit = c->commit(*r);
   ASSERT_FALSE(commit.has_value());
   EXPECT_EQ(commit.error(), rdma::completion_error(IBV_WC_WR_FLUSH_ERR))

@@ -11,12 +11,15 @@
 #include <set>
 #include <vector>
 
+#include "fake_loop.h"
 #include "fake_rdma.h"
 #include "push_service.h"
 #include "tgt_pmem/push/protocol.h"
 
 namespace tgt_pmem::push {
 namespace {
+
+constexpr std::size_t kBudget = 256;  // completions per turn, as the runtime gives
 
 using testing::FakeListener;
 using testing::FakePeer;
@@ -76,7 +79,7 @@ class PushService : public ::testing::Test {
       if (!*ev) break;
       auto& e = **ev;
       if (e.type == rdma::EventType::kConnectRequest) service.on_connect_request(std::move(e.pending));
-      if (e.type == rdma::EventType::kDisconnected) service.on_disconnected(e.connection);
+      if (e.type == rdma::EventType::kDisconnected) service.on_disconnected(*e.connection);
     }
     service.reap();
   }
@@ -84,7 +87,7 @@ class PushService : public ::testing::Test {
   // called back (resume) for as long as it gave the loop back while polling.
   void pump() {
     for (auto& [id, s] : service.sessions()) {
-      for (auto p = s->on_completions(); p == Session::Polling::kYield; p = s->resume()) ++yields;
+      for (auto p = s->on_completions(kBudget); p == Session::Polling::kYield; p = s->resume(kBudget)) ++yields;
     }
     service.reap();
   }
@@ -127,7 +130,9 @@ class PushService : public ::testing::Test {
   FakePeer* watching = nullptr;  // whose sent() to look at when persist runs
   std::size_t sent_at_persist = ~std::size_t{0};
   FakeHost host;
-  Service service{host};
+  testing::FakeLoop loop;
+  rdma_host::Runtime runtime{loop, "push"};
+  Service service{host, runtime};
   FakeListener listener;
   PushLun* lun = nullptr;
 };
@@ -177,7 +182,7 @@ TEST_F(PushService, PollsForTheNextRequestOnlyAfterHandlingOne) {
   // Woken with nothing new (a completion already reaped while polling): no polling.
   t0 = Clock::now();
   auto& session = *service.sessions().begin()->second;
-  EXPECT_EQ(session.on_completions(), Session::Polling::kIdle);
+  EXPECT_EQ(session.on_completions(kBudget), Session::Polling::kIdle);
   EXPECT_LT(Clock::now() - t0, std::chrono::microseconds(lun->poll_us / 2));
   // Off (the default): back to the event loop at once.
   lun->poll_us = 0;
@@ -218,7 +223,7 @@ TEST_F(PushService, PollingFollowsAClientThatKeepsSending) {
   std::size_t calls = 0;
   for (bool first = true;; first = false) {
     const auto t = Clock::now();
-    const auto p = first ? session.on_completions() : session.resume();
+    const auto p = first ? session.on_completions(kBudget) : session.resume(kBudget);
     longest = std::max(longest, Clock::now() - t);
     ++calls;
     if (p != Session::Polling::kYield) break;
@@ -255,10 +260,12 @@ TEST_F(PushService, ABusyClientStillGivesTheEventLoopBack) {
   ASSERT_TRUE(peer.deliver(encode(Commit{id, r.handle, {}})));
   auto& session = *service.sessions().begin()->second;
   using Clock = std::chrono::steady_clock;
+  // A budget of completions that the slice runs out first (budget_bounds_a_turn: the other).
+  constexpr std::size_t kUnbounded = std::size_t{1} << 40;
   for (int turn = 0; turn < 3; ++turn) {
     const std::size_t before = peer.sent().size();
     const auto t0 = Clock::now();
-    const auto p = turn == 0 ? session.on_completions() : session.resume();
+    const auto p = turn == 0 ? session.on_completions(kUnbounded) : session.resume(kUnbounded);
     const auto took = Clock::now() - t0;
     EXPECT_EQ(p, Session::Polling::kYield) << "turn " << turn;
     EXPECT_GE(took, Session::kPollSlice);
@@ -268,10 +275,33 @@ TEST_F(PushService, ABusyClientStillGivesTheEventLoopBack) {
   }
   // The client stops: polling ends poll_us after its last request.
   peer.on_poll({});
-  auto p = session.resume();
-  while (p == Session::Polling::kYield) p = session.resume();
+  auto p = session.resume(kBudget);
+  while (p == Session::Polling::kYield) p = session.resume(kBudget);
   EXPECT_EQ(p, Session::Polling::kIdle);
   EXPECT_EQ(peer.take_sent().size(), std::size_t{id - 99});
+}
+
+// The runtime's budget of completions per turn bounds a turn too (issue 14: an event handler
+// that served an unbounded stream starved tgtd's other connections and tgtadm).
+TEST_F(PushService, TheCompletionBudgetBoundsATurn) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  lun->poll_us = 0;  // not polling: only the budget can end a turn early
+  // A client that does not wait for its replies fills every receive at once.
+  const std::size_t receives = peer.posted_receives();
+  ASSERT_GE(receives, 3u);
+  for (std::uint32_t i = 0; i < receives; ++i)
+    ASSERT_TRUE(peer.deliver(encode(Commit{100 + i, r.handle, {}})));
+  auto& session = *service.sessions().begin()->second;
+  const std::size_t before = peer.sent().size();
+  EXPECT_EQ(session.on_completions(2), Session::Polling::kYield);
+  EXPECT_LE(peer.sent().size() - before, 2u) << "a turn handles at most its budget";
+  auto p = session.resume(2);
+  while (p == Session::Polling::kYield) p = session.resume(2);
+  EXPECT_EQ(p, Session::Polling::kIdle);
+  EXPECT_EQ(peer.sent().size() - before, receives) << "every request served, over several turns";
 }
 
 TEST_F(PushService, CommitWithoutRangesCoversTheWholeRegion) {

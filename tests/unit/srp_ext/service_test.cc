@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "fake_loop.h"
 #include "fake_rdma.h"
 #include "service.h"
 
@@ -199,7 +200,7 @@ class SrpService : public ::testing::Test {
       if (e.type == rdma::EventType::kConnectRequest) {
         service.on_connect_request(std::move(e.pending));
       } else if (e.type == rdma::EventType::kDisconnected) {
-        service.on_disconnected(e.connection);
+        service.on_disconnected(*e.connection);
       }
     }
     service.reap();
@@ -207,13 +208,17 @@ class SrpService : public ::testing::Test {
   // Lets every channel reap its completions (what the completion fd handler does).
   void pump() {
     for (int round = 0; round < 8; ++round) {
-      for (auto& [id, ch] : service.channels()) ch->on_completions();
+      for (auto& [id, ch] : service.channels())
+        for (auto t = ch->on_completions(256); t == rdma_host::Turn::kYield; t = ch->resume(256)) {
+        }
     }
     service.reap();
   }
 
   FakeHost host;
-  Service service{host};
+  testing::FakeLoop loop;
+  rdma_host::Runtime runtime{loop, "srp"};
+  Service service{host, runtime};
   FakeListener listener;
 };
 
