@@ -259,6 +259,8 @@ static int bs_pmem_write_atomic(int host_no, struct scsi_cmd *cmd)
 static int (*tgt_mode_select6)(int host_no, struct scsi_cmd *cmd);
 static int (*tgt_mode_select10)(int host_no, struct scsi_cmd *cmd);
 
+static void bs_pmem_push_update_access(struct scsi_lu *lu);
+
 static int bs_pmem_mode_select(int host_no, struct scsi_cmd *cmd)
 {
 	int ret = cmd->scb[0] == MODE_SELECT ? tgt_mode_select6(host_no, cmd) :
@@ -266,6 +268,8 @@ static int bs_pmem_mode_select(int host_no, struct scsi_cmd *cmd)
 
 	if (ret != SAM_STAT_GOOD)
 		return ret;
+	/* Software write protect (control mode page) reaches push mode too. */
+	bs_pmem_push_update_access(cmd->dev);
 	if (bs_pmem_apply_write_cache(cmd->dev)) {
 		sense_data_build(cmd, MEDIUM_ERROR, ASC_WRITE_ERROR);
 		return SAM_STAT_CHECK_CONDITION;
@@ -563,6 +567,74 @@ static const struct tgtpmem_push_host_ops push_host_ops = {
 	.log = push_log,
 };
 
+/*
+ * Push mode follows what tgt's SCSI side allows the LUN (tgt_pmem/push/service.h): offline,
+ * nothing; read-only or write protected, reads; else both.
+ */
+static void bs_pmem_push_update_access(struct scsi_lu *lu)
+{
+	struct bs_pmem_lu *p = PMEM_LU(lu);
+	int access = TGTPMEM_PUSH_ACCESS_READ_WRITE;
+
+	if (!p->push)
+		return;
+	if (!lu->attrs.online)
+		access = TGTPMEM_PUSH_ACCESS_NONE;
+	else if (lu->attrs.readonly || lu->attrs.swp)
+		access = TGTPMEM_PUSH_ACCESS_READ;
+	tgtpmem_push_set_access(p->push, access);
+}
+
+/*
+ * tgtadm --op update --params (readonly=, online=, path=, ...) and tgt putting the LU online or
+ * offline: push mode follows at once. The originals are tgt's SBC ones, the same for every LU.
+ */
+static tgtadm_err (*tgt_lu_config)(struct scsi_lu *lu, char *args);
+static tgtadm_err (*tgt_lu_online)(struct scsi_lu *lu);
+static tgtadm_err (*tgt_lu_offline)(struct scsi_lu *lu);
+
+static tgtadm_err bs_pmem_lu_config(struct scsi_lu *lu, char *args)
+{
+	tgtadm_err ret = tgt_lu_config ? tgt_lu_config(lu, args) : TGTADM_INVALID_REQUEST;
+
+	bs_pmem_push_update_access(lu);
+	return ret;
+}
+
+static tgtadm_err bs_pmem_lu_online(struct scsi_lu *lu)
+{
+	tgtadm_err ret = tgt_lu_online ? tgt_lu_online(lu) : TGTADM_SUCCESS;
+
+	bs_pmem_push_update_access(lu);
+	return ret;
+}
+
+static tgtadm_err bs_pmem_lu_offline(struct scsi_lu *lu)
+{
+	tgtadm_err ret = tgt_lu_offline ? tgt_lu_offline(lu) : TGTADM_SUCCESS;
+
+	bs_pmem_push_update_access(lu);
+	return ret;
+}
+
+static void bs_pmem_hook_lu_state(struct scsi_lu *lu)
+{
+	struct device_type_template *t = &lu->dev_type_template;
+
+	if (t->lu_config != bs_pmem_lu_config) {
+		tgt_lu_config = t->lu_config;
+		t->lu_config = bs_pmem_lu_config;
+	}
+	if (t->lu_online != bs_pmem_lu_online) {
+		tgt_lu_online = t->lu_online;
+		t->lu_online = bs_pmem_lu_online;
+	}
+	if (t->lu_offline != bs_pmem_lu_offline) {
+		tgt_lu_offline = t->lu_offline;
+		t->lu_offline = bs_pmem_lu_offline;
+	}
+}
+
 static int push_persist(void *lun_ctx, uint64_t offset, uint64_t len)
 {
 	struct scsi_lu *lu = lun_ctx;
@@ -602,6 +674,8 @@ static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
 		return -1;
 	}
 	tgtpmem_push_set_poll(p->push, v.push_poll_us);
+	bs_pmem_hook_lu_state(lu);
+	bs_pmem_push_update_access(lu);
 	if (v.push_poll_us)
 		eprintf("bs_pmem: %s: push mode on RDMA CM port %u (target %d, LUN %" PRIu64
 			"), polled %u us after each request\n",

@@ -9,6 +9,10 @@
 
 namespace tgt_pmem::push {
 
+// What the LUN allows right now, as tgt's SCSI side would: offline (tgtadm online=0) nothing;
+// read-only (tgtadm readonly=1, or software write protect set with MODE SELECT) reads.
+enum class LunAccess : std::uint8_t { kNone, kRead, kReadWrite };
+
 struct PushLun {
   int tid = 0;
   std::uint64_t lun = 0;
@@ -18,6 +22,8 @@ struct PushLun {
   // bsopts push_poll_us: how long after its last request a connection to this LUN is still
   // polled for the next one (0: not at all); see Session::on_completions.
   std::uint32_t poll_us = 0;
+  // Kept up to date by the glue (Service::set_access).
+  LunAccess access = LunAccess::kReadWrite;
   // Makes [offset, offset + len) durable: 0 or a negative errno.
   std::function<int(std::uint64_t offset, std::uint64_t len)> persist;
 };

@@ -20,6 +20,12 @@ PushLun* Service::attach(PushLun lun) {
   return owned_.back().get();
 }
 
+void Service::set_access(PushLun* lun, LunAccess access) {
+  if (lun->access == access) return;
+  lun->access = access;
+  for (auto& [id, s] : sessions_) s->access_changed(lun);
+}
+
 void Service::detach(PushLun* lun) {
   for (auto& [id, s] : sessions_) s->lun_gone(lun);
   std::erase(luns_, lun);
@@ -29,7 +35,7 @@ void Service::detach(PushLun* lun) {
 Session* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pending) {
   rdma::QueueLimits q;
   q.recv_depth = limits_.receives;
-  q.send_depth = 16;
+  q.send_depth = 16 + 1;         // replies, + the runtime's liveness probe
   q.max_sge = 1;
   q.rdma_read_depth = 0;         // the target never issues RDMA READs
   q.responder_resources = 16;    // the initiator's RDMA READs of registered regions
@@ -39,7 +45,7 @@ Session* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
                         " failed: " + conn.error().message());
     return nullptr;
   }
-  auto s = std::make_unique<Session>(std::move(*conn), host_, luns_, limits_);
+  auto s = std::make_unique<Session>(std::move(*conn), host_, luns_, exposure_, limits_);
   Session* raw = s.get();
   runtime_.add(*raw);  // numbers it, watches its completion queue
   sessions_.emplace(raw->id(), std::move(s));

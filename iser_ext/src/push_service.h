@@ -28,6 +28,13 @@ class Service final : public rdma_host::Protocol {
   // Attach/detach a LUN; detach deregisters every region of it at once.
   PushLun* attach(PushLun lun);
   void detach(PushLun* lun);
+  // The LUN's access changed (offline, read-only): regions it no longer allows are
+  // deregistered at once, and REGISTER follows the new access.
+  void set_access(PushLun* lun, LunAccess access);
+  // Bytes registered by all sessions, in all and per initiator (limits included).
+  [[nodiscard]] Exposure& exposure() noexcept { return exposure_; }
+  // The limits of sessions made from now on.
+  void set_limits(const SessionLimits& limits) { limits_ = limits; }
   [[nodiscard]] std::size_t lun_count() const noexcept { return luns_.size(); }
 
   // rdma_host::Protocol
@@ -48,6 +55,7 @@ class Service final : public rdma_host::Protocol {
   SessionLimits limits_;
   std::vector<std::unique_ptr<PushLun>> owned_;
   std::vector<PushLun*> luns_;  // what sessions look up at CONNECT
+  Exposure exposure_;           // before the sessions: they refer to it
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;
 };
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <string.h>  // explicit_bzero
 
 namespace tgt_pmem::push {
 namespace {
@@ -27,20 +28,32 @@ bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::u
 }  // namespace
 
 Session::Session(std::unique_ptr<rdma::Connection> conn, PushHost& host,
-                 const std::vector<PushLun*>& luns, SessionLimits limits)
-    : conn_(std::move(conn)), host_(host), luns_(luns), limits_(limits) {
+                 const std::vector<PushLun*>& luns, Exposure& exposure, SessionLimits limits)
+    : conn_(std::move(conn)), host_(host), luns_(luns), limits_(limits), exposure_(exposure) {
   conn_->user = this;
 }
 
 Session::~Session() {
-  regions_.clear();  // deregister before the connection (and its PD) goes
+  while (!regions_.empty()) drop_region(regions_.begin());  // before the connection's PD goes
   send_mr_.reset();
   recv_mr_.reset();
 }
 
+// Lines about what the peer did go through the runtime's per-peer rate limit (a client must
+// not be able to flood tgtd's log); names it sent are escaped by the callers.
 void Session::log(bool error, const std::string& what) {
-  host_.log(error, "push: connection " + std::to_string(id()) + " from " + conn_->peer_address() +
-                       ": " + what);
+  log_peer(error, "push: connection " + std::to_string(id()) + " from " + conn_->peer_address() +
+                      ": " + what);
+}
+
+void Session::drop_region(std::map<std::uint32_t, Region>::iterator it) {
+  exposed_ -= it->second.length;
+  exposure_.total -= it->second.length;
+  if (auto p = exposure_.per_initiator.find(initiator_); p != exposure_.per_initiator.end()) {
+    p->second -= it->second.length;
+    if (p->second == 0) exposure_.per_initiator.erase(p);
+  }
+  regions_.erase(it);  // ibv_dereg_mr: the rkey is dead from here on
 }
 
 rdma::Status Session::start() {
@@ -79,11 +92,33 @@ void Session::fail(const std::string& why) {
 void Session::lun_gone(const PushLun* lun) {
   if (lun_ != lun) return;
   // Before the mapping is unmapped: no rkey of it may stay valid.
-  regions_.clear();
-  exposed_ = 0;
+  while (!regions_.empty()) drop_region(regions_.begin());
+  commit_.reset();
   lun_ = nullptr;
   close("LUN " + std::to_string(lun->lun) + " of target " + std::to_string(lun->tid) +
         " removed");
+}
+
+void Session::access_changed(const PushLun* lun) {
+  if (lun_ != lun) return;
+  std::size_t dropped = 0;
+  for (auto it = regions_.begin(); it != regions_.end();) {
+    const bool allowed = lun->access == LunAccess::kReadWrite ||
+                         (lun->access == LunAccess::kRead && !(it->second.access & kWrite));
+    if (allowed) {
+      ++it;
+      continue;
+    }
+    auto next = std::next(it);
+    drop_region(it);
+    it = next;
+    ++dropped;
+  }
+  if (dropped > 0)
+    host_.log(false, "push: connection " + std::to_string(id()) + ": " + std::to_string(dropped) +
+                         (dropped == 1 ? " region" : " regions") + " of LUN " +
+                         std::to_string(lun->lun) + " deregistered: the LUN is now " +
+                         (lun->access == LunAccess::kNone ? "offline" : "read-only"));
 }
 
 void Session::post_recv(std::uint32_t index) {
@@ -113,12 +148,15 @@ Session::Polling Session::on_completions(std::size_t budget) {
 }
 
 Session::Polling Session::resume(std::size_t budget) {
+  // A COMMIT made durable in slices: the next slice first; nothing else until it is done.
+  if (commit_ && !continue_commit()) return Polling::kYield;
   const bool woken_by_budget = more_;
   if (take_completions(budget))
     last_request_ = Clock::now();
   else if (!polling_ && !woken_by_budget)
     return Polling::kIdle;  // woken for nothing new (a completion already reaped by polling)
-  if (more_) return Polling::kYield;  // the budget ran out: the rest after tgtd's other events
+  // The budget ran out, or a COMMIT has slices left: the rest after tgtd's other events.
+  if (more_ || commit_) return Polling::kYield;
   return poll_on(budget);
 }
 
@@ -142,7 +180,7 @@ Session::Polling Session::poll_on(std::size_t budget) {
       return Polling::kYield;
     }
     if (take_completions(budget)) last_request_ = Clock::now();
-    if (more_) {
+    if (more_ || commit_) {
       polling_ = true;
       return Polling::kYield;
     }
@@ -194,6 +232,12 @@ bool Session::take_completions(std::size_t budget) {
 
 void Session::handle(std::span<const std::byte> msg) {
   if (state_ == State::kClosed) return;
+  if (commit_) {
+    // One request at a time (the protocol's rule): a client that does not wait for its COMMIT
+    // to be answered is not following it.
+    fail("a request while a COMMIT was still being made durable");
+    return;
+  }
   auto h = parse_header(msg);
   if (!h) {
     fail(std::string("malformed message: ") + std::string(to_string(h.error())));
@@ -233,33 +277,30 @@ void Session::on_connect(std::span<const std::byte> msg) {
   }
   ConnectReply r;
   r.request_id = c->request_id;
-  PushLun* found = nullptr;
+  initiator_ = c->initiator_name;
+  const std::string who = rdma_host::escape(c->initiator_name);
+  const std::string where = rdma_host::escape(c->target_name);
+  // Admission first, and the same answer whether the target exists or not: before, "no such
+  // LUN" came before the ACL check, so anyone could list targets and LUNs.
+  int tid = -1;
   for (PushLun* l : luns_) {
-    if (l->lun != c->lun) continue;
     auto name = host_.target_name(l->tid);
     if (name && *name == c->target_name) {
-      found = l;
+      tid = l->tid;
       break;
     }
   }
-  if (found == nullptr) {
-    r.status = Status::kNoSuchLun;
-    log(true, "CONNECT to " + c->target_name + " LUN " + std::to_string(c->lun) +
-                  ": no push-enabled LUN of that name");
-    reply(encode(r));
-    return;
-  }
-  if (!host_.admits(found->tid, c->initiator_name, conn_->peer_address())) {
+  if (tid < 0 || !host_.admits(tid, c->initiator_name, conn_->peer_address())) {
     r.status = Status::kNotAdmitted;
-    log(true, "CONNECT of " + c->initiator_name + " to " + c->target_name +
-                  ": not admitted by the target's ACL");
+    log(true, "CONNECT of " + who + " to " + where + ": not admitted" +
+                  (tid < 0 ? " (no push-enabled LUN of that target)" : " by the target's ACL"));
     reply(encode(r));
     close("not admitted");
     return;
   }
-  lun_ = found;
-  initiator_ = c->initiator_name;
-  if (host_.chap_required(found->tid)) {
+  requested_lun_ = c->lun;
+  tid_ = tid;
+  if (host_.chap_required(tid)) {
     chap_id_ = static_cast<std::uint8_t>(id() & 0xff);
     if (getrandom(chap_challenge_.data(), chap_challenge_.size(), 0) !=
         static_cast<ssize_t>(chap_challenge_.size())) {
@@ -281,14 +322,27 @@ void Session::on_connect(std::span<const std::byte> msg) {
 void Session::connect_ok(std::uint32_t request_id) {
   ConnectReply r;
   r.request_id = request_id;
+  // Only an admitted client learns which LUNs of the target exist.
+  for (PushLun* l : luns_)
+    if (l->tid == tid_ && l->lun == requested_lun_) lun_ = l;
+  if (lun_ == nullptr) {
+    r.status = Status::kNoSuchLun;
+    log(true, "CONNECT of " + rdma_host::escape(initiator_) + ": target " +
+                  std::to_string(tid_) + " has no push-enabled LUN " +
+                  std::to_string(requested_lun_));
+    state_ = State::kAwaitConnect;  // it may CONNECT again, to another LUN
+    reply(encode(r));
+    return;
+  }
   r.status = Status::kOk;
   r.lun_size = lun_->size;
   r.block_size = lun_->block_size;
   r.max_regions = limits_.max_regions;
   r.max_exposed = limits_.max_exposed;
   state_ = State::kReady;
-  log(false, initiator_ + " connected to LUN " + std::to_string(lun_->lun) + " of target " +
-                 std::to_string(lun_->tid));
+  host_.log(false, "push: connection " + std::to_string(id()) + " from " + conn_->peer_address() +
+                       ": " + rdma_host::escape(initiator_) + " connected to LUN " +
+                       std::to_string(lun_->lun) + " of target " + std::to_string(lun_->tid));
   reply(encode(r));
 }
 
@@ -298,18 +352,23 @@ void Session::on_chap(std::span<const std::byte> msg) {
     fail(std::string("malformed CHAP_RESPONSE: ") + std::string(to_string(c.error())));
     return;
   }
-  auto secret = host_.chap_secret(lun_->tid, c->user);
+  auto secret = host_.chap_secret(tid_, c->user);
   bool ok = false;
   if (secret) {
-    const auto expected = chap_response(chap_id_, *secret, chap_challenge_);
+    auto expected = chap_response(chap_id_, *secret, chap_challenge_);
     ok = constant_time_equal(expected, c->response);
+    // No copy of the secret, or of what it gives, outlives the check.
+    ::explicit_bzero(secret->data(), secret->size());
+    ::explicit_bzero(expected.data(), expected.size());
   }
+  ::explicit_bzero(chap_challenge_.data(), chap_challenge_.size());  // one attempt only
   if (!ok) {
     ConnectReply r;
     r.request_id = c->request_id;
     r.status = Status::kAuthFailed;
     reply(encode(r));
-    close("CHAP authentication of user '" + c->user + "' failed");
+    auth_failed();  // too many from one address in a minute: its connections are refused
+    close("CHAP authentication of user '" + rdma_host::escape(c->user) + "' failed");
     return;
   }
   connect_ok(c->request_id);
@@ -324,19 +383,37 @@ void Session::on_register(std::span<const std::byte> msg) {
   RegisterReply r;
   r.request_id = m->request_id;
   const std::uint64_t bs = lun_->block_size;
+  const auto now = Clock::now();
+  if (now - register_window_ >= std::chrono::seconds(1)) {
+    register_window_ = now;
+    registered_in_window_ = 0;
+  }
+  const std::uint64_t mine = exposure_.per_initiator.contains(initiator_)
+                                 ? exposure_.per_initiator.at(initiator_)
+                                 : 0;
   if (m->access == 0 || (m->access & ~(kRead | kWrite)) != 0) {
     r.status = Status::kUnsupported;
   } else if (m->length == 0 || m->offset % bs != 0 || m->length % bs != 0 ||
              m->offset > lun_->size || m->length > lun_->size - m->offset) {
     r.status = Status::kOutOfRange;
+  } else if (lun_->access == LunAccess::kNone ||
+             (lun_->access == LunAccess::kRead && (m->access & kWrite))) {
+    // As tgt's SCSI side: a read-only LUN (readonly=1, software write protect) takes no
+    // writes, an offline one nothing.
+    r.status = Status::kAccessDenied;
   } else if (regions_.size() >= limits_.max_regions ||
-             m->length > limits_.max_exposed - exposed_) {
+             m->length > limits_.max_exposed - exposed_ || m->length > limits_.max_register ||
+             m->length > limits_.register_per_second - std::min(registered_in_window_,
+                                                                limits_.register_per_second) ||
+             m->length > exposure_.max_total - exposure_.total ||
+             m->length > exposure_.max_per_initiator - mine) {
     r.status = Status::kLimitReached;
   }
   if (r.status != Status::kOk) {
     reply(encode(r));
     return;
   }
+  registered_in_window_ += m->length;
   unsigned access = 0;
   if (m->access & kRead) access |= rdma::kRemoteRead;
   if (m->access & kWrite) access |= rdma::kRemoteWrite | rdma::kLocalWrite;
@@ -371,6 +448,8 @@ void Session::on_register(std::span<const std::byte> msg) {
   r.length = m->length;
   r.flags = flushable ? std::uint32_t{kRegionFlushable} : 0u;
   exposed_ += m->length;
+  exposure_.total += m->length;
+  exposure_.per_initiator[initiator_] += m->length;
   regions_.emplace(handle, Region{m->offset, m->length, m->access, std::move(*mr)});
   reply(encode(r));
 }
@@ -397,17 +476,51 @@ void Session::on_commit(std::span<const std::byte> msg) {
         break;
       }
     }
-    // Durable before the reply: every range through the LUN's durability method.
-    for (const Range& g : ranges) {
-      if (r.status != Status::kOk) break;
-      if (const int rc = lun_->persist(region.offset + g.offset, g.length); rc != 0) {
-        r.status = Status::kIoError;
-        log(true, "COMMIT: making " + std::to_string(g.length) + " bytes durable failed (" +
-                      std::strerror(-rc) + ")");
-      }
+    // Overlapping ranges are refused: 128 copies of the whole region would otherwise make
+    // one message cost 128 times the region's writeback.
+    std::sort(ranges.begin(), ranges.end(),
+              [](const Range& a, const Range& b) { return a.offset < b.offset; });
+    for (std::size_t i = 1; r.status == Status::kOk && i < ranges.size(); ++i)
+      if (ranges[i].offset < ranges[i - 1].offset + ranges[i - 1].length)
+        r.status = Status::kOutOfRange;
+    if (r.status == Status::kOk) {
+      // Durable before the reply: every range through the LUN's durability method, in
+      // slices, so that a large COMMIT gives tgtd's loop back between them (resume()).
+      commit_ = PendingCommit{m->request_id, region.offset, std::move(ranges)};
+      continue_commit();
+      return;
     }
   }
   reply(encode(MessageType::kCommitReply, r));
+}
+
+bool Session::continue_commit() {
+  if (!commit_) return true;
+  std::uint64_t budget = limits_.commit_slice;
+  Status status = Status::kOk;
+  while (!commit_->ranges.empty() && budget > 0) {
+    if (lun_ == nullptr) {
+      status = Status::kIoError;  // the LUN went away under the COMMIT
+      break;
+    }
+    Range& g = commit_->ranges.front();
+    const std::uint64_t n = std::min(g.length, budget);
+    if (const int rc = lun_->persist(commit_->base + g.offset, n); rc != 0) {
+      status = Status::kIoError;
+      log(true, "COMMIT: making " + std::to_string(n) + " bytes durable failed (" +
+                    std::strerror(-rc) + ")");
+      break;
+    }
+    budget -= n;
+    g.offset += n;
+    g.length -= n;
+    if (g.length == 0) commit_->ranges.erase(commit_->ranges.begin());
+  }
+  if (status == Status::kOk && !commit_->ranges.empty()) return false;  // more next turn
+  const SimpleReply r{commit_->request_id, status};
+  commit_.reset();
+  reply(encode(MessageType::kCommitReply, r));
+  return true;
 }
 
 void Session::on_unregister(std::span<const std::byte> msg) {
@@ -421,8 +534,7 @@ void Session::on_unregister(std::span<const std::byte> msg) {
   if (it == regions_.end()) {
     r.status = Status::kNoSuchHandle;
   } else {
-    exposed_ -= it->second.length;
-    regions_.erase(it);  // ibv_dereg_mr: the rkey is dead from here on
+    drop_region(it);
   }
   reply(encode(MessageType::kUnregisterReply, r));
 }

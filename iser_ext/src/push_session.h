@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,22 @@ struct SessionLimits {
   std::uint32_t max_regions = 64;               // per connection
   std::uint64_t max_exposed = 4ull << 30;       // bytes registered at once per connection
   std::uint32_t receives = 4;                   // messages the client may have in flight
+  // Registering pins every page in the kernel, on tgtd's one thread: one REGISTER may
+  // register at most this much, and a connection at most register_per_second bytes a
+  // second (REGISTER/UNREGISTER churn); beyond, kLimitReached.
+  std::uint64_t max_register = 1ull << 30;
+  std::uint64_t register_per_second = 4ull << 30;
+  // A COMMIT makes at most this many bytes durable per turn of tgtd's loop, then yields.
+  std::uint64_t commit_slice = 64ull << 20;
+};
+
+// Bytes registered by every connection of a service, in all and per initiator name; the
+// service's sessions share one.
+struct Exposure {
+  std::uint64_t max_total = 64ull << 30;
+  std::uint64_t max_per_initiator = 16ull << 30;
+  std::uint64_t total = 0;
+  std::map<std::string, std::uint64_t> per_initiator;
 };
 
 // A link of the push service's runtime (tgt_pmem/rdma_host/runtime.h), which counts it among
@@ -35,8 +52,9 @@ class Session final : public rdma_host::Link {
  public:
   using Polling = rdma_host::Turn;
   // luns: the service's attached LUNs (looked up at CONNECT; the service outlives sessions).
+  // exposure: shared by the service's sessions (outlives them).
   Session(std::unique_ptr<rdma::Connection> conn, PushHost& host,
-          const std::vector<PushLun*>& luns, SessionLimits limits = {});
+          const std::vector<PushLun*>& luns, Exposure& exposure, SessionLimits limits = {});
   ~Session() override;
 
   [[nodiscard]] rdma::Status start();
@@ -52,6 +70,9 @@ class Session final : public rdma_host::Link {
   void on_disconnected() { disconnected_ = true; }
   // The LUN goes away: deregister everything of it now, then disconnect.
   void lun_gone(const PushLun* lun);
+  // The LUN's access changed (PushLun::access): regions it no longer allows are deregistered
+  // at once (their rkeys die: the client's next RDMA to them fails).
+  void access_changed(const PushLun* lun);
   void close(const std::string& why) override;
 
   [[nodiscard]] bool admitted() const noexcept override { return state_ == State::kReady; }
@@ -61,6 +82,7 @@ class Session final : public rdma_host::Link {
   [[nodiscard]] std::size_t regions() const noexcept { return regions_.size(); }
 
  private:
+  using Clock = std::chrono::steady_clock;
   enum class State { kAwaitConnect, kAwaitChap, kReady, kClosed };
   struct Region {
     std::uint64_t offset = 0;  // into the LUN
@@ -79,6 +101,9 @@ class Session final : public rdma_host::Link {
   void on_chap(std::span<const std::byte> msg);
   void on_register(std::span<const std::byte> msg);
   void on_commit(std::span<const std::byte> msg);
+  // Persists the pending COMMIT, at most commit_slice bytes; true when it is done (replied).
+  bool continue_commit();
+  void drop_region(std::map<std::uint32_t, Region>::iterator it);
   void on_unregister(std::span<const std::byte> msg);
   void connect_ok(std::uint32_t request_id);
   void reply(const std::vector<std::byte>& msg);
@@ -97,6 +122,8 @@ class Session final : public rdma_host::Link {
   bool polling_ = false;  // gave the event loop back (kYield) and is to carry on
   bool more_ = false;     // stopped at its completion budget: completions may be waiting
   PushLun* lun_ = nullptr;
+  int tid_ = -1;                      // the target it was admitted to
+  std::uint64_t requested_lun_ = 0;   // the LUN it asked for, given once admitted
   std::string initiator_;
   std::uint8_t chap_id_ = 0;
   std::array<std::uint8_t, kChapChallengeSize> chap_challenge_{};
@@ -108,6 +135,17 @@ class Session final : public rdma_host::Link {
   std::map<std::uint32_t, Region> regions_;
   std::uint32_t next_handle_ = 1;
   std::uint64_t exposed_ = 0;
+  Exposure& exposure_;
+  // Registration churn: bytes registered in the current one-second window.
+  Clock::time_point register_window_{};
+  std::uint64_t registered_in_window_ = 0;
+  // A COMMIT being made durable across turns of the loop.
+  struct PendingCommit {
+    std::uint32_t request_id = 0;
+    std::uint64_t base = 0;       // the region's offset in the LUN
+    std::vector<Range> ranges;    // what is left, in order
+  };
+  std::optional<PendingCommit> commit_;
 };
 
 }  // namespace tgt_pmem::push

@@ -168,6 +168,20 @@ __attribute__((visibility("default"))) void tgtpmem_push_set_poll(tgtpmem_push_l
   if (h != nullptr && h->lun != nullptr) h->lun->poll_us = poll_us;
 }
 
+__attribute__((visibility("default"))) void tgtpmem_push_set_access(tgtpmem_push_lun* h,
+                                                                    int access) noexcept {
+  if (h == nullptr || h->lun == nullptr) return;
+  using tgt_pmem::push::LunAccess;
+  const LunAccess a = access == TGTPMEM_PUSH_ACCESS_READ_WRITE ? LunAccess::kReadWrite
+                      : access == TGTPMEM_PUSH_ACCESS_READ    ? LunAccess::kRead
+                                                              : LunAccess::kNone;
+  try {
+    rdma_host::Runtime::Enter enter(h->port->runtime);
+    h->port->service.set_access(h->lun, a);
+  } catch (...) {
+  }
+}
+
 __attribute__((visibility("default"))) void tgtpmem_push_detach(tgtpmem_push_lun* h) noexcept {
   if (h == nullptr) return;
   try {

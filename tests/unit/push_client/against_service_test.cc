@@ -407,8 +407,15 @@ TEST_F(ClientAgainstService, ChapAndAdmission) {
   ASSERT_TRUE(c.has_value()) << c.error().message();
   host.admitted.clear();
   EXPECT_EQ(target_status(connect(bridge, o).error()), Status::kNotAdmitted);
+  // A target that does not exist is answered like one that does not admit the client: no
+  // enumeration of targets by whoever reaches the port.
   o.target_name = "iqn.2024-01.org.tgt-pmem:nothing";
-  EXPECT_EQ(target_status(connect(bridge, o).error()), Status::kNoSuchLun);
+  EXPECT_EQ(target_status(connect(bridge, o).error()), Status::kNotAdmitted);
+  host.admitted.insert(o.initiator_name);
+  o.target_name = kIqn;
+  o.lun = 9;
+  EXPECT_EQ(target_status(connect(bridge, o).error()), Status::kNoSuchLun)
+      << "an admitted client learns which LUNs exist";
 }
 
 TEST_F(ClientAgainstService, AServiceThatClosesFailsTheClientInsteadOfHanging) {

@@ -72,15 +72,9 @@ class PushService : public ::testing::Test {
     peer.set_auto_complete(true);
     return peer;
   }
+  // The listener's events, through the runtime (its caps included), as tgtd's loop runs them.
   void pump_listener() {
-    for (;;) {
-      auto ev = listener.next_event();
-      ASSERT_TRUE(ev);
-      if (!*ev) break;
-      auto& e = **ev;
-      if (e.type == rdma::EventType::kConnectRequest) service.on_connect_request(std::move(e.pending));
-      if (e.type == rdma::EventType::kDisconnected) service.on_disconnected(*e.connection);
-    }
+    runtime.on_listener();
     service.reap();
   }
   // tgtd's event loop with nothing else to do: the completion fd fired, then the session is
@@ -133,8 +127,16 @@ class PushService : public ::testing::Test {
   testing::FakeLoop loop;
   rdma_host::Runtime runtime{loop, "push"};
   Service service{host, runtime};
-  FakeListener listener;
+  FakeListener& listener = start_runtime();
   PushLun* lun = nullptr;
+
+ private:
+  FakeListener& start_runtime() {
+    auto l = std::make_unique<FakeListener>();
+    FakeListener& ref = *l;
+    EXPECT_TRUE(runtime.start(service, std::move(l)));
+    return ref;
+  }
 };
 
 std::vector<std::byte> pattern(std::size_t n, int seed) {
@@ -304,6 +306,172 @@ TEST_F(PushService, TheCompletionBudgetBoundsATurn) {
   EXPECT_EQ(peer.sent().size() - before, receives) << "every request served, over several turns";
 }
 
+// Issue 14: push mode ignored the LUN's read-only state. REGISTER for writing is denied on a
+// read-only LUN (tgtadm readonly=1, software write protect), anything on an offline one; a
+// writable region registered before the LUN became read-only stops working at once.
+TEST_F(PushService, AReadOnlyLunGrantsNoWriteAccessAndRevokesIt) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply w = reg(peer, 0, 4096, kWrite);
+  RegisterReply rd = reg(peer, 4096, 4096, kRead);
+  ASSERT_EQ(w.status, Status::kOk);
+  ASSERT_EQ(rd.status, Status::kOk);
+  service.set_access(lun, LunAccess::kRead);
+  EXPECT_TRUE(host.logs.back().find("read-only") != std::string::npos) << host.logs.back();
+  EXPECT_TRUE(peer.peer_rdma_read(rd.rkey, rd.addr, 512)) << "the read-only region still works";
+  const std::vector<std::byte> bytes(512, std::byte{1});
+  EXPECT_NE(peer.peer_rdma_write(w.rkey, w.addr, bytes), IBV_WC_SUCCESS)
+      << "the writable region's rkey died with the write access";
+  // That access broke the connection, as it breaks a real client's: a new one.
+  FakePeer again = connect_peer();
+  ASSERT_EQ(connect(again).status, Status::kOk);
+  EXPECT_EQ(reg(again, 0, 4096, kRead | kWrite).status, Status::kAccessDenied);
+  EXPECT_EQ(reg(again, 8192, 4096, kRead).status, Status::kOk) << "reading is still allowed";
+}
+
+TEST_F(PushService, AnOfflineLunGrantsNothing) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply rd = reg(peer, 0, 4096, kRead);
+  ASSERT_EQ(rd.status, Status::kOk);
+  service.set_access(lun, LunAccess::kNone);
+  EXPECT_FALSE(peer.peer_rdma_read(rd.rkey, rd.addr, 512)) << "revoked";
+  FakePeer again = connect_peer();
+  ASSERT_EQ(connect(again).status, Status::kOk);
+  EXPECT_EQ(reg(again, 0, 4096, kRead).status, Status::kAccessDenied);
+  service.set_access(lun, LunAccess::kReadWrite);
+  EXPECT_EQ(reg(again, 0, 4096, kRead | kWrite).status, Status::kOk) << "online again";
+}
+
+// Issue 14: COMMIT accepted 128 overlapping whole-region ranges, 128 times the writeback.
+TEST_F(PushService, OverlappingCommitRangesAreRefused) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 65536, kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(commit(peer, r.handle, {{0, 65536}, {0, 65536}}), Status::kOutOfRange);
+  EXPECT_EQ(commit(peer, r.handle, {{0, 8192}, {4096, 512}}), Status::kOutOfRange);
+  EXPECT_TRUE(persisted.empty()) << "nothing persisted for a refused COMMIT";
+  EXPECT_EQ(commit(peer, r.handle, {{8192, 512}, {0, 4096}}), Status::kOk) << "order is free";
+}
+
+// A large COMMIT is made durable in slices, one per turn of tgtd's loop; the reply comes only
+// after the last slice, and no other request is taken meanwhile.
+TEST_F(PushService, ALargeCommitIsMadeDurableInSlicesBeforeItsReply) {
+  SessionLimits l;
+  l.commit_slice = 16384;
+  service.set_limits(l);
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 65536, 65536, kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  ASSERT_TRUE(peer.deliver(encode(Commit{50, r.handle, {}})));
+  auto& session = *service.sessions().begin()->second;
+  EXPECT_EQ(session.on_completions(kBudget), Session::Polling::kYield);
+  EXPECT_EQ(persisted.size(), 1u) << "one slice per turn";
+  EXPECT_TRUE(peer.take_sent().empty()) << "no reply before the whole range is durable";
+  int turns = 1;
+  auto p = Session::Polling::kYield;
+  while (p == Session::Polling::kYield && turns < 10) {
+    p = session.resume(kBudget);
+    ++turns;
+  }
+  EXPECT_EQ(turns, 4);
+  ASSERT_EQ(persisted.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(persisted[i], std::make_pair(std::uint64_t{65536 + 16384 * i}, std::uint64_t{16384}));
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  auto reply = parse_simple_reply(MessageType::kCommitReply, sent[0]);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, Status::kOk);
+}
+
+TEST_F(PushService, ARequestWhileACommitIsInProgressEndsTheConnection) {
+  SessionLimits l;
+  l.commit_slice = 4096;
+  service.set_limits(l);
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  RegisterReply r = reg(peer, 0, 65536, kWrite);
+  ASSERT_EQ(r.status, Status::kOk);
+  ASSERT_TRUE(peer.deliver(encode(Commit{50, r.handle, {}})));
+  ASSERT_TRUE(peer.deliver(encode(Commit{51, r.handle, {}})));
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+}
+
+// Issue 14: REGISTER/UNREGISTER loops pinned and unpinned 4 GiB at a time on tgtd's thread.
+TEST_F(PushService, RegistrationIsBoundedPerRequestAndPerSecond) {
+  SessionLimits l;
+  l.max_register = 16384;
+  l.register_per_second = 65536;
+  service.set_limits(l);
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  EXPECT_EQ(reg(peer, 0, 32768, kRead).status, Status::kLimitReached) << "over max_register";
+  int granted = 0;
+  for (int i = 0; i < 8; ++i) {
+    RegisterReply r = reg(peer, 0, 16384, kRead);
+    if (r.status != Status::kOk) {
+      EXPECT_EQ(r.status, Status::kLimitReached);
+      break;
+    }
+    ++granted;
+    EXPECT_EQ(unreg(peer, r.handle), Status::kOk);
+  }
+  EXPECT_EQ(granted, 4) << "64 KiB a second, 16 KiB each";
+}
+
+TEST_F(PushService, BytesRegisteredAreCappedPerInitiatorAcrossConnections) {
+  service.exposure().max_per_initiator = 8192;
+  FakePeer a = connect_peer();
+  FakePeer b = connect_peer();
+  ASSERT_EQ(connect(a).status, Status::kOk);
+  ASSERT_EQ(connect(b).status, Status::kOk);
+  ASSERT_EQ(reg(a, 0, 4096, kRead).status, Status::kOk);
+  RegisterReply second = reg(b, 4096, 4096, kRead);
+  ASSERT_EQ(second.status, Status::kOk);
+  EXPECT_EQ(reg(b, 8192, 512, kRead).status, Status::kLimitReached);
+  EXPECT_EQ(unreg(b, second.handle), Status::kOk);
+  EXPECT_EQ(reg(b, 8192, 512, kRead).status, Status::kOk) << "freed by the UNREGISTER";
+}
+
+// Peer-supplied names reach tgtd's log escaped: a newline in an initiator name would forge a
+// log line of its own.
+TEST_F(PushService, NamesInLogLinesCannotForgeLines) {
+  FakePeer p = connect_peer();
+  (void)connect(p, "iqn.evil\ntgtd: bs_pmem: opened /dev/dax0.0", kIqn, 1);
+  bool seen = false;
+  std::vector<std::string> all = host.logs;
+  all.insert(all.end(), loop.logs.begin(), loop.logs.end());  // both are tgtd's log
+  for (const auto& line : all) {
+    EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+    seen |= line.find("iqn.evil\\x0atgtd") != std::string::npos;
+  }
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(PushService, RepeatedChapFailuresFromOneAddressAreThrottled) {
+  host.chap = true;
+  for (int i = 0; i < 5; ++i) {
+    FakePeer p = connect_peer();
+    auto c = connect(p);
+    ASSERT_EQ(c.status, Status::kChapRequired);
+    auto r = parse_connect_reply(
+        request(p, encode(ChapResponse{8, host.chap_user, {}})));  // a wrong response
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, Status::kAuthFailed);
+  }
+  FakePeer sixth = listener.connect_request({}, {});
+  runtime.on_listener();
+  EXPECT_TRUE(sixth.rejected()) << "the sixth attempt in a minute is refused outright";
+  loop.advance(std::chrono::seconds(61));
+  FakePeer later = listener.connect_request({}, {});
+  runtime.on_listener();
+  EXPECT_TRUE(later.accepted());
+}
+
 TEST_F(PushService, CommitWithoutRangesCoversTheWholeRegion) {
   FakePeer peer = connect_peer();
   ASSERT_EQ(connect(peer).status, Status::kOk);
@@ -389,10 +557,31 @@ TEST_F(PushService, RegionLimitIsEnforced) {
 TEST_F(PushService, UnknownLunAndAclRefusals) {
   FakePeer p1 = connect_peer();
   EXPECT_EQ(connect(p1, kInitiator, kIqn, 2).status, Status::kNoSuchLun);
-  EXPECT_EQ(connect(p1, kInitiator, "iqn.other", 1).status, Status::kNoSuchLun);
+  EXPECT_FALSE(p1.disconnect_called()) << "an admitted client may ask for another LUN";
+  EXPECT_EQ(connect(p1, kInitiator, kIqn, 1).status, Status::kOk);
   FakePeer p2 = connect_peer();
   EXPECT_EQ(connect(p2, "iqn.2024-01.org.tgt-pmem:intruder").status, Status::kNotAdmitted);
   EXPECT_TRUE(p2.disconnect_called());
+}
+
+// Issue 14: CONNECT answered "no such LUN" before checking the ACL, so anyone on the fabric
+// could list targets and LUNs. A client that is not admitted gets the same answer whether the
+// target and LUN exist or not.
+TEST_F(PushService, AClientNotAdmittedCannotTellWhichLunsExist) {
+  std::vector<std::vector<std::byte>> replies;
+  for (const auto& [target, lun_number] :
+       std::vector<std::pair<std::string, std::uint64_t>>{{kIqn, 1}, {kIqn, 2}, {"iqn.other", 1}}) {
+    FakePeer p = connect_peer();
+    replies.push_back(request(p, encode(Connect{7, "iqn.2024-01.org.tgt-pmem:intruder", target,
+                                                lun_number})));
+    EXPECT_TRUE(p.disconnect_called());
+  }
+  ASSERT_EQ(replies.size(), 3u);
+  auto r = parse_connect_reply(replies[0]);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Status::kNotAdmitted);
+  EXPECT_EQ(replies[1], replies[0]);
+  EXPECT_EQ(replies[2], replies[0]);
 }
 
 TEST_F(PushService, RequestsBeforeConnectEndTheConnection) {

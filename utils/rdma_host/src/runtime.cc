@@ -67,6 +67,15 @@ void Link::heard() noexcept {
   if (runtime_ != nullptr) heard_ = runtime_->loop_.now();
 }
 
+void Link::log_peer(bool error, const std::string& message) {
+  if (runtime_ != nullptr)
+    runtime_->log_peer(peer_host_, error, message);
+}
+
+void Link::auth_failed() {
+  if (runtime_ != nullptr) runtime_->auth_failed(peer_host_);
+}
+
 // --- Runtime ---------------------------------------------------------------------------------
 
 Runtime::Enter::~Enter() {
@@ -215,7 +224,23 @@ std::string Runtime::over_cap(const std::string& peer_host) const {
   if (unadmitted_peer >= limits_.max_unadmitted_per_peer)
     return say("the limit of connections not yet logged in from one address",
                limits_.max_unadmitted_per_peer);
+  if (auto it = auth_failures_.find(peer_host);
+      it != auth_failures_.end() && loop_.now() - it->second.window < kLogWindow &&
+      it->second.count >= limits_.max_auth_failures_per_peer)
+    return say("the limit of failed authentications from one address in a minute",
+               limits_.max_auth_failures_per_peer);
   return {};
+}
+
+void Runtime::auth_failed(const std::string& peer_host) {
+  ++counts_.auth_failures;
+  const auto now = loop_.now();
+  AuthFailures& a = auth_failures_[peer_host];
+  if (now - a.window >= kLogWindow) a = AuthFailures{now, 0};
+  ++a.count;
+  if (auth_failures_.size() > 4096)
+    std::erase_if(auth_failures_,
+                  [&](const auto& kv) { return now - kv.second.window >= kLogWindow; });
 }
 
 void Runtime::on_listener() {

@@ -73,6 +73,17 @@ struct tgtpmem_push_lun *tgtpmem_push_attach(const struct tgtpmem_push_host_ops 
 void tgtpmem_push_set_poll(struct tgtpmem_push_lun *lun, uint32_t poll_us) TGTPMEM_PUSH_NOEXCEPT;
 
 /*
+ * What the LUN allows right now, as tgt's SCSI side does: nothing while it is offline
+ * (tgtadm --params online=0), reads while it is read-only (readonly=1, or software write
+ * protect set by MODE SELECT), else reads and writes (the default at attach). Regions the LUN
+ * no longer allows are deregistered at once (their rkeys stop working), and REGISTER follows.
+ */
+#define TGTPMEM_PUSH_ACCESS_NONE 0
+#define TGTPMEM_PUSH_ACCESS_READ 1
+#define TGTPMEM_PUSH_ACCESS_READ_WRITE 2
+void tgtpmem_push_set_access(struct tgtpmem_push_lun *lun, int access) TGTPMEM_PUSH_NOEXCEPT;
+
+/*
  * Detaches the LUN before its mapping goes away: every region of it is deregistered (its
  * rkeys stop working at once) and every connection to it is disconnected. The last LUN of a
  * port stops its service.

@@ -80,6 +80,10 @@ struct Limits {
   std::chrono::seconds idle_probe{30};                  // quiet this long: probe (0: never)
   std::uint32_t completions_per_turn = 256;             // then the loop gets a turn
   std::uint32_t log_lines_per_peer = 20;                // per minute, about one peer
+  // Failed authentications (wrong CHAP responses) from one address in a minute, after which
+  // its connection requests are refused until the minute is over (offline guessing of a
+  // secret through the target).
+  std::uint32_t max_auth_failures_per_peer = 5;
 };
 
 enum class Turn {
@@ -122,6 +126,11 @@ class Link {
   bool runtime_completion(const rdma::Completion& wc) noexcept;
   // The peer sent something: it is alive, no probe is due for a while.
   void heard() noexcept;
+  // A log line about this link's peer, rate-limited per peer (Runtime::log_peer). Escape
+  // peer-supplied text in it first (escape()).
+  void log_peer(bool error, const std::string& message);
+  // The peer failed authentication (Runtime::auth_failed).
+  void auth_failed();
 
  private:
   friend class Runtime;
@@ -162,6 +171,7 @@ struct RuntimeCounts {
   std::uint64_t dead_peers = 0;        // links closed because a probe failed
   std::uint64_t yields = 0;            // turns handed back with work left
   std::uint64_t log_lines_suppressed = 0;
+  std::uint64_t auth_failures = 0;
 };
 
 class Runtime {
@@ -210,6 +220,9 @@ class Runtime {
   // rest are counted, and said when the minute is over). Escape peer-supplied text first.
   void log_peer(const std::string& peer_host, bool error, const std::string& message);
   void log(bool error, const std::string& message);
+  // A failed authentication from peer_host: over Limits::max_auth_failures_per_peer in a
+  // minute, its connection requests are refused for the rest of the minute.
+  void auth_failed(const std::string& peer_host);
 
   [[nodiscard]] const RuntimeCounts& counts() const noexcept { return counts_; }
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
@@ -246,6 +259,11 @@ class Runtime {
     std::uint64_t suppressed = 0;
   };
   std::map<std::string, PeerLog> peer_logs_;
+  struct AuthFailures {
+    Clock::time_point window{};
+    std::uint32_t count = 0;
+  };
+  std::map<std::string, AuthFailures> auth_failures_;
 };
 
 // Peer-supplied text for a log line: printable ASCII as it is, anything else (newlines
