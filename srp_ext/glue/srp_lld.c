@@ -369,15 +369,19 @@ static tgtadm_err srp_show(int mode, int tid, uint64_t sid, uint32_t cid, uint64
 
 /*
  * TransportID for persistent reservations (SPC-4 7.5.4.5, protocol identifier 4h: SRP):
- * 24 bytes, the 16-byte initiator port identifier at byte 8. We know the nexus only by
- * itn_id here, so report the format with a zero identifier.
+ * 24 bytes, the 16-byte initiator port identifier at byte 8 - the nexus's own, so that
+ * REGISTER AND MOVE and the reservation reports name the real initiator port.
  */
 static int srp_transportid(int tid, uint64_t itn_id, char *buf, int size)
 {
+	uint8_t port_id[16];
+
 	if (size < 24)
-		return 0;
+		return 24;
 	memset(buf, 0, 24);
 	buf[0] = 0x04;
+	if (srp && tgtpmem_srp_initiator_port(srp, tid, itn_id, port_id) == 0)
+		memcpy(buf + 8, port_id, sizeof(port_id));
 	return 24;
 }
 

@@ -5,6 +5,7 @@
 // is no longer nested in another (tgt completes commands re-entrantly).
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <memory>
@@ -170,6 +171,16 @@ __attribute__((visibility("default"))) int tgtpmem_srp_channel_count(const tgtpm
 
 __attribute__((visibility("default"))) uint16_t tgtpmem_srp_port(const tgtpmem_srp* srp) noexcept {
   return srp == nullptr ? 0 : srp->runtime.port();
+}
+
+__attribute__((visibility("default"))) int tgtpmem_srp_initiator_port(const tgtpmem_srp* srp,
+                                                                      int tid, uint64_t itn_id,
+                                                                      uint8_t port_id[16]) noexcept {
+  if (srp == nullptr || port_id == nullptr) return -EINVAL;
+  const auto id = srp->service.initiator_of(tid, itn_id);
+  if (!id) return -ENOENT;
+  std::memcpy(port_id, id->data(), 16);
+  return 0;
 }
 
 }  // extern "C"

@@ -46,6 +46,7 @@ struct ChannelConfig {
   std::uint32_t imm_data_offset = 0;    // 0: no immediate data
   std::uint64_t max_transfer = 16u << 20;  // largest data buffer of one command
   std::uint32_t send_depth = 512;       // send queue: SENDs + RDMA READs/WRITEs in flight
+  std::uint32_t max_channels_per_nexus = 32;  // one initiator port's channels to one target
   bool trace = false;                   // log every IU, work request and completion
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "iu.h"
 
@@ -17,6 +18,9 @@ struct Nexus {
   PortId initiator{};
   std::uint32_t channels = 0;  // channels of this nexus that still exist
   bool created = false;        // tgt's it_nexus_create succeeded
+  // The address (without port) of the login that created it. The initiator port ID is the
+  // initiator's own claim: a login from another address must not take the nexus over.
+  std::string peer_host;
 };
 
 }  // namespace tgt_pmem::srp

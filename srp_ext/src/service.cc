@@ -105,6 +105,28 @@ Channel* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
     return nullptr;
   }
 
+  // The initiator port ID is the initiator's claim. A host admitted by its address could
+  // otherwise log in with another host's port ID, end its channels (SINGLE) or join its
+  // nexus (MULTI) and inherit its reservations: a nexus stays its first address's.
+  const std::string peer_host = rdma_host::host_of(peer);
+  if (auto n = nexuses_.find({tid, login->initiator_port_id});
+      n != nexuses_.end() && n->second.created && n->second.peer_host != peer_host) {
+    reject(*pending, login->tag, RejectReason::kUnableAssociateChannel,
+           "initiator port " + initiator + " is logged in to tid " + std::to_string(tid) +
+               " from " + n->second.peer_host + ": a login from " + peer_host +
+               " cannot take its I_T nexus over");
+    return nullptr;
+  }
+  if (auto n = nexuses_.find({tid, login->initiator_port_id});
+      n != nexuses_.end() && login->multichannel != 0 &&
+      n->second.channels >= config_.max_channels_per_nexus) {
+    reject(*pending, login->tag, RejectReason::kInsufficientResources,
+           "initiator port " + initiator + " already has " +
+               std::to_string(n->second.channels) + " channels to tid " + std::to_string(tid) +
+               " (the limit)");
+    return nullptr;
+  }
+
   // Multi-channel action (T10 SRP r16a 6.2.2): SINGLE ends the initiator's other channels
   // to this target port; MULTI keeps them.
   std::uint8_t multichannel_result = 0;
@@ -129,6 +151,7 @@ Channel* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
     nexus.itn_id = next_itn_id_++;
     nexus.id_ext = id_ext;
     nexus.initiator = login->initiator_port_id;
+    nexus.peer_host = peer_host;
     const std::string info = "Initiator: " + initiator + "\nConnection: " + peer;
     if (int rc = host_.nexus_create(tid, nexus.itn_id, info); rc < 0) {
       reject(*pending, login->tag, RejectReason::kInsufficientResources,
@@ -225,6 +248,12 @@ void Service::reap() {
     }
     it = nexuses_.erase(it);
   }
+}
+
+std::optional<PortId> Service::initiator_of(int tid, std::uint64_t itn_id) const {
+  for (const auto& [key, n] : nexuses_)
+    if (n.tid == tid && n.itn_id == itn_id && n.created) return n.initiator;
+  return std::nullopt;
 }
 
 int Service::channel_count(int tid) const {

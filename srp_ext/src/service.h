@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -57,6 +58,9 @@ class Service final : public rdma_host::Protocol {
   void reap() override;
 
   [[nodiscard]] int channel_count(int tid) const;
+  // The initiator port ID of tgt's I_T nexus itn_id of target tid (for its TransportID), or
+  // nullopt if there is none.
+  [[nodiscard]] std::optional<PortId> initiator_of(int tid, std::uint64_t itn_id) const;
   [[nodiscard]] std::size_t channel_count() const { return channels_.size(); }
   [[nodiscard]] std::size_t nexus_count() const { return nexuses_.size(); }
   [[nodiscard]] const std::map<std::uint64_t, std::unique_ptr<Channel>>& channels() const {

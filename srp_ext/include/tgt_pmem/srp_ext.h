@@ -136,6 +136,13 @@ int tgtpmem_srp_channel_count(const struct tgtpmem_srp *srp, int tid) TGTPMEM_SR
 /* The port the service listens on. */
 uint16_t tgtpmem_srp_port(const struct tgtpmem_srp *srp) TGTPMEM_SRP_NOEXCEPT;
 
+/*
+ * The 16-byte initiator port identifier of tgt's I_T nexus itn_id of target tid, for its
+ * TransportID (persistent reservations). 0, or -ENOENT when there is no such nexus.
+ */
+int tgtpmem_srp_initiator_port(const struct tgtpmem_srp *srp, int tid, uint64_t itn_id,
+			       uint8_t port_id[16]) TGTPMEM_SRP_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif

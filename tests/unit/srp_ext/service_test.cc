@@ -532,6 +532,52 @@ TEST_F(SrpService, MultiChannelLoginsShareOneNexusSingleReplacesThem) {
   EXPECT_EQ(service.channel_count(kTid), 1);
 }
 
+// Issue 14: the nexus was keyed by the initiator port ID alone, which the initiator chooses: a
+// host admitted by its address could log in with another host's port ID, end that host's
+// channels (single channel) or join its nexus and inherit its reservations (multi-channel).
+TEST_F(SrpService, AnotherAddressCannotTakeAnInitiatorPortsNexusOver) {
+  FakePeer victim = listener.connect_request(
+      bytes(login_request()), {.peer_address = "192.0.2.2:1000", .local_node_guid = kNodeGuid});
+  pump_listener();
+  ASSERT_TRUE(victim.accepted());
+  for (std::uint8_t flags : {std::uint8_t{0x80}, std::uint8_t{0x81}}) {  // single, multi
+    FakePeer thief = listener.connect_request(
+        bytes(login_request(kTid, kNodeGuid, flags)),
+        {.peer_address = "192.0.2.66:1000", .local_node_guid = kNodeGuid});
+    pump_listener();
+    EXPECT_FALSE(thief.accepted());
+    EXPECT_TRUE(thief.rejected());
+    EXPECT_FALSE(victim.disconnect_called()) << "the victim's channel is untouched";
+  }
+  EXPECT_EQ(host.nexus_creates, 1);
+  EXPECT_NE(host.logs.back().find("cannot take its I_T nexus over"), std::string::npos);
+  // The same host's second channel still joins.
+  FakePeer second = listener.connect_request(
+      bytes(login_request(kTid, kNodeGuid, 0x81)),
+      {.peer_address = "192.0.2.2:1001", .local_node_guid = kNodeGuid});
+  pump_listener();
+  EXPECT_TRUE(second.accepted());
+}
+
+// Issue 14: the TransportID of an SRP nexus was all zero, so PERSISTENT RESERVE reports and
+// REGISTER AND MOVE could not tell initiators apart.
+TEST_F(SrpService, TheNexusKnowsItsInitiatorPortForTheTransportId) {
+  FakePeer peer = login(login_request());
+  ASSERT_TRUE(peer.accepted());
+  const auto& nexus = service.channels().begin()->second->nexus();
+  auto id = service.initiator_of(kTid, nexus.itn_id);
+  ASSERT_TRUE(id);
+  EXPECT_EQ((*id)[15], 0x56);
+  EXPECT_EQ((*id)[8], 0x50);
+  EXPECT_FALSE(service.initiator_of(kTid, nexus.itn_id + 1));
+}
+
+TEST_F(SrpService, ChannelsPerInitiatorPortAreCapped) {
+  int accepted = 0;
+  for (int i = 0; i < 40; ++i) accepted += login(login_request(kTid, kNodeGuid, 0x81)).accepted();
+  EXPECT_EQ(accepted, 32);
+}
+
 TEST_F(SrpService, InitiatorLogoutClosesTheChannel) {
   FakePeer peer = login(login_request());
   Bytes logout(16, 0);
