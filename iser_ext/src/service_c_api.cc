@@ -54,8 +54,19 @@ struct Port {
   explicit Port(const tgtpmem_push_host_ops& ops)
       : loop(rdma_host::CLoopOps{ops.ctx, ops.event_add, ops.event_del, ops.log}),
         host(ops),
-        runtime(loop, "push"),
-        service(host, runtime) {}
+        runtime(loop, "push", rdma_host::limits_from_environment(bad_settings)),
+        service(host, runtime) {
+    // Bytes registered for push mode across connections: per initiator and in all.
+    auto& e = service.exposure();
+    if (auto mib = rdma_host::number_from_environment("TGTPMEM_PUSH_MAX_EXPOSED_PER_INITIATOR_MIB",
+                                                      1, 1ull << 30, bad_settings))
+      e.max_per_initiator = *mib << 20;
+    if (auto mib = rdma_host::number_from_environment("TGTPMEM_PUSH_MAX_EXPOSED_TOTAL_MIB", 1,
+                                                      1ull << 30, bad_settings))
+      e.max_total = *mib << 20;
+    for (const auto& b : bad_settings) loop.log(true, "push: " + b);
+  }
+  std::vector<std::string> bad_settings;  // first: the members after it fill it
   rdma_host::CLoop loop;
   HostOps host;
   rdma_host::Runtime runtime;

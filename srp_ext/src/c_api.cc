@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "service.h"
 #include "tgt_pmem/rdma_host/runtime.h"
@@ -67,8 +68,10 @@ struct tgtpmem_srp {
   explicit tgtpmem_srp(const tgtpmem_srp_host_ops& ops)
       : loop(tgt_pmem::rdma_host::CLoopOps{ops.ctx, ops.event_add, ops.event_del, ops.log}),
         host(ops),
-        runtime(loop, "srp"),
-        service(host, runtime, config_from_environment()) {}
+        runtime(loop, "srp", tgt_pmem::rdma_host::limits_from_environment(bad_settings)),
+        service(host, runtime, config_from_environment()) {
+    for (const auto& b : bad_settings) loop.log(true, "srp: " + b);
+  }
 
   // TGTPMEM_SRP_TRACE=1 in tgtd's environment logs every IU, work request and completion.
   static tgt_pmem::srp::ChannelConfig config_from_environment() {
@@ -78,6 +81,7 @@ struct tgtpmem_srp {
     return c;
   }
 
+  std::vector<std::string> bad_settings;  // first: the members after it fill it
   tgt_pmem::rdma_host::CLoop loop;
   HostOps host;
   tgt_pmem::rdma_host::Runtime runtime;

@@ -312,5 +312,27 @@ TEST(RdmaHostText, ListenErrorsAreClassifiedOnce) {
   EXPECT_EQ(classify_listen_error(std::make_error_code(std::errc::io_error)), ListenFailure::kOther);
 }
 
+// An administrator sets the limits in tgtd's environment; a typo must not become a limit of
+// 0 (no connections at all) silently.
+TEST(RdmaHostLimits, ComeFromTheEnvironmentAndBadValuesAreReported) {
+  ::setenv("TGTPMEM_RDMA_MAX_CONNECTIONS", "300", 1);
+  ::setenv("TGTPMEM_RDMA_IDLE_PROBE_S", "0", 1);
+  ::setenv("TGTPMEM_RDMA_MAX_UNADMITTED_PER_PEER", "eight", 1);
+  ::setenv("TGTPMEM_RDMA_HANDSHAKE_TIMEOUT_MS", "5", 1);  // below the 100 ms floor
+  std::vector<std::string> bad;
+  const Limits l = limits_from_environment(bad);
+  ::unsetenv("TGTPMEM_RDMA_MAX_CONNECTIONS");
+  ::unsetenv("TGTPMEM_RDMA_IDLE_PROBE_S");
+  ::unsetenv("TGTPMEM_RDMA_MAX_UNADMITTED_PER_PEER");
+  ::unsetenv("TGTPMEM_RDMA_HANDSHAKE_TIMEOUT_MS");
+  EXPECT_EQ(l.max_connections, 300u);
+  EXPECT_EQ(l.idle_probe.count(), 0);
+  EXPECT_EQ(l.max_unadmitted_per_peer, Limits{}.max_unadmitted_per_peer);
+  EXPECT_EQ(l.handshake_timeout, Limits{}.handshake_timeout);
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_NE(bad[0].find("TGTPMEM_RDMA_HANDSHAKE_TIMEOUT_MS=5"), std::string::npos);
+  EXPECT_NE(bad[1].find("TGTPMEM_RDMA_MAX_UNADMITTED_PER_PEER=eight"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tgt_pmem::rdma_host

@@ -24,8 +24,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tgt_pmem/rdma/connection.h"
 
@@ -85,6 +87,22 @@ struct Limits {
   // secret through the target).
   std::uint32_t max_auth_failures_per_peer = 5;
 };
+
+// The limits from tgtd's environment, where an administrator sets them (on Debian:
+// `systemctl edit tgt`, Environment=...), each a decimal number; a value that is no number
+// in range adds a line to `bad` (for the log) and keeps the default:
+//   TGTPMEM_RDMA_HANDSHAKE_TIMEOUT_MS, TGTPMEM_RDMA_MAX_CONNECTIONS,
+//   TGTPMEM_RDMA_MAX_CONNECTIONS_PER_PEER, TGTPMEM_RDMA_MAX_UNADMITTED,
+//   TGTPMEM_RDMA_MAX_UNADMITTED_PER_PEER, TGTPMEM_RDMA_IDLE_PROBE_S (0: no probes),
+//   TGTPMEM_RDMA_COMPLETIONS_PER_TURN, TGTPMEM_RDMA_LOG_LINES_PER_PEER,
+//   TGTPMEM_RDMA_MAX_AUTH_FAILURES.
+// Read when a service starts (tgtd has one thread then).
+[[nodiscard]] Limits limits_from_environment(std::vector<std::string>& bad);
+// One more such variable, for a service's own limits.
+[[nodiscard]] std::optional<std::uint64_t> number_from_environment(const char* name,
+                                                                   std::uint64_t min,
+                                                                   std::uint64_t max,
+                                                                   std::vector<std::string>& bad);
 
 enum class Turn {
   kIdle,   // nothing left: wait for the completion fd
