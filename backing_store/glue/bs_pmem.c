@@ -142,10 +142,28 @@ static void bs_pmem_request(struct scsi_cmd *cmd)
 	};
 	struct tgtpmem_result res;
 
+	uint64_t suppressed = 0;
+
 	tgtpmem_execute(p->lun, &c, &res);
 	if (res.status != TGTPMEM_STATUS_GOOD) {
-		eprintf("bs_pmem: %s: opcode 0x%02x failed: key 0x%x asc 0x%04x\n",
-			cmd->dev->path, cmd->scb[0], res.sense_key, res.asc);
+		/* Rate-limited per LUN: an initiator must not be able to flood the log. */
+		if (tgtpmem_lun_log_allowed(p->lun, &suppressed)) {
+			if (suppressed)
+				eprintf("bs_pmem: %s: %" PRIu64 " more failed commands were not "
+					"logged\n", cmd->dev->path, suppressed);
+			if (res.lba_valid && res.info_valid)
+				eprintf("bs_pmem: %s: opcode 0x%02x, LBA %" PRIu64 ", %u blocks, "
+					"failed: key 0x%x asc 0x%04x, information %" PRIu64 "\n",
+					cmd->dev->path, cmd->scb[0], res.lba, res.blocks,
+					res.sense_key, res.asc, res.info);
+			else if (res.lba_valid)
+				eprintf("bs_pmem: %s: opcode 0x%02x, LBA %" PRIu64 ", %u blocks, "
+					"failed: key 0x%x asc 0x%04x\n", cmd->dev->path,
+					cmd->scb[0], res.lba, res.blocks, res.sense_key, res.asc);
+			else
+				eprintf("bs_pmem: %s: opcode 0x%02x failed: key 0x%x asc 0x%04x\n",
+					cmd->dev->path, cmd->scb[0], res.sense_key, res.asc);
+		}
 		report_flush_error(cmd->dev);
 	}
 	set_result(cmd, &res);

@@ -3,12 +3,16 @@
 // must never unwind into tgtd's C code.
 #include <cerrno>
 #include <array>
+#include <chrono>
+#include <mutex>
+#include <utility>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "atomic_layout.h"
+#include "cdb.h"
 #include "lun.h"
 #include "options.h"
 #include "pmem_medium.h"
@@ -27,6 +31,11 @@ struct tgtpmem_lun {
   int fd = -1;
   bool emulated = false;
   std::array<std::uint8_t, 16> uuid{};
+  // Log lines about failed commands: a one-minute window (tgtpmem_lun_log_allowed).
+  std::mutex log_mu;
+  std::chrono::steady_clock::time_point log_window{};
+  std::uint32_t log_lines = 0;
+  std::uint64_t log_suppressed = 0;
 };
 
 namespace {
@@ -199,6 +208,34 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   res->info_valid = r.info_valid;
   res->info = r.info;
   res->in_len = r.in_len;
+  res->lba_valid = 0;
+  res->lba = 0;
+  res->blocks = 0;
+  if (const auto e = tgt_pmem::bs::cdb::decode_extent(c.cdb)) {
+    res->lba_valid = 1;
+    res->lba = e->lba;
+    res->blocks = e->blocks;
+  }
+}
+
+int tgtpmem_lun_log_allowed(tgtpmem_lun* lun, std::uint64_t* suppressed) noexcept {
+  try {
+    std::lock_guard lock(lun->log_mu);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - lun->log_window >= std::chrono::minutes(1)) {
+      lun->log_window = now;
+      lun->log_lines = 0;
+    }
+    if (lun->log_lines >= TGTPMEM_LOG_LINES_PER_MINUTE) {
+      ++lun->log_suppressed;
+      return 0;
+    }
+    ++lun->log_lines;
+    if (suppressed) *suppressed = std::exchange(lun->log_suppressed, 0);
+    return 1;
+  } catch (...) {
+    return 0;
+  }
 }
 
 const char* tgtpmem_module_init(void) noexcept {

@@ -72,8 +72,9 @@ round() {  # round LABEL DURABILITY
   done
   "$PATTERN_IO" verify "$URL/3" 0 $BLOCKS $seed && pass "$label: the other LUN is served throughout" ||
     fail "$label: the other LUN lost data"
-  if grep -q "opcode 0x88 failed: key 0x3 asc 0x1100" "$LOG"; then
-    pass "$label: tgtd logged the failed READ"
+  # The line names the command's LBA and the first bad one (INFORMATION).
+  if grep -q "opcode 0x88, LBA $((KEPT_BLOCKS - 100)), 1000 blocks, failed: key 0x3 asc 0x1100, information $KEPT_BLOCKS" "$LOG"; then
+    pass "$label: tgtd logged the failed READ with its LBA and the first bad one"
   else
     fail "$label: no log line for the failed READ"
   fi

@@ -156,11 +156,23 @@ struct tgtpmem_result {
 	int info_valid;        /* the INFORMATION field is meaningful */
 	uint64_t info;         /* LBA of a medium error, offset of a miscompare */
 	uint32_t in_len;       /* bytes of Data-In produced */
+	int lba_valid;         /* the command addresses blocks: lba, blocks below */
+	uint64_t lba;
+	uint32_t blocks;
 };
 
 /* Executes one command synchronously; never fails otherwise than through *res. */
 void tgtpmem_execute(tgtpmem_lun *lun, const struct tgtpmem_cmd *cmd,
 		     struct tgtpmem_result *res) TGTPMEM_NOEXCEPT;
+
+/*
+ * Whether a line about a failed command of this LUN may be logged now: at most
+ * TGTPMEM_LOG_LINES_PER_MINUTE a minute per LUN, so that an initiator cannot flood tgtd's log.
+ * Returns 1 (log it; *suppressed then holds how many were not logged since the last one, to
+ * say so) or 0. Thread-safe (exec=threads).
+ */
+#define TGTPMEM_LOG_LINES_PER_MINUTE 20
+int tgtpmem_lun_log_allowed(tgtpmem_lun *lun, uint64_t *suppressed) TGTPMEM_NOEXCEPT;
 
 /*
  * Once, while tgtd has one thread (when the module registers): takes PMEM2_FORCE_GRANULARITY

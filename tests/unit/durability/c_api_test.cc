@@ -147,6 +147,26 @@ TEST_F(CApi, DurabilityThatDoesNotFitTheMediumIsRefused) {
   EXPECT_NE(std::string(err).find("would weaken it"), std::string::npos) << err;
 }
 
+// Issue 14: every failed command was logged, so an initiator could flood tgtd's log (reads of a
+// bad range, or out-of-range LBAs, in a loop). At most TGTPMEM_LOG_LINES_PER_MINUTE lines a
+// minute per LUN; the failed command's LBA is known for the line.
+TEST_F(CApi, FailedCommandLogLinesAreRateLimitedAndNameTheLba) {
+  open();
+  std::vector<std::uint8_t> c = testing::cdb16(op::kRead16, 1u << 30, 8);  // past the end
+  std::vector<std::uint8_t> in(8 * 512);
+  tgtpmem_cmd cmd{c.data(), 16, nullptr, 0, in.data(), static_cast<std::uint32_t>(in.size())};
+  tgtpmem_result r{};
+  tgtpmem_execute(lun_, &cmd, &r);
+  EXPECT_EQ(r.status, TGTPMEM_STATUS_CHECK_CONDITION);
+  EXPECT_EQ(r.lba_valid, 1);
+  EXPECT_EQ(r.lba, 1u << 30);
+  EXPECT_EQ(r.blocks, 8u);
+  int allowed = 0;
+  std::uint64_t suppressed = 0;
+  for (int i = 0; i < 100; ++i) allowed += tgtpmem_lun_log_allowed(lun_, &suppressed);
+  EXPECT_EQ(allowed, TGTPMEM_LOG_LINES_PER_MINUTE);
+}
+
 class CApiPush : public CApi, public ::testing::WithParamInterface<const char*> {};
 
 // A push-mode COMMIT over pages of a file that was truncated underneath: EIO, not a SIGBUS
