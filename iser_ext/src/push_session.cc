@@ -428,10 +428,10 @@ void Session::on_register(std::span<const std::byte> msg) {
   rdma::Result<std::unique_ptr<rdma::MemoryRegion>> mr =
       std::unexpected(std::make_error_code(std::errc::operation_not_supported));
   if (m->access & kWrite) {
-    mr = conn_->register_memory(base, m->length, access | rdma::kRemoteFlush);
+    mr = conn_->register_memory_at(base, m->length, access | rdma::kRemoteFlush, m->offset);
     flushable = mr.has_value();
   }
-  if (!mr) mr = conn_->register_memory(base, m->length, access);
+  if (!mr) mr = conn_->register_memory_at(base, m->length, access, m->offset);
   if (!mr) {
     // fsdax: the kernel refuses long-term pins of file-backed DAX memory (EOPNOTSUPP).
     const int e = mr.error().value();
@@ -443,7 +443,9 @@ void Session::on_register(std::span<const std::byte> msg) {
   }
   const std::uint32_t handle = next_handle_++;
   r.handle = handle;
-  r.addr = reinterpret_cast<std::uintptr_t>(base);
+  // Offset addressing: the client reaches LUN byte k at RDMA address k, and no address of
+  // tgtd's leaves it.
+  r.addr = m->offset;
   r.rkey = (*mr)->rkey();
   r.length = m->length;
   r.flags = flushable ? std::uint32_t{kRegionFlushable} : 0u;

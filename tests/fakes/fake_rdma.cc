@@ -34,9 +34,21 @@ struct LocalRegion {
   std::uint32_t lkey = 0;
   std::uint32_t rkey = 0;
   unsigned access = 0;
+  std::uint64_t iova = 0;  // where peers address byte 0 (register_memory: the address)
 
+  // Local access (an lkey and process addresses).
   [[nodiscard]] bool covers(std::uint64_t addr, std::uint64_t len) const {
-    const auto base = reinterpret_cast<std::uintptr_t>(data);
+    return within(reinterpret_cast<std::uintptr_t>(data), addr, len);
+  }
+  // A peer's access (an rkey and addresses from iova).
+  [[nodiscard]] bool covers_remote(std::uint64_t addr, std::uint64_t len) const {
+    return within(iova, addr, len);
+  }
+  // Where a peer's address lands (covers_remote(addr, ...) checked).
+  [[nodiscard]] std::byte* at_remote(std::uint64_t addr) const { return data + (addr - iova); }
+
+ private:
+  [[nodiscard]] bool within(std::uint64_t base, std::uint64_t addr, std::uint64_t len) const {
     return addr >= base && len <= size && addr - base <= size - len;
   }
 };
@@ -458,11 +470,11 @@ int FakePeer::peer_rdma_write(std::uint32_t rkey, std::uint64_t addr,
   if (s.connection == nullptr || s.error) return IBV_WC_RETRY_EXC_ERR;
   if (bytes.empty()) return IBV_WC_SUCCESS;
   auto* r = s.local_by_rkey(rkey);
-  if (r == nullptr || (r->access & rdma::kRemoteWrite) == 0 || !r->covers(addr, bytes.size())) {
+  if (r == nullptr || (r->access & rdma::kRemoteWrite) == 0 || !r->covers_remote(addr, bytes.size())) {
     s.enter_error();
     return IBV_WC_REM_ACCESS_ERR;
   }
-  std::memcpy(reinterpret_cast<std::byte*>(addr), bytes.data(), bytes.size());
+  std::memcpy(r->at_remote(addr), bytes.data(), bytes.size());
   return IBV_WC_SUCCESS;
 }
 
@@ -473,11 +485,11 @@ std::expected<std::vector<std::byte>, int> FakePeer::peer_rdma_read(std::uint32_
   if (s.connection == nullptr || s.error) return std::unexpected(IBV_WC_RETRY_EXC_ERR);
   if (len == 0) return std::vector<std::byte>();
   auto* r = s.local_by_rkey(rkey);
-  if (r == nullptr || (r->access & rdma::kRemoteRead) == 0 || !r->covers(addr, len)) {
+  if (r == nullptr || (r->access & rdma::kRemoteRead) == 0 || !r->covers_remote(addr, len)) {
     s.enter_error();
     return std::unexpected(IBV_WC_REM_ACCESS_ERR);
   }
-  const auto* p = reinterpret_cast<const std::byte*>(addr);
+  const std::byte* p = r->at_remote(addr);
   return std::vector<std::byte>(p, p + len);
 }
 
@@ -485,7 +497,7 @@ int FakePeer::peer_rdma_flush(std::uint32_t rkey, std::uint64_t addr, std::uint3
   QpState& s = *state_;
   if (s.connection == nullptr || s.error) return IBV_WC_RETRY_EXC_ERR;
   auto* r = s.local_by_rkey(rkey);
-  if (r == nullptr || (r->access & rdma::kRemoteFlush) == 0 || !r->covers(addr, len)) {
+  if (r == nullptr || (r->access & rdma::kRemoteFlush) == 0 || !r->covers_remote(addr, len)) {
     s.enter_error();
     return IBV_WC_REM_ACCESS_ERR;
   }
@@ -540,6 +552,11 @@ FakePeer FakeConnection::peer() const { return FakePeer(state_); }
 rdma::Result<std::unique_ptr<rdma::MemoryRegion>> FakeConnection::register_memory(void* addr,
                                                                                   std::size_t len,
                                                                                   unsigned access) {
+  return register_memory_at(addr, len, access, reinterpret_cast<std::uintptr_t>(addr));
+}
+
+rdma::Result<std::unique_ptr<rdma::MemoryRegion>> FakeConnection::register_memory_at(
+    void* addr, std::size_t len, unsigned access, std::uint64_t iova) {
   QpState& s = *state_;
   if (s.fail_registrations != 0) {
     const std::error_code ec = s.fail_registration;
@@ -554,6 +571,7 @@ rdma::Result<std::unique_ptr<rdma::MemoryRegion>> FakeConnection::register_memor
   r.lkey = fake_rdma_detail::next_key();
   r.rkey = fake_rdma_detail::next_key();
   r.access = access;
+  r.iova = iova;
   s.local_regions.push_back(r);
   s.registration_access.push_back(access);
   ++s.registrations;

@@ -185,6 +185,9 @@ class FakeConnection : public rdma::Connection {
 
   rdma::Result<std::unique_ptr<rdma::MemoryRegion>> register_memory(void* addr, std::size_t len,
                                                                     unsigned access) override;
+  // Peers' RDMA (peer_rdma_*) addresses the region from iova.
+  rdma::Result<std::unique_ptr<rdma::MemoryRegion>> register_memory_at(
+      void* addr, std::size_t len, unsigned access, std::uint64_t iova) override;
   rdma::Status post_recv(std::uint64_t wr_id, rdma::LocalBuffer buf) override;
   rdma::Status post_send(std::uint64_t wr_id, rdma::LocalBuffer buf) override;
   rdma::Status post_rdma_read(std::uint64_t wr_id, std::span<const rdma::LocalBuffer> dst,

@@ -40,6 +40,10 @@ class RecordingConnection : public rdma::Connection {
                                                                     unsigned access) override {
     return inner_->register_memory(addr, len, access);
   }
+  rdma::Result<std::unique_ptr<rdma::MemoryRegion>> register_memory_at(
+      void* addr, std::size_t len, unsigned access, std::uint64_t iova) override {
+    return inner_->register_memory_at(addr, len, access, iova);
+  }
   rdma::Status post_recv(std::uint64_t wr_id, LocalBuffer buf) override {
     return inner_->post_recv(wr_id, buf);
   }

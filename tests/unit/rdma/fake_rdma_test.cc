@@ -424,6 +424,31 @@ TEST_F(FakeRdma, PeerWritesAndReadsRegisteredMemory) {
   EXPECT_FALSE(peer.in_error());
 }
 
+TEST_F(FakeRdma, PeersAddressARegionRegisteredAtAnIovaFromThatIova) {
+  std::array<std::byte, 32> target{};
+  auto r = conn->register_memory_at(target.data(), target.size(), kRemoteWrite | kRemoteRead,
+                                    4096);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(peer.peer_rdma_write((*r)->rkey(), 4096 + 4, bytes({9, 8, 7})), IBV_WC_SUCCESS);
+  EXPECT_EQ(target[5], std::byte{8});
+  auto back = peer.peer_rdma_read((*r)->rkey(), 4096 + 4, 3);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, bytes({9, 8, 7}));
+  // Past the end from the iova, and the process address, are outside it.
+  EXPECT_EQ(peer.peer_rdma_write((*r)->rkey(), 4096 + 30, bytes({1, 2, 3})), IBV_WC_REM_ACCESS_ERR);
+  EXPECT_EQ(target[30], std::byte{0});
+}
+
+TEST_F(FakeRdma, AProcessAddressIsNoAddressOfARegionAtAnIova) {
+  std::array<std::byte, 32> target{};
+  auto r = conn->register_memory_at(target.data(), target.size(), kRemoteWrite, 0);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(peer.peer_rdma_write((*r)->rkey(), reinterpret_cast<std::uint64_t>(target.data()),
+                                 bytes({1})),
+            IBV_WC_REM_ACCESS_ERR);
+  EXPECT_EQ(target[0], std::byte{0});
+}
+
 TEST_F(FakeRdma, PeerAccessViolationsFailAndBreakTheQp) {
   std::array<std::byte, 32> target{};
   auto ro = conn->register_memory(target.data(), target.size(), kRemoteRead);

@@ -149,12 +149,20 @@ VerbsConnection::~VerbsConnection() {
 
 Result<std::unique_ptr<MemoryRegion>> VerbsConnection::register_memory(void* addr, std::size_t len,
                                                                        unsigned access) {
+  return register_memory_at(addr, len, access, reinterpret_cast<std::uintptr_t>(addr));
+}
+
+Result<std::unique_ptr<MemoryRegion>> VerbsConnection::register_memory_at(void* addr,
+                                                                          std::size_t len,
+                                                                          unsigned access,
+                                                                          std::uint64_t iova) {
   if (addr == nullptr || len == 0) return fail(std::errc::invalid_argument);
 #if !TGTPMEM_HAVE_IBV_WR_FLUSH
   if ((access & kRemoteFlush) != 0) return fail(std::errc::operation_not_supported);
 #endif
+  // ibv_reg_mr_iova with iova == addr is ibv_reg_mr (rdma-core implements one by the other).
   std::unique_ptr<ibv_mr, MrDeleter> mr(
-      ibv_reg_mr(pd_.get(), addr, len, static_cast<int>(to_ibv_access(access))));
+      ibv_reg_mr_iova(pd_.get(), addr, len, iova, static_cast<int>(to_ibv_access(access))));
   if (!mr) return fail(errno);
   try {
     return std::make_unique<VerbsMemoryRegion>(std::move(mr));

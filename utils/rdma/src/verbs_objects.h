@@ -124,6 +124,9 @@ class VerbsConnection : public Connection {
 
   Result<std::unique_ptr<MemoryRegion>> register_memory(void* addr, std::size_t len,
                                                         unsigned access) override;
+  Result<std::unique_ptr<MemoryRegion>> register_memory_at(void* addr, std::size_t len,
+                                                           unsigned access,
+                                                           std::uint64_t iova) override;
   Status post_recv(std::uint64_t wr_id, LocalBuffer buf) override;
   Status post_send(std::uint64_t wr_id, LocalBuffer buf) override;
   Status post_rdma_read(std::uint64_t wr_id, std::span<const LocalBuffer> dst,

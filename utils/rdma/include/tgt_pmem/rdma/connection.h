@@ -98,6 +98,12 @@ class Connection {
   // on this connection only. Errors: the errno of ibv_reg_mr (ENOMEM, EINVAL, EFAULT...).
   [[nodiscard]] virtual Result<std::unique_ptr<MemoryRegion>> register_memory(
       void* addr, std::size_t len, unsigned access) = 0;
+  // The same, for peers' one-sided access, with peers addressing the region from iova
+  // instead of its process address (ibv_reg_mr_iova): byte k of it is RemoteBuffer address
+  // iova + k. Memory exposed this way tells the peer nothing about this process's layout.
+  // Errors: as register_memory.
+  [[nodiscard]] virtual Result<std::unique_ptr<MemoryRegion>> register_memory_at(
+      void* addr, std::size_t len, unsigned access, std::uint64_t iova) = 0;
 
   // Work requests. Every one is signalled and reports one Completion with its wr_id.
   // Errors: the errno of ibv_post_* (ENOMEM when the queue is full, EINVAL).
