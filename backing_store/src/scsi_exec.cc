@@ -82,27 +82,42 @@ Result do_write(Lun& lun, const Command& c, const cdb::Extent& e, Sync sync) {
   return {};
 }
 
+// VERIFY with BYTCHK (SBC-3 5.33): compares the medium with the Data-Out, kVerifyChunkBytes
+// of the range loaded at a time, so that what a command holds does not grow with its range
+// (up to 2^32 blocks, for a Data-Out of one block with BYTCHK=11b). Chunks are met in LBA
+// order and the first miscompare or media error ends the command: the INFORMATION of a
+// MISCOMPARE is the same as for one whole-range compare, but a media error further on than a
+// miscompare is no longer reported in its place.
 Result do_verify(Lun& lun, const Command& c, const cdb::Extent& e) {
+  static_assert(kVerifyChunkBytes % 4096 == 0, "a chunk holds whole blocks of every size");
   const unsigned bytchk = (c.cdb[1] >> 1) & 0x3;
   if (bytchk == 0) return {};  // medium verification only: pmem has nothing more to check
   if (bytchk == 2) return check(key::kIllegalRequest, asc::kInvalidFieldInCdb);
   const std::uint32_t bs = lun.block_size();
-  auto data = load(lun, e.lba * bs, std::uint64_t{e.blocks} * bs);
-  if (!data) return data.error();
-  const std::byte* medium = data->data();
-  if (bytchk == 1) {
-    const std::uint64_t bytes = std::min<std::uint64_t>(std::uint64_t{e.blocks} * bs, c.out.size());
-    if (auto d = first_difference(c.out.data(), medium, bytes); d >= 0)
-      return check_with_info(key::kMiscompare, asc::kMiscompareDuringVerify,
-                             static_cast<std::uint64_t>(d));
-    return {};
-  }
   // BYTCHK=11b: every block is compared with the single block sent.
-  if (c.out.size() < bs) return check(key::kIllegalRequest, asc::kParameterListLengthError);
-  for (std::uint64_t b = 0; b < e.blocks; ++b)
-    if (auto d = first_difference(c.out.data(), medium + b * bs, bs); d >= 0)
-      return check_with_info(key::kMiscompare, asc::kMiscompareDuringVerify,
-                             b * bs + static_cast<std::uint64_t>(d));
+  if (bytchk == 3 && c.out.size() < bs)
+    return check(key::kIllegalRequest, asc::kParameterListLengthError);
+  const std::uint64_t start = e.lba * bs;
+  const std::uint64_t len = std::uint64_t{e.blocks} * bs;
+  // BYTCHK=01b: as much of the range as the Data-Out holds is compared; all of it is read.
+  const std::uint64_t compared = bytchk == 1 ? std::min<std::uint64_t>(len, c.out.size()) : len;
+  std::vector<std::byte> chunk(std::min(len, kVerifyChunkBytes));
+  for (std::uint64_t pos = 0; pos < len; pos += chunk.size()) {
+    const auto medium = std::span(chunk).first(std::min<std::uint64_t>(chunk.size(), len - pos));
+    if (!lun.load(start + pos, medium)) return read_failed();
+    if (pos >= compared) continue;
+    const std::uint64_t n = std::min<std::uint64_t>(medium.size(), compared - pos);
+    if (bytchk == 1) {
+      if (auto d = first_difference(c.out.data() + pos, medium.data(), n); d >= 0)
+        return check_with_info(key::kMiscompare, asc::kMiscompareDuringVerify,
+                               pos + static_cast<std::uint64_t>(d));
+      continue;
+    }
+    for (std::uint64_t b = 0; b < n; b += bs)
+      if (auto d = first_difference(c.out.data(), medium.data() + b, bs); d >= 0)
+        return check_with_info(key::kMiscompare, asc::kMiscompareDuringVerify,
+                               pos + b + static_cast<std::uint64_t>(d));
+  }
   return {};
 }
 

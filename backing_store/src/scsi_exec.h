@@ -31,4 +31,9 @@ struct Result {
 
 [[nodiscard]] Result execute(Lun& lun, const Command& cmd) noexcept;
 
+// VERIFY with BYTCHK loads its range at most this many bytes at a time: a whole range (up to
+// 2^32 blocks) would be one buffer of the range's size for a Data-Out of one block. A multiple
+// of every block size (512, 4096), so that a chunk holds whole blocks.
+inline constexpr std::uint64_t kVerifyChunkBytes = std::uint64_t{1} << 20;
+
 }  // namespace tgt_pmem::bs

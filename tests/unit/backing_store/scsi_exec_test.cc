@@ -2,7 +2,10 @@
 // SBC-3 semantics of the engine, on a memory medium.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine_fixture.h"
+#include "raw_layout.h"
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/flush/recording.h"
 
@@ -96,6 +99,136 @@ TEST_F(ScsiExec, VerifyBytchkComparesAndReportsTheOffset) {
   auto r = l_.run(cdb16(op::kVerify16, 0, 4, 0x02), diff);
   expect_sense(r, key::kMiscompare, asc::kMiscompareDuringVerify);
   EXPECT_EQ(r.info, 1500u);
+}
+
+// A raw layout that remembers the largest single load() asked of it: what one command holds
+// in memory at a time.
+class LoadSizeRecorder final : public bs::Layout {
+ public:
+  explicit LoadSizeRecorder(bs::Medium& m) : raw_(m) {}
+  std::uint64_t largest_load = 0;
+
+  std::string_view name() const noexcept override { return raw_.name(); }
+  std::uint64_t capacity() const noexcept override { return raw_.capacity(); }
+  std::uint32_t max_atomic_blocks() const noexcept override { return raw_.max_atomic_blocks(); }
+  flush::Status load(std::uint64_t offset, std::span<std::byte> dst) noexcept override {
+    largest_load = std::max<std::uint64_t>(largest_load, dst.size());
+    return raw_.load(offset, dst);
+  }
+  flush::Status store(std::uint64_t offset, std::span<const std::byte> src,
+                      bs::Sync sync) noexcept override {
+    return raw_.store(offset, src, sync);
+  }
+  flush::Status store_atomic(std::uint64_t offset,
+                             std::span<const std::byte> src) noexcept override {
+    return raw_.store_atomic(offset, src);
+  }
+  flush::Status store_repeated(std::uint64_t offset, std::uint64_t len,
+                               std::span<const std::byte> pattern,
+                               bs::Sync sync) noexcept override {
+    return raw_.store_repeated(offset, len, pattern, sync);
+  }
+  flush::Status deallocate(std::uint64_t offset, std::uint64_t len,
+                           bs::Sync sync) noexcept override {
+    return raw_.deallocate(offset, len, sync);
+  }
+  flush::Status sync() noexcept override { return raw_.sync(); }
+  std::expected<bs::Medium::Extent, std::error_code> extent_at(
+      std::uint64_t offset) const noexcept override {
+    return raw_.extent_at(offset);
+  }
+
+ private:
+  bs::RawLayout raw_;
+};
+
+// A LUN of several VERIFY chunks (the last one partial for a range starting at LBA 1), its
+// layout recording load sizes.
+class VerifyChunks : public ::testing::Test {
+ protected:
+  static constexpr std::uint64_t kChunk = bs::kVerifyChunkBytes;
+  static constexpr std::uint32_t kBs = 512;
+  static constexpr std::uint64_t kSize = 4 * kChunk;
+  static constexpr std::uint64_t kBlocks = kSize / kBs;
+
+  VerifyChunks() : mem_(kSize) {
+    auto m = std::make_unique<MemoryMedium>(mem_, flusher_);
+    auto layout = std::make_unique<LoadSizeRecorder>(*m);
+    layout_ = layout.get();
+    lun_ = std::make_unique<bs::Lun>(std::move(m), std::move(layout), kBs);
+  }
+  bs::Result run(const std::vector<std::uint8_t>& c, std::span<const std::byte> out) {
+    return bs::execute(*lun_, {c, out, {}});
+  }
+  // Every block of the LUN holds `block`.
+  void fill(std::span<const std::byte> block) {
+    for (std::uint64_t b = 0; b < kBlocks; ++b)
+      std::memcpy(mem_.data() + b * kBs, block.data(), kBs);
+  }
+
+  flush::RecordingFlusher flusher_;
+  std::vector<std::byte> mem_;
+  LoadSizeRecorder* layout_;
+  std::unique_ptr<bs::Lun> lun_;
+};
+
+// Catches: VERIFY loading its whole range into one buffer (up to 2^32 blocks for one command
+// whose Data-Out is a single block: 256 MiB and more held at once by BYTCHK=11b).
+TEST_F(VerifyChunks, ByteCheckOfOneBlockLoadsABoundedAmountAtATime) {
+  const auto block = pattern(kBs, 20);
+  fill(block);
+  ASSERT_TRUE(run(cdb16(op::kVerify16, 0, kBlocks, 0x06), block).good());
+  EXPECT_GT(layout_->largest_load, 0u);
+  EXPECT_LE(layout_->largest_load, kChunk) << "BYTCHK=11b over " << kSize << " bytes";
+
+  layout_->largest_load = 0;
+  std::vector<std::byte> whole(mem_);
+  ASSERT_TRUE(run(cdb16(op::kVerify16, 0, kBlocks, 0x02), whole).good());
+  EXPECT_LE(layout_->largest_load, kChunk) << "BYTCHK=01b over " << kSize << " bytes";
+}
+
+// Catches: a chunked compare that reports the offset within the chunk, or from the chunk's
+// start, or misses a difference in a later or in a partial last chunk (BYTCHK=01b: the offset
+// of the first differing byte in the Data-Out).
+TEST_F(VerifyChunks, ByteCheckFindsDifferencesInLaterChunks) {
+  const std::uint64_t lba = 1, blocks = kBlocks - 1;
+  std::vector<std::byte> data = pattern(kSize, 21);
+  std::memcpy(mem_.data(), data.data(), kSize);
+  std::vector<std::byte> out(data.begin() + kBs, data.end());
+  ASSERT_TRUE(run(cdb16(op::kVerify16, lba, blocks, 0x02), out).good());
+
+  for (const std::uint64_t at : {kChunk + 700, out.size() - 1}) {
+    auto diff = out;
+    diff[at] ^= std::byte{0x10};
+    auto r = run(cdb16(op::kVerify16, lba, blocks, 0x02), diff);
+    expect_sense(r, key::kMiscompare, asc::kMiscompareDuringVerify);
+    EXPECT_TRUE(r.info_valid);
+    EXPECT_EQ(r.info, at);
+  }
+  // Two differences: the first is reported.
+  auto diff = out;
+  diff[3 * kChunk + 5] ^= std::byte{1};
+  diff[kChunk - 1] ^= std::byte{1};
+  auto r = run(cdb16(op::kVerify16, lba, blocks, 0x02), diff);
+  expect_sense(r, key::kMiscompare, asc::kMiscompareDuringVerify);
+  EXPECT_EQ(r.info, kChunk - 1);
+}
+
+// Catches: BYTCHK=11b reporting the offset within the block or within the chunk instead of
+// from the start of the range, or missing a block of a later or of the partial last chunk.
+TEST_F(VerifyChunks, OneBlockCheckFindsDifferencesInLaterChunks) {
+  const std::uint64_t lba = 1, blocks = kBlocks - 1;
+  const auto block = pattern(kBs, 22);
+  fill(block);
+  for (const std::uint64_t at : {kChunk + 3 * kBs + 17, kSize - 1}) {
+    mem_[at] ^= std::byte{0x04};
+    auto r = run(cdb16(op::kVerify16, lba, blocks, 0x06), block);
+    expect_sense(r, key::kMiscompare, asc::kMiscompareDuringVerify);
+    EXPECT_TRUE(r.info_valid);
+    EXPECT_EQ(r.info, at - lba * kBs);
+    mem_[at] ^= std::byte{0x04};
+  }
+  EXPECT_TRUE(run(cdb16(op::kVerify16, lba, blocks, 0x06), block).good());
 }
 
 TEST_F(ScsiExec, OrWriteOrsIntoTheMedium) {
