@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "push_runner.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -49,14 +52,31 @@ std::expected<std::vector<std::byte>, std::string> read_file(const std::string& 
   return out;
 }
 
+// Creates or truncates path and writes bytes to it. A symbolic link at path is not followed
+// (O_NOFOLLOW): in a shared directory another user could plant one to have the tool overwrite,
+// or create, a file of their choosing with our rights. An existing regular file is
+// overwritten, as the man page says of out: and save-handle:.
 std::expected<void, std::string> write_file(const std::string& path,
                                             std::span<const std::byte> bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return std::unexpected("cannot create " + path + ": " + std::strerror(errno));
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) return std::unexpected("cannot write " + path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd < 0 && errno == ELOOP)
+    return std::unexpected("cannot create " + path +
+                           ": a symbolic link, not followed (remove it, or give the path it "
+                           "points to)");
+  if (fd < 0) return std::unexpected("cannot create " + path + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return std::unexpected("cannot write " + path + ": " + std::strerror(err));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0)
+    return std::unexpected("cannot write " + path + ": " + std::strerror(errno));
   return {};
 }
 

@@ -129,10 +129,14 @@ must_push --target "$iqn_chap" --chap-user pushuser --chap-secret wrong-secret-9
 must_push --target "$iqn_chap" --chap-user pushuser --chap-secret pushsecret1234 register:0:4K:rw unregister:h0
 (umask 077 && echo pushsecret1234 > "$W/chap-secret")
 must_push --target "$iqn_chap" --chap-user pushuser --chap-secret-file "$W/chap-secret" register:0:4K:rw unregister:h0
-echo wrong-secret-99 > "$W/chap-wrong"
+(umask 077 && echo wrong-secret-99 > "$W/chap-wrong")
 must_push --target "$iqn_chap" --chap-user pushuser --chap-secret-file "$W/chap-wrong" --expect-connect refused
 push --target "$iqn_chap" --chap-user pushuser --chap-secret-file "$W/no-such-file"
 [[ $? == 2 ]] || fail "tgtpmem-push with a missing --chap-secret-file did not exit 2 (push.log)"
+# The right secret in a file that others may read is refused before connecting.
+(umask 022 && echo pushsecret1234 > "$W/chap-open")
+push --target "$iqn_chap" --chap-user pushuser --chap-secret-file "$W/chap-open" register:0:4K:rw
+[[ $? == 2 ]] || fail "tgtpmem-push with a group/world-readable secret file did not exit 2"
 # The refused write past the region's end (LUN bytes 64K..68K of a zeroed NVDIMM) left
 # nothing behind.
 must_push register:0:128K:r read:h0:64K:4K:out:"$W/after" unregister:h0

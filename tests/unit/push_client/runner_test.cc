@@ -120,6 +120,48 @@ TEST_F(PushRunner, FilesInAndOut) {
   EXPECT_EQ(back, "hello, persistent world");
 }
 
+// Catches: an output file opened through a symbolic link planted at its path (in a shared
+// directory such as /tmp, another user's link would make the tool overwrite, or create, a file
+// of the link's choosing with the tool user's rights).
+TEST_F(PushRunner, OutputFilesDoNotFollowASymbolicLink) {
+  const std::string victim = file("victim"), out = file("out.bin"), h = file("h0");
+  {
+    std::ofstream f(victim, std::ios::binary);
+    f << "keep me";
+  }
+  ASSERT_EQ(::symlink(victim.c_str(), out.c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), h.c_str()), 0);
+  EXPECT_FALSE(run({"register:0:4k:rw", "read:h0:0:16:out:" + out}));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("FAILED"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find(out + ": a symbolic link"), std::string::npos) << lines[1];
+  EXPECT_FALSE(run({"register:0:4k:rw", "save-handle:h0:" + h}));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find(h + ": a symbolic link"), std::string::npos) << lines[1];
+  std::ifstream f(victim, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()),
+            "keep me");
+
+  // A dangling link would have the file created where it points.
+  const std::string created = file("created"), dangling = file("dangling");
+  ASSERT_EQ(::symlink(created.c_str(), dangling.c_str()), 0);
+  EXPECT_FALSE(run({"register:0:4k:rw", "read:h0:0:16:out:" + dangling}));
+  EXPECT_NE(lines.back().find(dangling + ": a symbolic link"), std::string::npos) << lines.back();
+  EXPECT_NE(::access(created.c_str(), F_OK), 0) << "created through the link";
+
+  // An existing regular file is overwritten, as before.
+  const std::string again = file("again");
+  {
+    std::ofstream g(again, std::ios::binary);
+    g << "a longer old content than the new one";
+  }
+  ASSERT_TRUE(run({"register:0:4k:rw", "write:h0:0:pattern:3:8", "read:h0:0:8:out:" + again}))
+      << lines.back();
+  std::ifstream g(again, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(g), std::istreambuf_iterator<char>()).size(),
+            8u);
+}
+
 TEST_F(PushRunner, ASavedHandleDrivesARawWrite) {
   const std::string h = file("h0");
   // The same connection may use it (its rkey is valid here)...
