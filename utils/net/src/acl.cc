@@ -3,8 +3,8 @@
 
 #include <arpa/inet.h>
 
-#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +24,61 @@ std::string peer_ip(std::string_view peer) {
   return std::string(peer);
 }
 
+// A prefix length: 0 to max in decimal digits only, no sign, blank or leading zero (tgt reads
+// prefixes with strtoul(.., 0), where "010" is octal 8 and "08" is 0: such an entry is refused
+// rather than read as one of two things).
+std::optional<int> parse_prefix(std::string_view text, int max) {
+  if (text.empty() || text.size() > 3 || (text.size() > 1 && text.front() == '0'))
+    return std::nullopt;
+  int v = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v > max) return std::nullopt;
+  return v;
+}
+
+struct Entry {
+  int family;
+  unsigned char addr[16];
+  int prefix;  // bits compared
+};
+
+// ADDRESS, ADDRESS/PREFIX, [ADDRESS] or [ADDRESS]/PREFIX, the forms tgt's iSCSI matcher
+// (usr/iscsi/target.c, ip_match) takes; anything else is nullopt.
+std::optional<Entry> parse_entry(std::string_view e) {
+  std::string_view address = e, prefix;
+  bool has_prefix = false;
+  if (!e.empty() && e.front() == '[') {
+    const auto close = e.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    address = e.substr(1, close - 1);
+    const std::string_view rest = e.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != '/') return std::nullopt;  // "[::1]:3260", "[::1]x"
+      prefix = rest.substr(1);
+      has_prefix = true;
+    }
+  } else if (const auto slash = e.find('/'); slash != std::string_view::npos) {
+    address = e.substr(0, slash);
+    prefix = e.substr(slash + 1);
+    has_prefix = true;
+  }
+  Entry out{};
+  out.family = address.find(':') != std::string_view::npos ? AF_INET6 : AF_INET;
+  const int bits = out.family == AF_INET6 ? 128 : 32;
+  // inet_pton refuses anything but one plain address: brackets, blanks, a '/' left over.
+  if (inet_pton(out.family, std::string(address).c_str(), out.addr) != 1) return std::nullopt;
+  out.prefix = bits;
+  if (has_prefix) {
+    const auto p = parse_prefix(prefix, bits);
+    if (!p) return std::nullopt;
+    out.prefix = *p;
+  }
+  return out;
+}
+
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) int tgtpmem_acl_address_match(
@@ -31,28 +86,15 @@ extern "C" __attribute__((visibility("default"))) int tgtpmem_acl_address_match(
   if (entry == nullptr || peer == nullptr) return 0;
   try {
     if (std::strcmp(entry, "ALL") == 0) return 1;
-    std::string e(entry);
-    std::string prefix_text;
-    if (const auto slash = e.find('/'); slash != std::string::npos) {
-      prefix_text = e.substr(slash + 1);
-      e.resize(slash);
-    }
-    const std::string ip = peer_ip(peer);
-    const int family = e.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-    const int bits = family == AF_INET6 ? 128 : 32;
-    unsigned char a[16] = {}, b[16] = {};
-    if (inet_pton(family, e.c_str(), a) != 1 || inet_pton(family, ip.c_str(), b) != 1) return 0;
-    int prefix = bits;
-    if (!prefix_text.empty()) {
-      char* end = nullptr;
-      const long v = std::strtol(prefix_text.c_str(), &end, 10);
-      if (*end != '\0' || v < 0 || v > bits) return 0;
-      prefix = static_cast<int>(v);
-    }
+    const auto e = parse_entry(entry);
+    if (!e) return 0;
+    unsigned char b[16] = {};
+    if (inet_pton(e->family, peer_ip(peer).c_str(), b) != 1) return 0;
+    int prefix = e->prefix;
     for (int i = 0; prefix > 0; ++i, prefix -= 8) {
       const unsigned char mask =
           prefix >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - prefix));
-      if ((a[i] & mask) != (b[i] & mask)) return 0;
+      if ((e->addr[i] & mask) != (b[i] & mask)) return 0;
     }
     return 1;
   } catch (...) {

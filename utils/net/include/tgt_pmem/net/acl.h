@@ -15,8 +15,17 @@ extern "C" {
 #endif
 
 /*
- * 1 if entry ("ALL", an IPv4/IPv6 address, or ADDRESS/PREFIX) admits peer ("a.b.c.d:port",
- * "[v6]:port" or a bare address), else 0 (also for anything unparsable).
+ * 1 if entry admits peer ("a.b.c.d:port", "[v6]:port" or a bare address), else 0.
+ * entry takes the forms tgt's iSCSI matcher takes (usr/iscsi/target.c, ip_match):
+ *   ALL                      everyone
+ *   ADDRESS, [ADDRESS]       one IPv4 or IPv6 address, in brackets or not
+ *   ADDRESS/N, [ADDRESS]/N   the peers whose first N bits are ADDRESS's: "10.0.0.0/8",
+ *                            "[2001:db8::]/32" (as tgt writes IPv6), "2001:db8::/32"
+ * N is decimal digits only, 0..32 (IPv4) or 0..128 (IPv6), without sign, blank or leading
+ * zero: tgt reads it with strtoul(.., 0), where "010" is 8 (octal) and "08" is 0 (everyone),
+ * so such an entry is refused rather than read differently from tgt. Unlike tgt, /32 and /128
+ * are accepted (tgt admits nobody with them), and nothing may follow "]" but "/N".
+ * A malformed entry, or a peer that does not parse, gives 0: it admits nobody.
  */
 int tgtpmem_acl_address_match(const char *entry, const char *peer) TGTPMEM_NET_NOEXCEPT;
 
