@@ -7,7 +7,8 @@
 #include <chrono>
 #include <cerrno>
 #include <cstring>
-#include <string.h>  // explicit_bzero
+
+#include "tgt_pmem/bytes/wipe.h"
 
 namespace tgt_pmem::push {
 namespace {
@@ -17,13 +18,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kRecvTag = 1ull << 32;
 constexpr std::uint64_t kSendTag = 2ull << 32;
 constexpr std::uint32_t kSendSlots = 2;  // one reply in flight while the next is built
-
-bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
-  if (a.size() != b.size()) return false;
-  std::uint8_t diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= a[i] ^ b[i];
-  return diff == 0;
-}
 
 }  // namespace
 
@@ -352,16 +346,12 @@ void Session::on_chap(std::span<const std::byte> msg) {
     fail(std::string("malformed CHAP_RESPONSE: ") + std::string(to_string(c.error())));
     return;
   }
+  // The secret is wiped as soon as it was used, before its memory goes back to the heap (or
+  // the stack frame is left); chap_verify wipes the expected response it computed.
   auto secret = host_.chap_secret(tid_, c->user);
-  bool ok = false;
-  if (secret) {
-    auto expected = chap_response(chap_id_, *secret, chap_challenge_);
-    ok = constant_time_equal(expected, c->response);
-    // No copy of the secret, or of what it gives, outlives the check.
-    ::explicit_bzero(secret->data(), secret->size());
-    ::explicit_bzero(expected.data(), expected.size());
-  }
-  ::explicit_bzero(chap_challenge_.data(), chap_challenge_.size());  // one attempt only
+  const bool ok = secret && chap_verify(chap_id_, *secret, chap_challenge_, c->response);
+  if (secret) bytes::wipe(*secret);
+  bytes::wipe(chap_challenge_.data(), chap_challenge_.size());  // one attempt only
   if (!ok) {
     ConnectReply r;
     r.request_id = c->request_id;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "push_service.h"
+#include "tgt_pmem/bytes/wipe.h"
 #include "tgt_pmem/push/service.h"
 
 namespace {
@@ -32,11 +33,14 @@ class HostOps final : public tgt_pmem::push::PushHost {
   std::optional<std::string> chap_secret(int tid, const std::string& user) override {
     char secret[256];
     if (ops_.chap_secret(ops_.ctx, tid, user.c_str(), secret, sizeof(secret)) != 0) {
+      tgt_pmem::bytes::wipe(secret, sizeof(secret));  // a host may have written part of it
       return std::nullopt;
     }
     secret[sizeof(secret) - 1] = 0;
-    std::string s(secret);
-    std::memset(secret, 0, sizeof(secret));
+    // Made in the returned object itself: a string moved into an optional would leave a
+    // short secret's characters in its in-object buffer here. The caller wipes it.
+    std::optional<std::string> s(std::in_place, secret);
+    tgt_pmem::bytes::wipe(secret, sizeof(secret));
     return s;
   }
   void log(bool error, const std::string& message) override {
