@@ -80,8 +80,20 @@ TEST(AclAddressMatch, MalformedPrefixesAdmitNobody) {
     EXPECT_EQ(tgtpmem_acl_address_match(entry, "[::]:1"), 0) << entry;
   // The well-formed neighbours of those do match.
   EXPECT_EQ(tgtpmem_acl_address_match("10.0.0.0/8", "10.1.2.3:1"), 1);
-  EXPECT_EQ(tgtpmem_acl_address_match("10.0.0.0/0", "10.1.2.3:1"), 1);
+  EXPECT_EQ(tgtpmem_acl_address_match("0.0.0.0/0", "10.1.2.3:1"), 1);
   EXPECT_EQ(tgtpmem_acl_address_match("10.1.2.3/32", "10.1.2.3:1"), 1);
   EXPECT_EQ(tgtpmem_acl_address_match("::/0", "[::1]:1"), 1);
   EXPECT_EQ(tgtpmem_acl_address_match("::1/128", "[::1]:1"), 1);
+}
+
+// tgt's IPv4 matcher admits nobody with an entry whose address has bits past its prefix;
+// ours admitted the whole /24 for "192.0.2.1/24", more over push mode and SRP than over iSCSI.
+TEST(AclAddressMatch, Ipv4HostBitsPastThePrefixAdmitNobodyAsInTgt) {
+  EXPECT_EQ(tgtpmem_acl_address_match("192.0.2.1/24", "192.0.2.1:1"), 0);
+  EXPECT_EQ(tgtpmem_acl_address_match("192.0.2.1/24", "192.0.2.77:1"), 0);
+  EXPECT_EQ(tgtpmem_acl_address_match("192.0.2.0/24", "192.0.2.77:1"), 1);
+  EXPECT_EQ(tgtpmem_acl_address_match("192.0.2.128/25", "192.0.2.200:1"), 1);
+  EXPECT_EQ(tgtpmem_acl_address_match("10.0.0.0/0", "192.0.2.200:1"), 0);
+  // IPv6: tgt ignores them (netmask_match_v6), and so do we.
+  EXPECT_EQ(tgtpmem_acl_address_match("[2001:db8::1]/32", "[2001:db8:0:1::5]:1"), 1);
 }

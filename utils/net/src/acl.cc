@@ -76,6 +76,13 @@ std::optional<Entry> parse_entry(std::string_view e) {
     if (!p) return std::nullopt;
     out.prefix = *p;
   }
+  // tgt admits nobody with an IPv4 entry that has bits set past its prefix ("192.0.2.1/24";
+  // netmask_match_v4), and its IPv6 matcher ignores them: the same here, so that one entry
+  // admits the same peers over iSCSI as over push mode and SRP.
+  if (out.family == AF_INET) {
+    for (int bit = out.prefix; bit < bits; ++bit)
+      if (out.addr[bit / 8] & (0x80 >> (bit % 8))) return std::nullopt;
+  }
   return out;
 }
 

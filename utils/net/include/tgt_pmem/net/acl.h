@@ -25,6 +25,8 @@ extern "C" {
  * zero: tgt reads it with strtoul(.., 0), where "010" is 8 (octal) and "08" is 0 (everyone),
  * so such an entry is refused rather than read differently from tgt. Unlike tgt, /32 and /128
  * are accepted (tgt admits nobody with them), and nothing may follow "]" but "/N".
+ * As with tgt, an IPv4 entry with bits set past N ("192.0.2.1/24") admits nobody, and an
+ * IPv6 entry's bits past N are ignored.
  * A malformed entry, or a peer that does not parse, gives 0: it admits nobody.
  */
 int tgtpmem_acl_address_match(const char *entry, const char *peer) TGTPMEM_NET_NOEXCEPT;
