@@ -70,7 +70,16 @@ struct tgtpmem_srp {
         host(ops),
         runtime(loop, "srp", tgt_pmem::rdma_host::limits_from_environment(bad_settings)),
         service(host, runtime, config_from_environment()) {
-    for (const auto& b : bad_settings) loop.log(true, "srp: " + b);
+    // Data buffers (registered memory) of commands in flight: per channel and in all. A
+    // channel's must hold one command's largest transfer.
+    auto& b = service.buffers();
+    if (auto mib = tgt_pmem::rdma_host::number_from_environment(
+            "TGTPMEM_SRP_MAX_BUFFERED_PER_CHANNEL_MIB", 16, 1ull << 30, bad_settings))
+      b.max_per_channel = *mib << 20;
+    if (auto mib = tgt_pmem::rdma_host::number_from_environment(
+            "TGTPMEM_SRP_MAX_BUFFERED_TOTAL_MIB", 16, 1ull << 30, bad_settings))
+      b.max_total = *mib << 20;
+    for (const auto& bad : bad_settings) loop.log(true, "srp: " + bad);
   }
 
   // TGTPMEM_SRP_TRACE=1 in tgtd's environment logs every IU, work request and completion.

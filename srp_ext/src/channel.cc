@@ -102,14 +102,15 @@ struct Channel::PendingWork {
 Channel& Channel::of(void* cookie) noexcept { return *static_cast<Slot*>(cookie)->channel; }
 
 Channel::Channel(std::unique_ptr<rdma::Connection> conn, ScsiHost& host, Nexus& nexus,
-                 const ChannelConfig& config)
-    : conn_(std::move(conn)), host_(host), nexus_(nexus), config_(config) {
+                 const ChannelConfig& config, BufferBudget& budget)
+    : conn_(std::move(conn)), host_(host), nexus_(nexus), config_(config), budget_(budget) {
   conn_->user = this;
   ++nexus_.channels;
 }
 
 Channel::~Channel() {
   // Slots (and their registrations) go before recv/rsp registrations, all before conn_.
+  for (auto& s : slots_) drop_data(*s);
   slots_.clear();
   rsp_mr_.reset();
   recv_mr_.reset();
@@ -218,23 +219,43 @@ void Channel::release_slot(Slot& slot) {
   slot.in_desc.clear();
   slot.reads_outstanding = 0;
   slot.rdma_failed = false;
-  // Large buffers are not kept: a burst of 16 MiB commands must not pin memory forever.
-  if (slot.data.capacity > (1u << 20)) slot.data.reset();
+  // Large buffers are not kept: a burst of 16 MiB commands must not pin memory forever; nor
+  // any while the service holds half its budget (BufferBudget).
+  if (slot.data.capacity > (1u << 20) || budget_.total > budget_.max_total / 2) drop_data(slot);
   free_slots_.push_back(&slot);
+}
+
+void Channel::drop_data(Slot& slot) {
+  held_ -= slot.data.capacity;
+  budget_.total -= slot.data.capacity;
+  slot.data.reset();
 }
 
 bool Channel::ensure_data_buffer(Slot& slot, std::uint64_t len) {
   if (len <= slot.data.capacity) return true;
   std::size_t cap = 64 * 1024;
   while (cap < len) cap *= 2;
-  slot.data.reset();
+  drop_data(slot);
+  const auto fits = [&] {
+    return held_ + cap <= budget_.max_per_channel && budget_.total + cap <= budget_.max_total;
+  };
+  if (!fits()) {
+    // The buffers this channel keeps for reuse go first.
+    for (Slot* idle : free_slots_) drop_data(*idle);
+    if (!fits()) {
+      ++budget_.busy;
+      return false;
+    }
+  }
   void* p = std::aligned_alloc(4096, cap);
   if (p == nullptr) return false;
   slot.data.data = static_cast<std::byte*>(p);
   slot.data.capacity = cap;
+  held_ += cap;
+  budget_.total += cap;
   auto mr = conn_->register_memory(p, cap, rdma::kLocalWrite);
   if (!mr) {
-    slot.data.reset();
+    drop_data(slot);
     return false;
   }
   slot.data.mr = std::move(*mr);
@@ -460,7 +481,8 @@ void Channel::handle_command(std::span<const std::byte> iu) {
     return;
   }
   if (!ensure_data_buffer(*slot, slot->out_len + slot->in_len)) {
-    // Out of memory for this command: the initiator may retry (SAM BUSY).
+    // Out of memory, or over the buffer budget, for this command: the initiator may retry
+    // (SAM BUSY).
     Response rsp;
     rsp.tag = slot->tag;
     rsp.status = kBusy;

@@ -50,6 +50,18 @@ struct ChannelConfig {
   bool trace = false;                   // log every IU, work request and completion
 };
 
+// The data buffers of every channel of a service, registered (pinned) while they exist: an
+// admitted initiator sending 128 WRITEs of 16 MiB on each of 32 channels would otherwise make
+// tgtd pin 64 GiB. A command whose buffer does not fit is answered BUSY (SAM), and the
+// initiator retries it. Buffers of finished commands (up to 1 MiB each) are kept for reuse
+// only while less than half of max_total is held, so that kept buffers never starve others.
+struct BufferBudget {
+  std::uint64_t max_per_channel = 256ull << 20;
+  std::uint64_t max_total = 2ull << 30;
+  std::uint64_t total = 0;  // held now, by all channels
+  std::uint64_t busy = 0;   // commands answered BUSY for want of buffer
+};
+
 // A link of the SRP service's runtime (tgt_pmem/rdma_host/runtime.h); admitted from the start,
 // since an SRP login is decided before the connection is accepted.
 class Channel final : public rdma_host::Link {
@@ -57,7 +69,7 @@ class Channel final : public rdma_host::Link {
   enum class State { kLive, kClosing, kDisconnected };
 
   Channel(std::unique_ptr<rdma::Connection> conn, ScsiHost& host, Nexus& nexus,
-          const ChannelConfig& config);
+          const ChannelConfig& config, BufferBudget& budget);
   ~Channel() override;
 
   // Registers the buffers and posts every receive. Errors: the registration/post failure;
@@ -110,6 +122,7 @@ class Channel final : public rdma_host::Link {
   Slot* take_slot();
   void release_slot(Slot& slot);
   [[nodiscard]] bool ensure_data_buffer(Slot& slot, std::uint64_t len);
+  void drop_data(Slot& slot);  // frees its data buffer, and gives the budget its bytes back
 
   // Members in creation order; they are destroyed in reverse: every MemoryRegion before
   // the connection that registered it.
@@ -117,6 +130,8 @@ class Channel final : public rdma_host::Link {
   ScsiHost& host_;
   Nexus& nexus_;
   ChannelConfig config_;
+  BufferBudget& budget_;
+  std::uint64_t held_ = 0;  // bytes of this channel's data buffers
   State state_ = State::kLive;
   std::vector<std::byte> recv_mem_;
   std::unique_ptr<rdma::MemoryRegion> recv_mr_;

@@ -184,7 +184,7 @@ Channel* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
     host_.log(true, "srp: accepting the login from " + peer + " failed: " + conn.error().message());
     return nullptr;
   }
-  auto channel = std::make_unique<Channel>(std::move(*conn), host_, nexus, cfg);
+  auto channel = std::make_unique<Channel>(std::move(*conn), host_, nexus, cfg, buffers_);
   Channel* ch = channel.get();
   runtime_.add(*ch);  // numbers it, watches its completion queue
   const std::uint64_t id = ch->id();

@@ -63,6 +63,8 @@ class Service final : public rdma_host::Protocol {
   [[nodiscard]] std::optional<PortId> initiator_of(int tid, std::uint64_t itn_id) const;
   [[nodiscard]] std::size_t channel_count() const { return channels_.size(); }
   [[nodiscard]] std::size_t nexus_count() const { return nexuses_.size(); }
+  // The data buffers of all channels (limits included).
+  [[nodiscard]] BufferBudget& buffers() noexcept { return buffers_; }
   [[nodiscard]] const std::map<std::uint64_t, std::unique_ptr<Channel>>& channels() const {
     return channels_;
   }
@@ -77,6 +79,7 @@ class Service final : public rdma_host::Protocol {
   std::uint64_t next_itn_id_ = 1;
   // (tid, initiator port ID) -> nexus. Channels point into it: nodes of a map are stable.
   std::map<std::pair<int, PortId>, Nexus> nexuses_;
+  BufferBudget buffers_;  // before the channels: they refer to it
   std::map<std::uint64_t, std::unique_ptr<Channel>> channels_;
 };
 

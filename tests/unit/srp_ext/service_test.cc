@@ -370,6 +370,60 @@ TEST_F(SrpService, NoResponseBeforeTheHostCompletes) {
   EXPECT_EQ(peer.take_sent().size(), 1u);
 }
 
+// Issue 14: every command in flight had its data buffer registered (pinned), up to 16 MiB
+// each: 128 credits on each of 32 channels let one admitted initiator make tgtd pin 64 GiB.
+// Buffers are now budgeted per channel and in all; a command over budget is answered BUSY.
+TEST_F(SrpService, DataBuffersStayWithinTheBudgetOverBudgetIsBusy) {
+  service.buffers().max_per_channel = 1 << 20;
+  service.buffers().max_total = (1 << 20) + (512 << 10);
+  host.defer = true;
+  FakePeer a = login(login_request(kTid, kNodeGuid, 0x80, 8260, 0x01));
+  FakePeer b = login(login_request(kTid, kNodeGuid, 0x80, 8260, 0x02));
+  a.set_auto_complete(true);
+  b.set_auto_complete(true);
+  std::uint64_t tag = 1;
+  auto read_512k = [&](FakePeer& p) {
+    const auto dst = p.add_region(512 << 10, rdma::kRemoteWrite);
+    Bytes rd = command(tag++, 0x28, 0, 1024);
+    add_direct(rd, false, dst, 512 << 10);
+    EXPECT_TRUE(p.deliver(bytes(rd)));
+    pump();
+  };
+  auto busy_answers = [](FakePeer& p) {
+    int n = 0;
+    for (const auto& m : p.take_sent()) n += parse_rsp(m).status == 0x08;
+    return n;
+  };
+  read_512k(a);
+  read_512k(a);
+  EXPECT_EQ(busy_answers(a), 0);
+  read_512k(a);  // the channel's 1 MiB is taken
+  EXPECT_EQ(busy_answers(a), 1);
+  read_512k(b);
+  EXPECT_EQ(busy_answers(b), 0);
+  read_512k(b);  // the service's 1.5 MiB is taken
+  EXPECT_EQ(busy_answers(b), 1);
+  EXPECT_EQ(host.held.size(), 3u);
+  EXPECT_EQ(service.buffers().total, (1u << 20) + (512u << 10));
+  EXPECT_EQ(service.buffers().busy, 2u);
+
+  host.complete_held();
+  pump();
+  EXPECT_EQ(a.take_sent().size() + b.take_sent().size(), 3u);
+  // Kept for reuse only below half the budget.
+  EXPECT_LE(service.buffers().total, service.buffers().max_total / 2);
+  read_512k(b);  // room again
+  EXPECT_EQ(busy_answers(b), 0);
+  host.complete_held();
+  pump();
+  a.disconnect();
+  b.disconnect();
+  pump_listener();
+  pump();
+  EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_EQ(service.buffers().total, 0u);
+}
+
 TEST_F(SrpService, DescriptorOutsideTheRegistrationDisconnects) {
   FakePeer peer = login(login_request());
   peer.set_auto_complete(true);
