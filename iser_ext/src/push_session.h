@@ -76,7 +76,9 @@ class Session final : public rdma_host::Link {
   void close(const std::string& why) override;
 
   [[nodiscard]] bool admitted() const noexcept override { return state_ == State::kReady; }
-  [[nodiscard]] bool finished() const noexcept override { return disconnected_; }
+  // Disconnected, or its peer found gone by a liveness probe (its connection may be destroyed
+  // without waiting for RDMA CM).
+  [[nodiscard]] bool finished() const noexcept override { return disconnected_ || peer_gone(); }
   [[nodiscard]] rdma::Connection& connection() const noexcept override { return *conn_; }
   [[nodiscard]] const PushLun* lun() const noexcept { return lun_; }
   [[nodiscard]] std::size_t regions() const noexcept { return regions_.size(); }

@@ -145,7 +145,9 @@ rdma::Status Channel::start() {
 }
 
 bool Channel::finished() const noexcept {
-  return state_ == State::kDisconnected && in_tgt_ == 0;
+  // A peer found gone by a liveness probe sends no DREP: RDMA CM's DISCONNECTED would come
+  // only after its DREQ retries, and with it the channel's buffers.
+  return (state_ == State::kDisconnected || peer_gone()) && in_tgt_ == 0;
 }
 
 void Channel::close(const std::string& why) {

@@ -800,5 +800,26 @@ TEST_F(PushService, ARegistrationFailingBothWaysIsRefusedAsBefore) {
   EXPECT_EQ(ok.flags, std::uint32_t{kRegionFlushable});
 }
 
+// Issue 14: a crashed push client kept its regions pinned forever. The liveness probe finds
+// the vanished peer; its session must then go at once, regions and all, without waiting for
+// RDMA CM's DISCONNECTED, which a peer that is gone never answers (its DREQ retries take a
+// minute or more). Before: the session stayed, its region registered, until DISCONNECTED.
+TEST_F(PushService, AVanishedPeersSessionAndRegionsGoWhenTheProbeFails) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  ASSERT_EQ(reg(peer, 0, 64 * 1024, kRead | kWrite).status, Status::kOk);
+  ASSERT_EQ(peer.live_regions(), 3u);  // receives, sends, the region
+  peer.fail_next(rdma::WorkType::kRdmaWrite, IBV_WC_RETRY_EXC_ERR);
+  loop.advance(std::chrono::seconds(31));
+  runtime.on_tick();  // quiet for 30 s: probed
+  ASSERT_EQ(runtime.counts().probes, 1u);
+  runtime.on_link(*service.sessions().begin()->second);  // the probe failed
+  EXPECT_EQ(runtime.counts().dead_peers, 1u);
+  EXPECT_TRUE(service.sessions().empty()) << "the session waited for a DISCONNECTED";
+  EXPECT_EQ(peer.live_regions(), 0u);
+  EXPECT_TRUE(peer.connection_destroyed());
+  EXPECT_EQ(service.exposure().total, 0u);
+}
+
 }  // namespace
 }  // namespace tgt_pmem::push

@@ -322,6 +322,7 @@ void Runtime::probe_done(Link& link, const rdma::Completion& wc) {
   link.probing_ = false;
   if (!wc.ok && wc.vendor_status != IBV_WC_WR_FLUSH_ERR) {
     ++counts_.dead_peers;
+    link.peer_gone_ = true;
     link.close("its peer did not answer a liveness probe (status " +
                std::to_string(wc.vendor_status) + "): gone");
   }

@@ -137,6 +137,10 @@ class Link {
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
   // The peer's address without its port: what per-peer limits and logs count by.
   [[nodiscard]] const std::string& peer_host() const noexcept { return peer_host_; }
+  // A liveness probe failed: the peer is gone (crashed host, cut link) and the link closed.
+  // RDMA CM's DISCONNECTED may then be a minute away (its DREQ retries to nobody): a protocol
+  // need not wait for it to destroy the link, and with it the peer's regions and pinned memory.
+  [[nodiscard]] bool peer_gone() const noexcept { return peer_gone_; }
 
  protected:
   // A completion of the link's queue pair: true if it is the runtime's own (a liveness
@@ -158,6 +162,7 @@ class Link {
   Clock::time_point created_{};
   Clock::time_point heard_{};
   bool probing_ = false;
+  bool peer_gone_ = false;
   bool watched_ = false;
   int cq_fd_ = -1;
   int wake_fd_ = -1;
