@@ -223,6 +223,32 @@ TEST_F(RdmaRuntime, AVanishedPeerIsFoundByALivenessProbe) {
   EXPECT_NE(link.closed_because.find("liveness probe"), std::string::npos);
 }
 
+// A probe the transport never answers: the initiator chose the retry count and timeout in its
+// connection request, and Soft-RoCE (6.12) takes a retry count of 7 as "retry for ever" (seen
+// in the guest: a probe over a cut link stayed posted for 80 s, the connection and its region
+// with it). After probe_timeout the peer is taken as gone.
+TEST_F(RdmaRuntime, AProbeLeftUnansweredMeansThePeerIsGone) {
+  FakePeer peer = request("192.0.2.7:1000");
+  TestLink& link = *protocol.links.begin()->second;
+  link.admitted_ = true;  // no auto-complete: the probe stays posted, as over a dead link
+  loop.advance(31s);
+  runtime.on_tick();
+  ASSERT_EQ(runtime.counts().probes, 1u);
+  loop.advance(29s);
+  runtime.on_tick();
+  EXPECT_FALSE(peer.disconnect_called()) << "the probe is not overdue yet";
+  loop.advance(2s);
+  runtime.on_tick();
+  EXPECT_TRUE(peer.disconnect_called());
+  EXPECT_TRUE(link.peer_gone());
+  EXPECT_EQ(runtime.counts().dead_peers, 1u);
+  EXPECT_NE(link.closed_because.find("within 30 s"), std::string::npos);
+  loop.advance(60s);
+  runtime.on_tick();
+  EXPECT_EQ(runtime.counts().dead_peers, 1u) << "closed once";
+  EXPECT_EQ(runtime.counts().probes, 1u) << "no probe of a closed link";
+}
+
 TEST_F(RdmaRuntime, APeerHeardFromIsNotProbed) {
   FakePeer peer = request("192.0.2.7:1000");
   TestLink& link = *protocol.links.begin()->second;

@@ -42,6 +42,8 @@ Limits limits_from_environment(std::vector<std::string>& bad) {
     l.max_unadmitted_per_peer = static_cast<std::uint32_t>(*n);
   if (auto n = number("TGTPMEM_RDMA_IDLE_PROBE_S", 0, 86'400, bad))
     l.idle_probe = std::chrono::seconds(*n);
+  if (auto n = number("TGTPMEM_RDMA_PROBE_TIMEOUT_S", 1, 86'400, bad))
+    l.probe_timeout = std::chrono::seconds(*n);
   if (auto n = number("TGTPMEM_RDMA_COMPLETIONS_PER_TURN", 1, 1'000'000, bad))
     l.completions_per_turn = static_cast<std::uint32_t>(*n);
   if (auto n = number("TGTPMEM_RDMA_LOG_LINES_PER_PEER", 0, 1'000'000, bad))

@@ -287,7 +287,7 @@ void Runtime::on_tick() {
   links.reserve(links_.size());
   for (const auto& [id, l] : links_) links.push_back(l);
   for (Link* l : links) {
-    if (l->finished()) continue;
+    if (l->finished() || l->peer_gone_) continue;
     if (!l->admitted()) {
       if (now - l->created_ >= limits_.handshake_timeout) {
         ++counts_.handshake_timeouts;
@@ -297,6 +297,13 @@ void Runtime::on_tick() {
                                     .count()) +
                  " s");
       }
+      continue;
+    }
+    if (l->probing_ && now - l->probe_sent_ >= limits_.probe_timeout) {
+      ++counts_.dead_peers;
+      l->peer_gone_ = true;
+      l->close("its peer did not answer a liveness probe within " +
+               std::to_string(limits_.probe_timeout.count()) + " s: gone");
       continue;
     }
     if (limits_.idle_probe.count() > 0 && !l->probing_ && now - l->heard_ >= limits_.idle_probe)
@@ -313,6 +320,7 @@ void Runtime::probe(Link& link) {
     return;  // no room in the send queue: it is busy, so the peer is not quiet; next tick
   }
   link.probing_ = true;
+  link.probe_sent_ = loop_.now();
   ++counts_.probes;
 }
 

@@ -9,7 +9,8 @@
 //     a connection not admitted within the handshake timeout is closed;
 //   - liveness: a connection quiet for idle_probe gets a zero-length RDMA WRITE, which its
 //     peer's HCA must acknowledge; a vanished peer (crashed host, cable) fails it after the
-//     transport's retries, and the connection, its regions and their pinned memory go;
+//     transport's retries, or leaves it unanswered for probe_timeout, and the connection,
+//     its regions and their pinned memory go;
 //   - budgets: a connection handles at most completions_per_turn completions per turn of the
 //     loop, then hands the loop back (an eventfd brings it back after tgtd's other events);
 //   - re-entrancy: finished connections are destroyed only outside every entry point;
@@ -80,6 +81,10 @@ struct Limits {
   std::uint32_t max_unadmitted = 64;                    // not yet admitted, in all
   std::uint32_t max_unadmitted_per_peer = 8;            // ... from one address
   std::chrono::seconds idle_probe{30};                  // quiet this long: probe (0: never)
+  // A probe not answered (acknowledged or failed) within this long: the peer is gone. The
+  // transport's own retries may never end: the initiator chose their count and timeout in its
+  // connection request, and Soft-RoCE takes a retry count of 7 as "for ever".
+  std::chrono::seconds probe_timeout{30};
   std::uint32_t completions_per_turn = 256;             // then the loop gets a turn
   std::uint32_t log_lines_per_peer = 20;                // per minute, about one peer
   // Failed authentications (wrong CHAP responses) from one address in a minute, after which
@@ -94,6 +99,7 @@ struct Limits {
 //   TGTPMEM_RDMA_HANDSHAKE_TIMEOUT_MS, TGTPMEM_RDMA_MAX_CONNECTIONS,
 //   TGTPMEM_RDMA_MAX_CONNECTIONS_PER_PEER, TGTPMEM_RDMA_MAX_UNADMITTED,
 //   TGTPMEM_RDMA_MAX_UNADMITTED_PER_PEER, TGTPMEM_RDMA_IDLE_PROBE_S (0: no probes),
+//   TGTPMEM_RDMA_PROBE_TIMEOUT_S,
 //   TGTPMEM_RDMA_COMPLETIONS_PER_TURN, TGTPMEM_RDMA_LOG_LINES_PER_PEER,
 //   TGTPMEM_RDMA_MAX_AUTH_FAILURES.
 // Read when a service starts (tgtd has one thread then).
@@ -161,6 +167,7 @@ class Link {
   std::string peer_host_;
   Clock::time_point created_{};
   Clock::time_point heard_{};
+  Clock::time_point probe_sent_{};
   bool probing_ = false;
   bool peer_gone_ = false;
   bool watched_ = false;
@@ -191,7 +198,7 @@ struct RuntimeCounts {
   std::uint64_t refused = 0;           // requests over a cap
   std::uint64_t handshake_timeouts = 0;
   std::uint64_t probes = 0;            // liveness probes posted
-  std::uint64_t dead_peers = 0;        // links closed because a probe failed
+  std::uint64_t dead_peers = 0;        // links closed because a probe failed or went unanswered
   std::uint64_t yields = 0;            // turns handed back with work left
   std::uint64_t log_lines_suppressed = 0;
   std::uint64_t auth_failures = 0;
