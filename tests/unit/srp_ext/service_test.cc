@@ -373,6 +373,30 @@ TEST_F(SrpService, NoResponseBeforeTheHostCompletes) {
 // Issue 14: every command in flight had its data buffer registered (pinned), up to 16 MiB
 // each: 128 credits on each of 32 channels let one admitted initiator make tgtd pin 64 GiB.
 // Buffers are now budgeted per channel and in all; a command over budget is answered BUSY.
+// Issue 14: the completion loop polled on while batches came back full; an initiator that
+// keeps its queue full of tiny commands, completed at once, kept tgtd in one call (3.2 million
+// commands on the fake verbs), starving iSCSI, other LUNs and tgtadm. One turn now handles at
+// most its budget of completions and hands the loop back (kYield).
+TEST_F(SrpService, OneTurnHandlesAtMostItsBudgetOfCompletions) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  std::uint64_t tag = 1;
+  std::size_t delivered = 0;
+  // The initiator sends TEST UNIT READYs whenever the target polls, without end (bounded
+  // here only so that a broken loop ends the test instead of hanging it).
+  peer.on_poll([&] {
+    for (int i = 0; i < 64 && delivered < 100000; ++i)
+      if (peer.deliver(bytes(command(tag++, 0x00, 0, 0)))) ++delivered;
+  });
+  Channel& ch = *service.channels().begin()->second;
+  const auto turn = ch.on_completions(256);
+  const std::size_t handled = host.tags_seen.size();
+  peer.on_poll({});
+  EXPECT_EQ(turn, rdma_host::Turn::kYield);
+  EXPECT_LE(handled, 256u) << "one turn handled " << handled << " commands";
+  EXPECT_GT(handled, 0u);
+}
+
 TEST_F(SrpService, DataBuffersStayWithinTheBudgetOverBudgetIsBusy) {
   service.buffers().max_per_channel = 1 << 20;
   service.buffers().max_total = (1 << 20) + (512 << 10);
