@@ -56,7 +56,8 @@ po::options_description describe() {
       ("offset", po::value<std::string>()->value_name("SIZE"),
        "where the region starts in the LUN (default 0)")
       ("json", "also print the figures as one JSON line")
-      ("help,h", "print this help");
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
 
   po::options_description all;
   all.add(session).add(bench);

@@ -11,6 +11,7 @@
 #include "push_runner.h"
 #include "push_secret.h"
 #include "tgt_pmem/push/client.h"
+#include "tgt_pmem/text/version.h"
 
 namespace {
 
@@ -24,6 +25,10 @@ int main(int argc, char** argv) {
   namespace tool = tgt_pmem::push::tool;
   using tgt_pmem::push::Client;
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (tgt_pmem::text::version_asked(args)) {
+    std::fputs(tgt_pmem::text::version_text("tgtpmem-push").c_str(), stdout);
+    return kExitOk;
+  }
   auto parsed = tool::parse_command_line(args);
   if (!parsed) {
     std::fprintf(stderr, "tgtpmem-push: %s\nTry 'tgtpmem-push --help'.\n", parsed.error().c_str());

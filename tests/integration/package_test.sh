@@ -192,6 +192,12 @@ fi
 grep -qE 'tgt-pmem: tgtd (is running without bs_pmem.so: restart it|will load bs_pmem.so)' "$work/install.out" &&
   pass "postinst says tgtd must be (re)started" || { fail "postinst message missing"; cat "$work/install.out"; }
 [[ -z $(dpkg --verify "${PACKAGES[@]}") ]] && pass "dpkg --verify: installed files intact" || fail "dpkg --verify"
+# Every installed tool says which tgt-pmem it is, the package's upstream version.
+for t in tgtpmem-admin tgtpmem-load tgtpmem-push; do
+  got=$(/usr/bin/$t --version 2>&1 | head -n 1)
+  [[ $got == "$t (tgt-pmem) $upstream" ]] && pass "$t --version: $got" ||
+    fail "$t --version printed '$got', expected '$t (tgt-pmem) $upstream'"
+done
 diff <(dpkg -L tgt-pmem | grep -v '^/\.$' | sort) <(grep -v '^/$' "$work/files" | sort) >/dev/null &&
   pass "dpkg -L matches the .deb" || fail "dpkg -L differs from the .deb contents"
 for p in lib dev; do

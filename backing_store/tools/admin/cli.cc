@@ -27,7 +27,8 @@ po::options_description common_options() {
   po::options_description d("Options");
   d.add_options()
       ("json", "print the result as one JSON object on stdout")
-      ("help,h", "print this help");
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
   return d;
 }
 
@@ -49,7 +50,8 @@ po::options_description create_options() {
       ("zero,z", "write zeros over the whole store, durably, with a progress bar on a terminal "
                  "(progress lines otherwise); allocates every block of a file")
       ("json", "print the result as one JSON object on stdout")
-      ("help,h", "print this help");
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
   return d;
 }
 
@@ -60,7 +62,8 @@ po::options_description check_options() {
        "check for this logical block size, 512 or 4096 (default: the one the layout records, "
        "else 512, tgt's default)")
       ("json", "print the result as one JSON object on stdout")
-      ("help,h", "print this help");
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
   return d;
 }
 

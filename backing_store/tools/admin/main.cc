@@ -9,11 +9,16 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "tgt_pmem/text/version.h"
 
 int main(int argc, char** argv) {
   using namespace tgt_pmem::admin;
   try {
     const std::vector<std::string> args(argv + 1, argv + argc);
+    if (tgt_pmem::text::version_asked(args)) {
+      std::cout << tgt_pmem::text::version_text("tgtpmem-admin");
+      return kExitOk;
+    }
     const Parsed parsed = parse_command_line(args);
     Io io{std::cout, std::cerr, ::isatty(STDERR_FILENO) == 1};
     if (const auto* h = std::get_if<HelpRequested>(&parsed)) {

@@ -32,7 +32,13 @@ expect() {
   pass "$name: exit $rc${text:+, says '$text'}"
 }
 
-# --- help ---------------------------------------------------------------------------------
+# --- help, version ------------------------------------------------------------------------
+run version --version
+expect version 0
+grep -qE '^tgtpmem-admin \(tgt-pmem\) [0-9]+\.[0-9]+\.[0-9]+$' "$work/version.out" &&
+  pass "--version: $(head -n 1 "$work/version.out")" || fail "--version: $(cat "$work/version.out")"
+run version-late info --version
+expect version-late 0
 run help --help
 expect help 0
 for section in "Usage: tgtpmem-admin COMMAND PATH" "Commands:" "Exit status:" "PMEM2_FORCE_GRANULARITY"; do

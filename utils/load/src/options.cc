@@ -68,7 +68,8 @@ po::options_description describe() {
        "mode). Blocks not written during the run get a weaker check (their stamp, if any, must "
        "name the right LBA).")
       ("json", "print the report as one JSON object on stdout")
-      ("help,h", "print this help");
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
 
   po::options_description all;
   all.add(target).add(workload).add(stop).add(check);

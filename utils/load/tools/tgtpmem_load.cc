@@ -8,6 +8,7 @@
 #include "tgt_pmem/load/iscsi_runner.h"
 #include "tgt_pmem/load/options.h"
 #include "tgt_pmem/load/report.h"
+#include "tgt_pmem/text/version.h"
 
 namespace {
 
@@ -25,6 +26,10 @@ extern "C" void on_signal(int) { g_stop.store(true); }
 int main(int argc, char** argv) {
   namespace load = tgt_pmem::load;
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (tgt_pmem::text::version_asked(args)) {
+    std::fputs(tgt_pmem::text::version_text("tgtpmem-load").c_str(), stdout);
+    return 0;
+  }
   auto parsed = load::parse_options(args);
   if (!parsed) {
     std::fprintf(stderr, "tgtpmem-load: %s\nTry 'tgtpmem-load --help'.\n", parsed.error().c_str());
