@@ -128,9 +128,9 @@ for r in "$libs_rpm" "$devel_rpm"; do (cd "$root" && rpm2cpio "$r" | cpio -idm -
 cp "$repo/tests/integration/push_client_app.cc" "$app/app.cc"
 export PKG_CONFIG_SYSROOT_DIR=$root PKG_CONFIG_LIBDIR=$root$libdir/pkgconfig PKG_CONFIG_PATH=
 cflags=$(pkg-config --cflags tgtpmem-push) libs=$(pkg-config --libs tgtpmem-push)
-echo "# g++ $cflags -o app app.cc $libs"
+echo "# g++ -std=c++2b $cflags -o app app.cc $libs"
 # shellcheck disable=SC2086  # the flags are words
-if (cd "$app" && g++ -Wall -Wextra -Werror $cflags -o app app.cc $libs) >"$app/build.out" 2>&1; then
+if (cd "$app" && g++ -std=c++2b -Wall -Wextra -Werror $cflags -o app app.cc $libs) >"$app/build.out" 2>&1; then
   pass "push_client_app.cc builds against the unpacked tgt-pmem-devel"
 else
   fail "push_client_app.cc does not build against the unpacked RPMs:"; cat "$app/build.out"

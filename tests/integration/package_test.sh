@@ -281,14 +281,21 @@ ldconfig -p | grep -qF 'libtgtpmem-push.so.0 (' &&
 mkdir -p "$work/app"
 cp "$repo/tests/integration/push_client_app.cc" "$work/app/app.cc"
 cflags=$(pkg-config --cflags tgtpmem-push) libs=$(pkg-config --libs tgtpmem-push)
-echo "# g++ $cflags -o app app.cc $libs"
+echo "# g++ -std=c++2b $cflags -o app app.cc $libs"
+[[ $cflags != *-std=* ]] && pass "pkg-config's flags leave the language standard to the application" ||
+  fail "pkg-config --cflags tgtpmem-push forces a standard: $cflags"
 # shellcheck disable=SC2086  # the flags are words
 if (cd "$work/app" && env -u CPATH -u CPLUS_INCLUDE_PATH -u LIBRARY_PATH \
-      g++ -Wall -Wextra -Werror $cflags -o app app.cc $libs) >"$work/app/build.out" 2>&1; then
-  pass "push_client_app.cc builds with pkg-config's flags against the installed files"
+      g++ -std=c++2b -Wall -Wextra -Werror $cflags -o app app.cc $libs) >"$work/app/build.out" 2>&1; then
+  pass "push_client_app.cc builds with -std=c++2b and pkg-config's flags against the installed files"
 else
   fail "push_client_app.cc does not build:"; cat "$work/app/build.out"
 fi
+# Without C++23 the header says what it needs, rather than failing somewhere in <expected>.
+# shellcheck disable=SC2086
+(cd "$work/app" && g++ $cflags -c -o /dev/null app.cc) >"$work/app/build17.out" 2>&1
+grep -q "needs C++23" "$work/app/build17.out" && pass "without -std=c++2b the header asks for C++23" ||
+  { fail "g++ without -std=c++2b: no clear message"; head -n 5 "$work/app/build17.out"; }
 # shellcheck disable=SC2086
 (cd "$work/app" && g++ $cflags -M app.cc) >"$work/app/deps" 2>&1
 grep -qw /usr/include/tgt_pmem/push/client.h "$work/app/deps" && ! grep -qF "$repo" "$work/app/deps" &&

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // An application of libtgtpmem-push, as a user would write it: one include, one library.
 // package_test.sh and package_rpm_test.sh compile it with
-//   g++ $(pkg-config --cflags tgtpmem-push) -o app app.cc $(pkg-config --libs tgtpmem-push)
+//   g++ -std=c++2b $(pkg-config --cflags tgtpmem-push) -o app app.cc $(pkg-config --libs tgtpmem-push)
 // against the installed packages only; CTest (push_client_library) links it to the build
 // tree's shared library. It needs no target and no RDMA device: connect() must fail cleanly
 // and say why (no device: ENODEV; with one, nothing listens on the port), and the error

@@ -44,6 +44,10 @@
 // After a broken connection every call fails with ClientError::kBroken; make a new Client.
 #pragma once
 
+#if __cplusplus < 202100L
+#error "tgt_pmem/push/client.h needs C++23 (std::expected): compile with -std=c++23 (g++ 12: -std=c++2b)"
+#endif
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
