@@ -35,14 +35,18 @@ $libdir/tgt/backing-store/lld_srp.so
 /usr/bin/tgtpmem-push
 /usr/share/doc/tgt-pmem
 /usr/share/doc/tgt-pmem/README.md
+/usr/share/doc/tgt-pmem/atomic-layout.md
 /usr/share/doc/tgt-pmem/examples
 /usr/share/doc/tgt-pmem/examples/pmem.conf
 /usr/share/doc/tgt-pmem/examples/srp.conf
+/usr/share/doc/tgt-pmem/push-protocol.md
+/usr/share/doc/tgt-pmem/security.md
 /usr/share/man/man1/tgtpmem-load.1$(rpm --eval '%{?_compress_ext}')
 /usr/share/man/man1/tgtpmem-push.1$(rpm --eval '%{?_compress_ext}')
 /usr/share/man/man8/bs_pmem.8$(rpm --eval '%{?_compress_ext}')
 /usr/share/man/man8/lld_srp.8$(rpm --eval '%{?_compress_ext}')
 /usr/share/man/man8/tgtpmem-admin.8$(rpm --eval '%{?_compress_ext}')
+/var/lib/tgt-pmem
 LIST
 # Man pages may or may not be compressed by the host's brp scripts: compare without suffix.
 if diff <(sed 's/\.gz$//' "$out/files") <(sed 's/\.gz$//' "$out/expected") >"$out/diff"; then
@@ -59,6 +63,8 @@ for lib in 'libpmem2.so.1()(64bit)' 'libiscsi.so.7()(64bit)' 'libboost_program_o
   grep -qxF "$lib" "$out/requires" && pass "Requires: $lib (found by rpm's ELF scan)" || fail "lacks $lib"
 done
 rpm -qp --qf '%{LICENSE}\n' "$rpm_file" | grep -qx 'GPL-2.0-only' && pass "License: GPL-2.0-only" || fail "licence"
+[[ $(rpm -qp --recommends "$rpm_file" | sort | tr '\n' ' ') == 'daxctl ndctl ' ]] &&
+  pass "Recommends: ndctl, daxctl" || fail "Recommends: $(rpm -qp --recommends "$rpm_file" | tr '\n' ' ')"
 
 
 # --- tgt-pmem-libs and tgt-pmem-devel: the push client library --------------------------------

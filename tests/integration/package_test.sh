@@ -107,9 +107,12 @@ $BSDIR/lld_srp.so
 /usr/bin/tgtpmem-admin
 /usr/bin/tgtpmem-load
 /usr/bin/tgtpmem-push
-/usr/share/doc/tgt-pmem/README.md.gz
+/usr/share/doc/tgt-pmem/README.md
+/usr/share/doc/tgt-pmem/atomic-layout.md
 /usr/share/doc/tgt-pmem/changelog.gz
 /usr/share/doc/tgt-pmem/copyright
+/usr/share/doc/tgt-pmem/push-protocol.md
+/usr/share/doc/tgt-pmem/security.md
 /usr/share/doc/tgt-pmem/examples/pmem.conf
 /usr/share/doc/tgt-pmem/examples/srp.conf
 /usr/share/man/man1/tgtpmem-load.1.gz
@@ -120,6 +123,19 @@ $BSDIR/lld_srp.so
 LIST
 diff "$work/expected" "$work/regular" >"$work/files.diff" && pass "ships exactly the expected files (no headers)" ||
   { fail "the .deb's files differ from the expected list:"; cat "$work/files.diff"; }
+# The man pages cite the documents by these paths: each path a man page names must be shipped.
+for page in bs_pmem.8 lld_srp.8; do
+  for doc in $(dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/share/man/man8/$page.gz" | gzip -d |
+               sed 's/\\&//g; s/\\-/-/g' | grep -o '/usr/share/doc/tgt-pmem/[A-Za-z0-9._/-]*' | sed 's/[.]$//' | sort -u); do
+    grep -qx "$doc" "$work/regular" && pass "$page cites $doc, which is shipped" ||
+      fail "$page cites $doc, which the .deb does not ship"
+  done
+done
+# Where the examples and quickstart.sh put backing-store files; ndctl/daxctl set up namespaces.
+grep -qx /var/lib/tgt-pmem "$work/files" && pass "ships the directory /var/lib/tgt-pmem" ||
+  fail "no /var/lib/tgt-pmem directory"
+[[ $(dpkg-deb -f "$deb" Recommends) == 'ndctl, daxctl' ]] && pass "Recommends: ndctl, daxctl" ||
+  fail "Recommends: $(dpkg-deb -f "$deb" Recommends)"
 # bs_pmem.so and tgtpmem-push link librdmacm, libibverbs and Nettle (push mode, CHAP).
 depends=$(dpkg-deb -f "$deb" Depends)
 for p in librdmacm1 libibverbs1 libnettle8; do
