@@ -81,6 +81,17 @@ std::string command_help(const std::string& command, const po::options_descripti
            "layout, block size (if the layout records it), the block sizes the size allows,\n"
            "the store granularity libpmem2 reports and the durability method it implies\n"
            "(fence-only, cache-flush, msync), and the bad blocks libpmem2 knows of. Read-only.\n";
+  } else if (command == "check-config") {
+    out << "Usage: tgtpmem-admin check-config [FILE...] [--json]\n\n"
+           "Checks, without touching data, the pmem LUNs of a tgt-admin configuration (default\n"
+           "/etc/tgt/targets.conf and what it includes) the way tgt-admin and bs_pmem would\n"
+           "take them: every <backing-store> with bs-type pmem (or in a target whose bs-type is\n"
+           "pmem) gets its bsopts checked as tgt-admin's shell passes them and as bs_pmem parses\n"
+           "them, the block size bs_pmem would use, and everything 'check' verifies of the\n"
+           "store; also what tgt-admin does silently (skips a LUN whose path does not exist)\n"
+           "or refuses (a key given twice, an unclosed block, both forms of backing-store in a\n"
+           "target), and one store under two LUNs. Run it before 'systemctl restart tgt' or\n"
+           "'tgt-admin --update ALL'.\n";
   } else {
     out << "Usage: tgtpmem-admin check PATH [--block-size 512|4096] [--json]\n\n"
            "Verifies, read-only, every rule bs_pmem applies when a LUN opens: PATH exists, is a\n"
@@ -105,6 +116,8 @@ std::string general_help() {
          "  create PATH --size SIZE   create a pool file, or prepare a devdax device\n"
          "  info PATH                 medium, size, layout, durability method, bad blocks\n"
          "  check PATH                verify, read-only, that bs_pmem will accept PATH\n"
+         "  check-config [FILE...]    check the pmem LUNs of tgt-admin's configuration\n"
+         "                            (default /etc/tgt/targets.conf), without touching data\n"
          "\n"
          "'tgtpmem-admin COMMAND --help' lists a command's options; all take --json.\n"
          "\n"
@@ -120,21 +133,26 @@ std::string general_help() {
          "  tgtpmem-admin create /var/lib/tgt-pmem/lun1.img --size 4g --block-size 4096\n"
          "  tgtpmem-admin create /dev/dax0.0 --zero\n"
          "  tgtpmem-admin info /dev/dax0.0 --json\n"
-         "  tgtpmem-admin check /var/lib/tgt-pmem/lun1.img --block-size 4096\n";
+         "  tgtpmem-admin check /var/lib/tgt-pmem/lun1.img --block-size 4096\n"
+         "  tgtpmem-admin check-config && systemctl restart tgt\n";
   return out.str();
 }
 
 Parsed parse_command_line(std::span<const std::string> args) {
   if (args.empty())
-    return UsageError{"no command given (create, info, check)", "see 'tgtpmem-admin --help'"};
+    return UsageError{"no command given (create, info, check, check-config)",
+                      "see 'tgtpmem-admin --help'"};
   const std::string& command = args.front();
   if (command == "-h" || command == "--help" || command == "help") return HelpRequested{general_help()};
-  if (command != "create" && command != "info" && command != "check") {
+  if (command != "create" && command != "info" && command != "check" &&
+      command != "check-config") {
     if (command.starts_with("-"))
-      return UsageError{"expected a command (create, info, check) before '" + command + "'",
+      return UsageError{"expected a command (create, info, check, check-config) before '" +
+                            command + "'",
                         "see 'tgtpmem-admin --help'"};
-    return UsageError{"unknown command '" + command + "' (commands: create, info, check)",
-                      "see 'tgtpmem-admin --help'"};
+    return UsageError{
+        "unknown command '" + command + "' (commands: create, info, check, check-config)",
+        "see 'tgtpmem-admin --help'"};
   }
   const std::string hint = "see 'tgtpmem-admin " + command + " --help'";
 
@@ -159,6 +177,11 @@ Parsed parse_command_line(std::span<const std::string> args) {
 
   std::vector<std::string> paths;
   if (vm.count("path")) paths = vm["path"].as<std::vector<std::string>>();
+  if (command == "check-config") {
+    for (const auto& p : paths)
+      if (p.empty()) return UsageError{command + ": a FILE is empty", hint};
+    return CheckConfigArgs{paths, vm.count("json") != 0};
+  }
   if (paths.empty()) return UsageError{command + ": no PATH given", hint};
   if (paths.size() > 1)
     return UsageError{command + ": one PATH only, got '" + paths[0] + "' and '" + paths[1] + "'",

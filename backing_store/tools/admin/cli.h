@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The command line of tgtpmem-admin: `tgtpmem-admin COMMAND PATH [OPTIONS]`. Parsing is a
+// The command line of tgtpmem-admin: `tgtpmem-admin COMMAND PATH [OPTIONS]` (check-config:
+// `tgtpmem-admin check-config [FILE...]`). Parsing is a
 // pure function of the arguments so that every refusal can be unit-tested.
 #pragma once
 
@@ -7,6 +8,7 @@
 #include <string>
 #include <variant>
 
+#include "check_config.h"
 #include "commands.h"
 
 namespace tgt_pmem::admin {
@@ -20,7 +22,8 @@ struct UsageError {
   std::string hint;     // "see 'tgtpmem-admin create --help'"
 };
 
-using Parsed = std::variant<CreateArgs, InfoArgs, CheckArgs, HelpRequested, UsageError>;
+using Parsed =
+    std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, HelpRequested, UsageError>;
 
 // args excludes the program name.
 [[nodiscard]] Parsed parse_command_line(std::span<const std::string> args);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "atomic_format.h"
 #include "guarded.h"
 #include "json.h"
 #include "layout.h"
@@ -337,16 +338,20 @@ int run_info(const InfoArgs& a, Io& io) {
 
 // --- check ----------------------------------------------------------------------------------
 
-int run_check(const CheckArgs& a, Io& io) {
+StoreCheck check_store(const std::string& path, std::optional<std::uint32_t> requested_block_size) {
   using V = Finding::Verdict;
-  std::vector<Finding> findings;
+  StoreCheck r;
+  auto& findings = r.findings;
   auto add = [&](std::string name, V verdict, std::string detail) {
     findings.push_back({std::move(name), verdict, std::move(detail)});
   };
-  std::uint32_t block_size = a.block_size.value_or(512);
+  std::uint32_t& block_size = r.block_size;
+  block_size = requested_block_size.value_or(512);
+  const CheckArgs a{path, requested_block_size, false};
 
   // Read-only throughout: the store is opened O_RDONLY and mapped PROT_READ.
   auto store = Store::open(a.path, Access::kReadOnly);
+  r.opened = store.has_value();
   if (!store) {
     const auto& e = store.error();
     const bool missing = e.stage == Store::Stage::kExists;
@@ -362,6 +367,7 @@ int run_check(const CheckArgs& a, Io& io) {
     }
   } else {
     add("exists", V::kOk, "yes");
+    r.medium = std::string(store->medium());
     add("type", V::kOk, std::string(store->medium()));
     add("readable", V::kOk, "yes");
     // bs_pmem opens read-write and refuses anything else; ask without opening for writing.
@@ -382,6 +388,16 @@ int run_check(const CheckArgs& a, Io& io) {
       map_error = m.error();
     }
     const Layout* layout = map ? &detect_layout(map->bytes()) : nullptr;
+    if (layout) r.layout = std::string(layout->name());
+    if (map) r.method = map->method();
+    // Whether bs_pmem's layout=atomic would format this store when a LUN opens it: only one
+    // without a header whose metadata area is zero (atomic_layout.cc).
+    if (layout && layout->name() == "raw") {
+      if (auto g = bs::atomic::compute_geometry(store->size(), block_size)) {
+        if (auto nz = find_nonzero(map->bytes(), 0, std::min(g->data_offset, map->bytes().size())))
+          r.atomic_formattable = !nz->has_value();
+      }
+    }
     if (layout && !a.block_size) {
       if (auto r = layout->recorded_block_size(map->bytes())) block_size = *r;
     }
@@ -430,18 +446,26 @@ int run_check(const CheckArgs& a, Io& io) {
       add("layout", V::kSkipped, "not checked: the store cannot be mapped or sized for a LUN");
     }
   }
+  r.ok = std::none_of(findings.begin(), findings.end(),
+                      [](const Finding& f) { return f.verdict == V::kFailed; });
+  return r;
+}
 
-  const bool ok = std::none_of(findings.begin(), findings.end(),
-                               [](const Finding& f) { return f.verdict == V::kFailed; });
-  auto verdict_name = [](V v) -> const char* {
-    switch (v) {
-      case V::kOk: return "ok";
-      case V::kWarning: return "warning";
-      case V::kFailed: return "failed";
-      case V::kSkipped: return "skipped";
-    }
-    return "?";
-  };
+const char* verdict_name(Finding::Verdict v) noexcept {
+  switch (v) {
+    case Finding::Verdict::kOk: return "ok";
+    case Finding::Verdict::kWarning: return "warning";
+    case Finding::Verdict::kFailed: return "failed";
+    case Finding::Verdict::kSkipped: return "skipped";
+  }
+  return "?";
+}
+
+int run_check(const CheckArgs& a, Io& io) {
+  const StoreCheck r = check_store(a.path, a.block_size);
+  const auto& findings = r.findings;
+  const bool ok = r.ok;
+  const std::uint32_t block_size = r.block_size;
   if (a.json) {
     JsonWriter j;
     j.begin_object().key("path").value(a.path).key("block_size").value(std::uint64_t{block_size});
@@ -465,7 +489,7 @@ int run_check(const CheckArgs& a, Io& io) {
     io.out << (ok ? "check passed: bs_pmem can serve " : "check FAILED: bs_pmem cannot serve ")
            << a.path << " with block size " << block_size << '\n';
   }
-  if (!store) return kExitCannotUse;  // not even opened: the path itself is the problem
+  if (!r.opened) return kExitCannotUse;  // not even opened: the path itself is the problem
   return ok ? kExitOk : kExitCheckFailed;
 }
 

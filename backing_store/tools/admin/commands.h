@@ -7,6 +7,9 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
+
+#include "layout.h"
 
 namespace tgt_pmem::admin {
 
@@ -51,5 +54,24 @@ struct CheckArgs {
 [[nodiscard]] int run_create(const CreateArgs& args, Io& io);
 [[nodiscard]] int run_info(const InfoArgs& args, Io& io);
 [[nodiscard]] int run_check(const CheckArgs& args, Io& io);
+
+// What `check` finds about one store, for run_check and check-config: every finding, the
+// block size checked (the requested one, else the one the layout records, else 512), and
+// what the store turned out to be where it could be opened and mapped.
+struct StoreCheck {
+  std::vector<Finding> findings;
+  std::uint32_t block_size = 512;
+  bool opened = false;                    // false: missing, wrong type or unreadable
+  bool ok = false;                        // no finding failed
+  std::string medium;                     // "devdax" or "file", when opened
+  std::string layout;                     // the detected layout's name, when mapped
+  std::optional<flush::Method> method;    // the durability method, when mapped
+  // A store without layout header: whether bs_pmem's layout=atomic would format it (its
+  // metadata area is zero) or refuse it (data there), for the block size checked.
+  std::optional<bool> atomic_formattable;
+};
+[[nodiscard]] StoreCheck check_store(const std::string& path,
+                                     std::optional<std::uint32_t> block_size);
+[[nodiscard]] const char* verdict_name(Finding::Verdict v) noexcept;
 
 }  // namespace tgt_pmem::admin

@@ -135,5 +135,29 @@ expect odd 1
 jq -e '.ok == false and ([.checks[] | select(.result == "failed") | .name] == ["size.alignment"])' \
   "$work/odd.out" >/dev/null && pass "check: names the failed rule" || { fail "check odd"; cat "$work/odd.out"; }
 
+# check-config: the help names the default file; a good file passes (0), a typo in bsopts
+# fails (1) with bs_pmem's own message and the file:line, an unreadable file is exit 3. Its
+# agreement with tgt-admin and tgtd is tests/integration/check_config_test.sh.
+run cc-help check-config --help
+expect cc-help 0
+grep -qF '/etc/tgt/targets.conf' "$work/cc-help.out" && pass "check-config --help names targets.conf" ||
+  fail "check-config --help: $(head -n 3 "$work/cc-help.out")"
+"$admin" create "$work/cc.img" --size 4m --block-size 4096 >/dev/null
+printf '<target iqn.x:a>\n  <backing-store %s>\n    bs-type pmem\n    bsopts %s\n  </backing-store>\n</target>\n' \
+  "$work/cc.img" "'block_size=4096;write_cache=on'" >"$work/good.conf"
+run cc-good check-config "$work/good.conf"
+expect cc-good 0
+grep -qF "good.conf:2: target iqn.x:a, lun (next free), $work/cc.img: ok (block size 4096, layout raw" \
+  "$work/cc-good.out" && pass "check-config: the good LUN is ok" || { fail "check-config good"; cat "$work/cc-good.out"; }
+sed 's/write_cache=on/writecache=on/' "$work/good.conf" >"$work/typo.conf"
+run cc-typo check-config "$work/typo.conf"
+expect cc-typo 1
+grep -qF "bsopts: unknown key 'writecache'" "$work/cc-typo.out" && grep -qF 'typo.conf:2:' "$work/cc-typo.out" &&
+  pass "check-config: a typo fails with bs_pmem's message and file:line" || { fail "check-config typo"; cat "$work/cc-typo.out"; }
+run cc-missing check-config "$work/none.conf"
+expect cc-missing 3
+run cc-bad-option check-config --bogus
+expect cc-bad-option 2 "unrecognised option '--bogus'"
+
 if (( failures )); then echo "admin_cli_test: $failures check(s) failed"; exit 1; fi
 echo "admin_cli_test: all checks passed"

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "check_config.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <system_error>
+
+#include "json.h"
+#include "options.h"
+#include "tgt_config.h"
+
+namespace tgt_pmem::admin {
+
+namespace {
+
+using V = Finding::Verdict;
+
+std::string where(const ConfigPlace& p) { return p.file + ":" + std::to_string(p.line); }
+
+// What the shell in tgt-admin's `tgtadm ... --bsopts VALUE` receives as one word, or why it
+// does not: tgt-admin pastes the value into a shell command line unquoted.
+std::expected<std::string, std::string> shell_word(const std::string& v) {
+  if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') {
+    const std::string inner = v.substr(1, v.size() - 2);
+    if (inner.find('\'') == std::string::npos) return inner;
+  }
+  if (v.find_first_of(" \t;&|<>()$`\\\"'*?[#~") != std::string::npos)
+    return std::unexpected(
+        "bsopts " + v +
+        ": tgt-admin passes it to a shell unquoted, where ';' ends the tgtadm command (and "
+        "blanks or quotes split it): write bsopts '" + v +
+        "' (single quotes; double quotes are removed by tgt-admin's config parser)");
+  return v;
+}
+
+struct LunReport {
+  const ConfiguredLun* lun = nullptr;
+  std::vector<Finding> findings;
+  std::uint32_t block_size = 512;
+  std::string layout, durability;
+  bool ok = true;
+};
+
+LunReport check_lun(const ConfiguredLun& l) {
+  LunReport r;
+  r.lun = &l;
+  auto add = [&](std::string name, V v, std::string detail) {
+    r.findings.push_back({std::move(name), v, std::move(detail)});
+  };
+
+  // bsopts, as the shell and then bs_pmem see them.
+  bs::Options opts;
+  bool opts_ok = true;
+  if (l.bsopts) {
+    auto word = shell_word(*l.bsopts);
+    if (!word) {
+      add("bsopts.quoting", V::kFailed, word.error());
+      opts_ok = false;
+      // What bs_pmem would make of it once quoted right.
+      std::string unquoted = *l.bsopts;
+      std::erase(unquoted, '\'');
+      if (auto o = bs::parse_options(unquoted); !o) add("bsopts", V::kFailed, o.error());
+    } else if (auto o = bs::parse_options(*word); !o) {
+      add("bsopts", V::kFailed, o.error());
+      opts_ok = false;
+    } else {
+      opts = *o;
+      add("bsopts", V::kOk, *word);
+    }
+  }
+
+  // The block size, as bs_pmem settles it: bsopts block_size, else tgtadm --blocksize (which
+  // tgt-admin takes from block-size), else tgt's 512.
+  std::optional<std::uint32_t> tgtadm_bs;
+  if (l.block_size) {
+    if (*l.block_size == "512" || *l.block_size == "4096") {
+      tgtadm_bs = static_cast<std::uint32_t>(std::stoul(*l.block_size));
+    } else {
+      add("block-size", V::kFailed,
+          "block-size " + *l.block_size + ": bs_pmem serves 512 or 4096 only");
+    }
+  }
+  std::uint32_t block_size = tgtadm_bs.value_or(512);
+  if (opts_ok && opts.block_size) {
+    if (tgtadm_bs && *tgtadm_bs != 512 && *tgtadm_bs != opts.block_size) {
+      add("block-size", V::kFailed,
+          "bsopts block_size=" + std::to_string(opts.block_size) + " conflicts with --blocksize " +
+              std::to_string(*tgtadm_bs) + " (block-size " + *l.block_size + ")");
+    }
+    block_size = opts.block_size;
+  }
+  r.block_size = block_size;
+
+  // The store, read-only, for that block size.
+  StoreCheck store = check_store(l.path, block_size);
+  for (auto& f : store.findings) {
+    if (f.name == "exists" && f.verdict == V::kFailed)
+      f.detail += ": tgt-admin skips such a LUN silently, and the target comes up without it";
+    r.findings.push_back(std::move(f));
+  }
+  r.layout = store.layout;
+  if (store.method) r.durability = std::string(flush::to_string(*store.method));
+
+  if (opts_ok && !store.layout.empty()) {
+    const bool want_atomic = opts.layout == bs::LayoutKind::kAtomic;
+    if (want_atomic && store.layout != "atomic") {
+      if (store.atomic_formattable.value_or(false)) {
+        add("layout.match", V::kWarning,
+            "bsopts layout=atomic and the store has no atomic layout header yet: bs_pmem "
+            "formats it when the LUN first opens (its metadata area is zero)");
+        r.layout = "atomic (to be formatted)";
+      } else {
+        add("layout.match", V::kFailed,
+            "bsopts layout=atomic, but the store has no atomic layout header and holds data "
+            "where the layout's metadata goes: bs_pmem refuses to format over existing data "
+            "(zero it first, e.g. tgtpmem-admin create --layout atomic --force, or use "
+            "layout=raw)");
+      }
+    } else if (!want_atomic && store.layout == "atomic") {
+      add("layout.match", V::kFailed,
+          "the store carries an atomic layout, but the LUN would serve it raw (bsopts "
+          "layout=atomic is missing): initiators would see and overwrite its metadata");
+    }
+  }
+  if (opts_ok && store.method) {
+    const bool msync = *store.method == flush::Method::kMsync;
+    if (opts.durability == bs::Durability::kCacheFlush && msync) {
+      add("durability", V::kFailed,
+          "durability=cache-flush would weaken it: it is not persistent memory and needs msync "
+          "(durability=emulated treats a file as pmem knowingly, for tests: not power-safe)");
+    } else if (opts.durability == bs::Durability::kEmulated && !msync) {
+      add("durability", V::kFailed,
+          "durability=emulated is for plain files, and this is persistent memory (durability " +
+              r.durability + "): use durability=auto");
+    } else if (opts.durability == bs::Durability::kEmulated) {
+      add("durability", V::kWarning,
+          "durability=emulated: cache flushes without msync survive a crash of tgtd, not a "
+          "power loss (tests and demonstrations only)");
+      r.durability = "cache-flush (emulated)";
+    } else if (opts.durability == bs::Durability::kCacheFlush) {
+      r.durability = "cache-flush";
+    }
+  }
+  r.ok = std::none_of(r.findings.begin(), r.findings.end(),
+                      [](const Finding& f) { return f.verdict == V::kFailed; });
+  return r;
+}
+
+std::string canonical(const std::string& path) {
+  std::error_code ec;
+  auto c = std::filesystem::weakly_canonical(path, ec);
+  return ec ? path : c.string();
+}
+
+}  // namespace
+
+int run_check_config(const CheckConfigArgs& a, Io& io) {
+  std::vector<std::string> files = a.files;
+  if (files.empty()) files.push_back(kDefaultTgtConfig);
+  const TgtConfig config = read_tgt_config(files);
+  const bool unreadable = std::any_of(files.begin(), files.end(), [&](const std::string& f) {
+    return std::find(config.files.begin(), config.files.end(), f) == config.files.end() &&
+           !std::filesystem::is_directory(f);
+  });
+
+  std::vector<ConfigProblem> problems = config.problems;
+  // One backing store under two LUNs: each overwrites the other's data.
+  std::map<std::string, const ConfiguredLun*> owner;
+  for (const auto& l : config.luns) {
+    auto [it, fresh] = owner.emplace(canonical(l.path), &l);
+    if (!fresh)
+      problems.push_back({l.place, l.path + " is also the backing store of target " +
+                                       it->second->target + " (" + where(it->second->place) +
+                                       "): two LUNs on one store overwrite each other's data"});
+  }
+
+  std::vector<LunReport> reports;
+  std::size_t others = 0;
+  for (const auto& l : config.luns) {
+    if (l.bs_type == "pmem") {
+      reports.push_back(check_lun(l));
+    } else {
+      ++others;
+    }
+  }
+  const auto failed = static_cast<std::size_t>(
+      std::count_if(reports.begin(), reports.end(), [](const LunReport& r) { return !r.ok; }));
+  const bool ok = failed == 0 && problems.empty();
+
+  if (a.json) {
+    JsonWriter j;
+    j.begin_object().key("ok").boolean(ok).key("files").begin_array();
+    for (const auto& f : config.files) j.value(f);
+    j.end_array().key("problems").begin_array();
+    for (const auto& p : problems)
+      j.begin_object()
+          .key("file").value(p.place.file)
+          .key("line").value(std::uint64_t(p.place.line))
+          .key("message").value(p.message)
+          .end_object();
+    j.end_array().key("luns").begin_array();
+    for (const auto& r : reports) {
+      j.begin_object()
+          .key("file").value(r.lun->place.file)
+          .key("line").value(std::uint64_t(r.lun->place.line))
+          .key("target").value(r.lun->target)
+          .key("lun").value(r.lun->lun.value_or(""))
+          .key("path").value(r.lun->path)
+          .key("ok").boolean(r.ok)
+          .key("block_size").value(std::uint64_t{r.block_size})
+          .key("layout").value(r.layout)
+          .key("durability").value(r.durability)
+          .key("checks").begin_array();
+      for (const auto& f : r.findings)
+        j.begin_object()
+            .key("name").value(f.name)
+            .key("result").value(verdict_name(f.verdict))
+            .key("detail").value(f.detail)
+            .end_object();
+      j.end_array().end_object();
+    }
+    j.end_array().key("other_luns").value(std::uint64_t{others}).end_object();
+    io.out << j.str();
+  } else {
+    for (const auto& p : problems) io.out << where(p.place) << ": " << p.message << '\n';
+    for (const auto& r : reports) {
+      io.out << where(r.lun->place) << ": target " << r.lun->target << ", lun "
+             << r.lun->lun.value_or("(next free)") << ", " << r.lun->path << ": ";
+      if (r.ok) {
+        io.out << "ok (block size " << r.block_size << ", layout " << r.layout
+               << ", durability " << r.durability << ")\n";
+      } else {
+        io.out << "FAILED\n";
+      }
+      for (const auto& f : r.findings)
+        if (f.verdict == V::kFailed || f.verdict == V::kWarning)
+          io.out << "    " << verdict_name(f.verdict) << ": " << f.name << ": " << f.detail << '\n';
+    }
+    io.out << "check-config: " << config.files.size() << " file(s), " << reports.size()
+           << " pmem LUN(s): " << reports.size() - failed << " ok, " << failed
+           << " failed; " << problems.size() << " problem(s) in the configuration";
+    if (others) io.out << "; " << others << " LUN(s) of other backing-store types not checked";
+    io.out << '\n';
+  }
+  if (unreadable) return kExitCannotUse;
+  return ok ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace tgt_pmem::admin
