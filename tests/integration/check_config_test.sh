@@ -141,6 +141,33 @@ check shared "$W/raw512.img" 512 "$T" "$(B "$W/raw4k.img")" "        bs-type pme
 # --- stricter than tgt on purpose ----------------------------------------------------------
 check stricter "$W/atomic.img" 4096 "$T" "$(B "$W/atomic.img")" "        bs-type pmem" "        block-size 4096" "$BE" "$E"
 
+# --- boot: tgt-admin stops at the first refused LUN, unless ignore-errors -------------------
+# Two targets, applied in name order: a-first's LUN has a bsopts typo, b-second's is good.
+boot_conf() {
+  printf '%s\n' "$@" \
+    '<target iqn.2026-12.org.tgt-pmem:a-first>' "$(B "$W/raw4k.img")" "        bs-type pmem" \
+    "        bsopts 'block_size=4096;write_cach=off'" "$BE" "$E" \
+    '<target iqn.2026-12.org.tgt-pmem:b-second>' "$(B "$W/raw512.img")" "        bs-type pmem" "$BE" "$E"
+}
+for ignore in no yes; do
+  conf=$W/boot-$ignore.conf
+  if [[ $ignore == yes ]]; then boot_conf 'ignore-errors yes' >"$conf"; else boot_conf >"$conf"; fi
+  out=$("$ADMIN" check-config "$conf" 2>&1); rc=$?
+  clear_targets
+  tgt-admin -C $CTL -c "$conf" -e >/dev/null 2>&1; admin_rc=$?
+  second=$(lun_block_size "$W/raw512.img")
+  echo "# ignore-errors $ignore: check-config rc=$rc; tgt-admin rc=$admin_rc, the second target's LUN: ${second:-absent}"
+  if [[ $ignore == no ]]; then
+    [[ $rc -eq 1 && $admin_rc -ne 0 && -z $second ]] && grep -q "creates no target after it" <<<"$out" &&
+      pass "without ignore-errors: tgt-admin stopped at the bad LUN, the next target never came, and check-config said so" ||
+      { fail "without ignore-errors"; echo "$out"; }
+  else
+    [[ $rc -eq 1 && -n $second ]] && ! grep -q "creates no target after it" <<<"$out" &&
+      pass "with ignore-errors yes: tgt-admin went on to the next target (rc $admin_rc); check-config still fails the bad LUN" ||
+      { fail "with ignore-errors"; echo "$out"; }
+  fi
+done
+
 # --- the default file and an unreadable one ------------------------------------------------
 "$ADMIN" check-config "$W/nonexistent.conf" >/dev/null 2>&1; rc=$?
 [[ $rc -eq 3 ]] && pass "an unreadable configuration file: exit 3" || fail "unreadable configuration: exit $rc"

@@ -221,7 +221,8 @@ int run_check_config(const CheckConfigArgs& a, Io& io) {
             .end_object();
       j.end_array().end_object();
     }
-    j.end_array().key("other_luns").value(std::uint64_t{others}).end_object();
+    j.end_array().key("other_luns").value(std::uint64_t{others});
+    j.key("ignore_errors").boolean(config.ignore_errors).end_object();
     io.out << j.str();
   } else {
     for (const auto& p : problems) io.out << where(p.place) << ": " << p.message << '\n';
@@ -243,6 +244,10 @@ int run_check_config(const CheckConfigArgs& a, Io& io) {
            << " failed; " << problems.size() << " problem(s) in the configuration";
     if (others) io.out << "; " << others << " LUN(s) of other backing-store types not checked";
     io.out << '\n';
+    if (failed && !config.ignore_errors)
+      io.out << "check-config: tgt-admin --execute (at boot) stops at the first refused LUN and "
+                "creates no target after it; fix them, or set 'ignore-errors yes' at the top "
+                "of targets.conf to have it go on\n";
   }
   if (unreadable) return kExitCannotUse;
   return ok ? kExitOk : kExitCheckFailed;

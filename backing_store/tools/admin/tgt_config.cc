@@ -226,7 +226,9 @@ class Reader {
       include(value, place, depth);
       return;
     }
-    if (StoreBlock* b = current_store()) {
+    if (stack_.empty() && key == "ignore-errors") {
+      result.ignore_errors = value == "yes";
+    } else if (StoreBlock* b = current_store()) {
       b->keys[key].push_back({value, place});
     } else if (Target* t = current_target()) {
       t->keys[key].push_back({value, place});

@@ -50,6 +50,7 @@ struct TgtConfig {
   std::vector<std::string> files;       // every file read, in order
   std::vector<ConfiguredLun> luns;      // in the order of the files
   std::vector<ConfigProblem> problems;  // files that cannot be read, syntax tgt-admin refuses
+  bool ignore_errors = false;           // top-level `ignore-errors yes`: go on past a failure
 };
 
 // Reads the configuration files (and, recursively, what they include). Never throws for

@@ -120,6 +120,13 @@ TEST_F(TgtConfigTest, TargetTypeAndOptionsApplyToLunsWithoutTheirOwn) {
   EXPECT_EQ(c.luns[3].place.line, 15);
 }
 
+TEST_F(TgtConfigTest, IgnoreErrorsCountsAtTheTopLevelOnly) {
+  EXPECT_TRUE(read({write("a.conf", "ignore-errors yes\n")}).ignore_errors);
+  EXPECT_FALSE(read({write("b.conf", "ignore-errors no\n")}).ignore_errors);
+  EXPECT_FALSE(read({write("c.conf", "<target iqn.x:a>\n ignore-errors yes\n</target>\n")})
+                   .ignore_errors);
+}
+
 TEST_F(TgtConfigTest, SameBlocksMergeAndAKeyTwiceIsAProblem) {
   const auto f = write("a.conf",
                        "<target iqn.x:a>\n"
