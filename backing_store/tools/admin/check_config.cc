@@ -212,14 +212,9 @@ int run_check_config(const CheckConfigArgs& a, Io& io) {
           .key("block_size").value(std::uint64_t{r.block_size})
           .key("layout").value(r.layout)
           .key("durability").value(r.durability)
-          .key("checks").begin_array();
-      for (const auto& f : r.findings)
-        j.begin_object()
-            .key("name").value(f.name)
-            .key("result").value(verdict_name(f.verdict))
-            .key("detail").value(f.detail)
-            .end_object();
-      j.end_array().end_object();
+          .key("checks");
+      write_findings(j, r.findings);
+      j.end_object();
     }
     j.end_array().key("other_luns").value(std::uint64_t{others});
     j.key("ignore_errors").boolean(config.ignore_errors).end_object();

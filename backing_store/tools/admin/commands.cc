@@ -461,6 +461,17 @@ const char* verdict_name(Finding::Verdict v) noexcept {
   return "?";
 }
 
+void write_findings(JsonWriter& j, const std::vector<Finding>& findings) {
+  j.begin_array();
+  for (const auto& f : findings)
+    j.begin_object()
+        .key("name").value(f.name)
+        .key("result").value(verdict_name(f.verdict))
+        .key("detail").value(f.detail)
+        .end_object();
+  j.end_array();
+}
+
 int run_check(const CheckArgs& a, Io& io) {
   const StoreCheck r = check_store(a.path, a.block_size);
   const auto& findings = r.findings;
@@ -469,14 +480,9 @@ int run_check(const CheckArgs& a, Io& io) {
   if (a.json) {
     JsonWriter j;
     j.begin_object().key("path").value(a.path).key("block_size").value(std::uint64_t{block_size});
-    j.key("ok").boolean(ok).key("checks").begin_array();
-    for (const auto& f : findings)
-      j.begin_object()
-          .key("name").value(f.name)
-          .key("result").value(verdict_name(f.verdict))
-          .key("detail").value(f.detail)
-          .end_object();
-    j.end_array().end_object();
+    j.key("ok").boolean(ok).key("checks");
+    write_findings(j, findings);
+    j.end_object();
     io.out << j.str();
   } else {
     for (const auto& f : findings) {

@@ -73,5 +73,8 @@ struct StoreCheck {
 [[nodiscard]] StoreCheck check_store(const std::string& path,
                                      std::optional<std::uint32_t> block_size);
 [[nodiscard]] const char* verdict_name(Finding::Verdict v) noexcept;
+class JsonWriter;
+// The findings as a JSON array of {name, result, detail}: check's and check-config's "checks".
+void write_findings(JsonWriter& j, const std::vector<Finding>& findings);
 
 }  // namespace tgt_pmem::admin
