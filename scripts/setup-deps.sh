@@ -23,6 +23,8 @@ packages=(
   libiscsi-bin open-iscsi
   # util-linux gives unshare(1); iproute2/procps for the test harness
   util-linux procps iproute2 jq e2fsprogs
+  # the bash completion's test (an interactive bash with bash-completion on a pty)
+  bash-completion bsdutils
   # man pages (scdoc), the .deb (debhelper, lintian) and the .rpm (rpmbuild) in packaging/
   scdoc debhelper lintian rpm
 )

@@ -33,6 +33,10 @@ $libdir/tgt/backing-store/lld_srp.so
 /usr/bin/tgtpmem-admin
 /usr/bin/tgtpmem-load
 /usr/bin/tgtpmem-push
+/usr/share/bash-completion/completions/tgtadm
+/usr/share/bash-completion/completions/tgtpmem-admin
+/usr/share/bash-completion/completions/tgtpmem-load
+/usr/share/bash-completion/completions/tgtpmem-push
 /usr/share/doc/tgt-pmem
 /usr/share/doc/tgt-pmem/README.md
 /usr/share/doc/tgt-pmem/atomic-layout.md

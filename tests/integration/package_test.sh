@@ -107,6 +107,10 @@ $BSDIR/lld_srp.so
 /usr/bin/tgtpmem-admin
 /usr/bin/tgtpmem-load
 /usr/bin/tgtpmem-push
+/usr/share/bash-completion/completions/tgtadm
+/usr/share/bash-completion/completions/tgtpmem-admin
+/usr/share/bash-completion/completions/tgtpmem-load
+/usr/share/bash-completion/completions/tgtpmem-push
 /usr/share/doc/tgt-pmem/README.md
 /usr/share/doc/tgt-pmem/atomic-layout.md
 /usr/share/doc/tgt-pmem/changelog.gz
@@ -333,6 +337,10 @@ fi
 /usr/bin/tgtpmem-admin create "$work/lun1.img" --size 64m --block-size 4096 >/dev/null
 sed -e "s|/var/lib/tgt-pmem/lun1.img|$work/lun1.img|" -e 's|initiator-address .*|initiator-address 127.0.0.1|' \
   /usr/share/doc/tgt-pmem/examples/pmem.conf >"$work/targets.conf"
+/usr/bin/tgtpmem-admin check-config "$work/targets.conf" >"$work/check-config.out" 2>&1 &&
+  grep -q "$work/lun1.img: ok (block size 4096" "$work/check-config.out" &&
+  pass "the installed tgtpmem-admin check-config passes the example" ||
+  { fail "check-config on the example:"; cat "$work/check-config.out"; }
 if tgt-admin -C "$CTL" -c "$work/targets.conf" --execute >"$work/tgt-admin.out" 2>&1; then
   pass "tgt-admin --execute the example"
 else
