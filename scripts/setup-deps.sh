@@ -26,7 +26,7 @@ packages=(
   # the bash completion's test (an interactive bash with bash-completion on a pty)
   bash-completion bsdutils
   # man pages (scdoc), the .deb (debhelper, lintian) and the .rpm (rpmbuild) in packaging/
-  scdoc debhelper lintian rpm
+  scdoc debhelper lintian rpm rpmlint file
 )
 if [[ ${TGTPMEM_WITH_E2E:-0} == 1 ]]; then
   packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs cpio)

@@ -5,11 +5,14 @@
 # Fedora's conventions. rpm cannot install them on Debian: -libs and -devel are unpacked
 # (rpm2cpio) into an empty root, and push_client_app.cc is built against that root with
 # pkg-config (PKG_CONFIG_SYSROOT_DIR) and run on its library.
-#   package_rpm_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]
+#   package_rpm_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR (its tgt_*.orig.tar.gz is Source1)]
 set -uo pipefail
 repo=$(readlink -f "${1:?usage: package_rpm_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}")
 rpm_work=${2:?}
-[[ -n ${3:-} ]] && export TGT_SOURCE_DIR=$3
+# tgt's release tarball (Source1): Debian's orig tarball beside the tgt source the build used.
+if [[ -n ${3:-} ]] && tarball=$(ls "$(dirname "$3")"/tgt_*.orig.tar.gz 2>/dev/null | head -n 1) && [[ -n $tarball ]]; then
+  export TGT_TARBALL=$tarball
+fi
 command -v rpmbuild >/dev/null || { echo "SKIP: rpmbuild is not installed (apt-get install rpm)"; exit 77; }
 failures=0
 pass() { echo "ok   - $*"; }
@@ -67,6 +70,14 @@ for lib in 'libpmem2.so.1()(64bit)' 'libiscsi.so.7()(64bit)' 'libboost_program_o
   grep -qxF "$lib" "$out/requires" && pass "Requires: $lib (found by rpm's ELF scan)" || fail "lacks $lib"
 done
 rpm -qp --qf '%{LICENSE}\n' "$rpm_file" | grep -qx 'GPL-2.0-only' && pass "License: GPL-2.0-only" || fail "licence"
+# rpmlint (build-rpm.sh ran it on the spec and the packages with packaging/rpm/rpmlint.toml).
+grep -qE ' 0 errors, 0 warnings' "$out/rpmlint.txt" && pass "rpmlint: 0 errors, 0 warnings" ||
+  { fail "rpmlint:"; cat "$out/rpmlint.txt"; }
+# The spec builds from tgt's release tarball, with nothing of Debian's.
+spec=$repo/packaging/rpm/tgt-pmem.spec
+grep -q '^Source1: *https://.*/tgt-%{tgt_version}.tar.gz$' "$spec" && ! grep -qE 'dpkg|apt-get|--nodeps' "$spec" &&
+  pass "the spec takes tgt from Source1 (tgt's release tarball) and names no dpkg, apt-get or --nodeps" ||
+  fail "the spec still depends on Debian tools or lacks Source1"
 [[ $(rpm -qp --recommends "$rpm_file" | sort | tr '\n' ' ') == 'daxctl ndctl ' ]] &&
   pass "Recommends: ndctl, daxctl" || fail "Recommends: $(rpm -qp --recommends "$rpm_file" | tr '\n' ' ')"
 
