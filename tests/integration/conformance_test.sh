@@ -45,7 +45,7 @@ run_suite() {  # run_suite NAME LUN
   # Failed tests make it exit 1; a signal (a crash of the initiator) would silently drop
   # every test after it.
   ((rc < 128)) || { echo "FAIL: iscsi-test-cu died (exit $rc) on the $1 LUN"; exit 1; }
-  "$HERE/cunit_results.sh" "$OUT/$1/iscsi-test-cu.log" | sort > "$OUT/$1.results"
+  "$HERE/../lib/cunit_results.sh" "$OUT/$1/iscsi-test-cu.log" | sort > "$OUT/$1.results"
 }
 run_suite rdwr 1
 run_suite pmem 2
