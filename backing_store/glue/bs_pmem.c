@@ -270,6 +270,24 @@ static int bs_pmem_write_atomic(int host_no, struct scsi_cmd *cmd)
 }
 
 /*
+ * COMPARE AND WRITE (SBC-3 5.2; VMware's ATS, its VMFS lock): tgt 1.0.85's SBC table sends
+ * opcode 0x89 to spc_illegal_op (its sbc_rw entry is commented out), although sbc_rw knows
+ * the command (protection field, write protect, LBA range; the data-out buffer, the verify
+ * and the write data, is left whole). This LU's table gets WRITE(16)'s entry for it - sbc_rw,
+ * and a write's reservation conflicts - so that the command reaches the engine, which makes
+ * the compare and the write one atomic operation (scsi_exec.cc, do_compare_and_write).
+ * REPORT SUPPORTED OPERATION CODES lists it from then on: tgt builds the list from the table.
+ */
+static void bs_pmem_hook_compare_and_write(struct scsi_lu *lu)
+{
+	struct device_type_operations *ops = lu->dev_type_template.ops;
+
+	if (ops[COMPARE_AND_WRITE].cmd_perform == spc_illegal_op &&
+	    ops[WRITE_16].cmd_perform != spc_illegal_op)
+		ops[COMPARE_AND_WRITE] = ops[WRITE_16];
+}
+
+/*
  * MODE SELECT (6 and 10): tgt's own handler changes the mode pages; when it turned the write
  * cache off, what the cache held is made durable before the command completes, since the
  * initiator will not send SYNCHRONIZE CACHE for it any more (SBC-3 6.5.4, WCE).
@@ -732,6 +750,7 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 	tgtpmem_lun_get_info(p->lun, &info);
 	*fd = info.fd;
 	*size = info.size;
+	bs_pmem_hook_compare_and_write(lu);
 	if (info.max_atomic_blocks) {
 		struct device_type_operations *op = &lu->dev_type_template.ops[WRITE_ATOMIC_16];
 

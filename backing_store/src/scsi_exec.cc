@@ -125,11 +125,15 @@ Result do_verify(Lun& lun, const Command& c, const cdb::Extent& e) {
 constexpr std::uint32_t kMaxCompareAndWriteBlocks = TGTPMEM_MAX_COMPARE_AND_WRITE_BLOCKS;
 
 Result do_compare_and_write(Lun& lun, const Command& c, const cdb::Extent& e) {
-  if (e.blocks == 0) return {};
   if (e.blocks > kMaxCompareAndWriteBlocks)
     return check(key::kIllegalRequest, asc::kInvalidFieldInCdb);
+  // The data-out buffer holds exactly the verify data and the write data the CDB describes.
+  // With NUMBER OF LOGICAL BLOCKS 0 that is nothing (SBC-3 5.2: then no error), so data sent
+  // with it is refused: 256 blocks asked in the one-byte field arrive as 0 with 512 blocks of
+  // data (libiscsi's CompareAndWrite.Simple sends exactly that and expects the refusal).
   const std::uint64_t half = std::uint64_t{e.blocks} * lun.block_size();
   if (c.out.size() != 2 * half) return check(key::kIllegalRequest, asc::kInvalidFieldInCdb);
+  if (e.blocks == 0) return {};
   // SBC-3 5.2: the compare and the write are one atomic operation for other commands.
   RmwLock lock(lun, /*exclusive=*/true);
   const std::uint64_t off = e.lba * lun.block_size();

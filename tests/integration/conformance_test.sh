@@ -8,7 +8,8 @@
 #      are tgt's own (listed below, each checked to fail on rdwr too), and
 #   3. every test it skips or fails is in conformance-skips.txt for that store, with the
 #      reason, and every entry there for it still skips or fails (the table stays exact);
-# and WRITE ATOMIC(16) is really exercised (not skipped) on the atomic LUN.
+# and WRITE ATOMIC(16) is really exercised (not skipped) on the atomic LUN, and COMPARE AND
+# WRITE on both (tgt's own table leaves it out; bs_pmem routes it to its engine).
 # Usage: conformance_test.sh MODULE_DIR OUT_DIR      (results kept in OUT_DIR)
 set -uo pipefail
 MODULE_DIR=$1 OUT=$2
@@ -116,6 +117,16 @@ elif grep -q '^WriteAtomic16.Simple PASS' "$OUT/atomic.results"; then
 else
   failures=$((failures + 1)); echo "FAIL: WriteAtomic16.Simple did not pass on the atomic LUN"
 fi
+
+# 5. COMPARE AND WRITE (VMware's ATS) reaches bs_pmem on both layouts, despite tgt's table.
+for lun in pmem atomic; do
+  caw=$(grep -E '^CompareAndWrite\.(Simple|Miscompare|DpoFua|Unwritten) ' "$OUT/$lun.results")
+  if [[ $(grep -c ' PASS$' <<<"$caw") -eq 4 ]]; then
+    passes=$((passes + 1)); echo "PASS: COMPARE AND WRITE ran and passed on $lun (Simple, Miscompare, DpoFua, Unwritten)"
+  else
+    failures=$((failures + 1)); echo "FAIL: COMPARE AND WRITE on $lun:"; echo "$caw" | sed 's/^/    /'
+  fi
+done
 
 summary() { awk '{n[$2]++} END {printf "%d passed, %d skipped, %d failed", n["PASS"], n["SKIP"], n["FAIL"]}' "$1"; }
 echo "iscsi-test-cu SCSI family: rdwr $(summary "$OUT/rdwr.results"); pmem $(summary "$OUT/pmem.results"); pmem atomic $(summary "$OUT/atomic.results")"

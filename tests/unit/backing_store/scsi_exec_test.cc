@@ -89,6 +89,17 @@ TEST_F(ScsiExec, CompareAndWriteRefusesAWrongBufferLength) {
   expect_sense(l_.run(c, out), key::kIllegalRequest, asc::kInvalidFieldInCdb);
 }
 
+// NUMBER OF LOGICAL BLOCKS 0 is a no-op, but not with data: 256 blocks do not fit the one-byte
+// field and arrive as 0 with 512 blocks of data-out, which must not be answered GOOD.
+TEST_F(ScsiExec, CompareAndWriteOfZeroBlocksIsANoOpWithoutDataAndRefusedWithIt) {
+  const auto before = l_.mem;
+  auto c = cdb16(op::kCompareAndWrite, 0, 0);
+  EXPECT_TRUE(l_.run(c, {}).good());
+  std::vector<std::byte> out(2 * 256 * 512, std::byte{'A'});
+  expect_sense(l_.run(c, out), key::kIllegalRequest, asc::kInvalidFieldInCdb);
+  EXPECT_EQ(l_.mem, before);
+}
+
 TEST_F(ScsiExec, VerifyBytchkComparesAndReportsTheOffset) {
   const auto data = pattern(4 * 512, 6);
   ASSERT_TRUE(l_.write(0, data).good());
