@@ -60,7 +60,7 @@ refuse() {  # refuse "what" "expected log text" tgtadm lun args...
     return
   fi
   if ! kill -0 "$TGTD_PID" 2>/dev/null; then fail "$what: tgtd died"; exit 1; fi
-  if tail -c +"$((offset + 1))" "$LOG" | grep -qF -- "$text"; then
+  if tail -c +"$((offset + 1))" "$LOG" | grep -F -- "$text" >/dev/null; then  # not -q: under pipefail, tail would die of SIGPIPE
     pass "$what: refused ($text)"
   else
     fail "$what: refused, but the log does not say '$text'"; tail -c +"$((offset + 1))" "$LOG"

@@ -16,6 +16,9 @@
 # installed; a bs_pmem.so or lld_srp.so installed by hand (cmake --install) is put back
 # afterwards.
 set -uo pipefail
+# grepq: grep -q that reads all its input. Under pipefail, 'producer | grep -q' fails when grep
+# exits at the first match and the producer dies of SIGPIPE (ldconfig -p did, in CI).
+grepq() { grep "$@" >/dev/null; }
 repo=$(readlink -f "${1:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}")
 pkg_work=${2:?usage: package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]}
 [[ -n ${3:-} ]] && export TGT_SOURCE_DIR=$3
@@ -32,7 +35,7 @@ for tool in dpkg-buildpackage dh tgtd tgtadm tgt-admin iscsi-inq iscsi-readcapac
 done
 PACKAGES=(tgt-pmem libtgtpmem-push0 libtgtpmem-push-dev)
 for p in "${PACKAGES[@]}"; do
-  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed'; then
+  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grepq 'installed'; then
     skip "$p is installed already; this test would replace and remove it"
   fi
 done
@@ -178,24 +181,24 @@ LIST
 diff "$work/expected-dev" "$work/regular-dev" >"$work/files-dev.diff" &&
   pass "libtgtpmem-push-dev ships exactly the headers, the .so link and tgtpmem-push.pc" ||
   { fail "libtgtpmem-push-dev's files differ from the expected list:"; cat "$work/files-dev.diff"; }
-dpkg-deb -c "$dev_deb" | grep -qE " \./usr/lib/[^ ]+/libtgtpmem-push\.so -> libtgtpmem-push\.so\.0$" &&
+dpkg-deb -c "$dev_deb" | grepq -E " \./usr/lib/[^ ]+/libtgtpmem-push\.so -> libtgtpmem-push\.so\.0$" &&
   pass "the .so link points to the SONAME" || fail "libtgtpmem-push.so does not link to libtgtpmem-push.so.0"
 [[ $(dpkg-deb -f "$dev_deb" Depends) == *"libtgtpmem-push0 (= $version)"* ]] &&
   pass "libtgtpmem-push-dev Depends: libtgtpmem-push0 (= $version)" ||
   fail "libtgtpmem-push-dev Depends: $(dpkg-deb -f "$dev_deb" Depends)"
 lib_depends=$(dpkg-deb -f "$lib_deb" Depends)
 for p in librdmacm1 libibverbs1 libnettle8 libstdc++6; do
-  tr ',' '\n' <<<"$lib_depends" | awk '{ print $1 }' | grep -qxF "$p" && pass "libtgtpmem-push0 Depends: $p" ||
+  tr ',' '\n' <<<"$lib_depends" | awk '{ print $1 }' | grepq -xF "$p" && pass "libtgtpmem-push0 Depends: $p" ||
     fail "libtgtpmem-push0 Depends lacks $p: $lib_depends"
 done
 [[ $lib_depends != *libpmem2* ]] && pass "libtgtpmem-push0 does not depend on libpmem2" ||
   fail "libtgtpmem-push0 depends on libpmem2: $lib_depends"
 [[ $(dpkg-deb -f "$lib_deb" Multi-Arch) == same && $(dpkg-deb -f "$dev_deb" Multi-Arch) == same ]] &&
   pass "the library packages are Multi-Arch: same" || fail "the library packages are not Multi-Arch: same"
-dpkg-deb -I "$lib_deb" shlibs 2>/dev/null | grep -qx "libtgtpmem-push 0 libtgtpmem-push0 (>= $upstream)" &&
+dpkg-deb -I "$lib_deb" shlibs 2>/dev/null | grepq -x "libtgtpmem-push 0 libtgtpmem-push0 (>= $upstream)" &&
   pass "shlibs: libtgtpmem-push 0 libtgtpmem-push0 (>= $upstream)" ||
   { fail "shlibs control file:"; dpkg-deb -I "$lib_deb" shlibs; }
-dpkg-deb -I "$lib_deb" triggers 2>/dev/null | grep -qx 'activate-noawait ldconfig' &&
+dpkg-deb -I "$lib_deb" triggers 2>/dev/null | grepq -x 'activate-noawait ldconfig' &&
   pass "libtgtpmem-push0 activates the ldconfig trigger" || fail "no ldconfig trigger in libtgtpmem-push0"
 dpkg-deb --fsys-tarfile "$lib_deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/files-lib"
 dpkg-deb --fsys-tarfile "$dev_deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/files-dev"
@@ -232,9 +235,9 @@ man -w bs_pmem >/dev/null 2>&1 && man -w lld_srp >/dev/null 2>&1 && man -w tgtpm
 
 # --- 3. a LUN through tgtadm ----------------------------------------------------------------
 start_installed_tgtd || exit 1
-bstypes | grep -qx '    pmem' && pass "installed tgtd lists bstype pmem" || fail "pmem not among the backing stores"
+bstypes | grepq -x '    pmem' && pass "installed tgtd lists bstype pmem" || fail "pmem not among the backing stores"
 # The SRP driver is loaded whether or not this host has an RDMA device (state ready or error).
-tgtadm_c --mode sys --op show | grep -qE '^[[:space:]]+srp: (ready|error)$' &&
+tgtadm_c --mode sys --op show | grepq -E '^[[:space:]]+srp: (ready|error)$' &&
   pass "installed tgtd lists the srp LLD (lld_srp.so)" || fail "srp not among the LLDs"
 grep -q "bs_pmem .* (built for tgt $tgt_version) registered as bstype pmem" "$log" &&
   pass "log: module registered, built for tgt $tgt_version" || fail "no registration line in the log"
@@ -278,7 +281,7 @@ else
     pass "push=on LUN refused without an RDMA device"
   grep -qF "bs_pmem: refused: $work/push.img: push mode cannot listen on RDMA CM 0.0.0.0 port $PUSH_PORT (no RDMA device for that address)" "$log" &&
     pass "log: push mode cannot listen (no RDMA device)" || fail "no 'cannot listen ... (no RDMA device for that address)' line"
-  tgtadm_c --mode target --op show | grep -q 'LUN: 2' && fail "a refused push LUN is listed" ||
+  tgtadm_c --mode target --op show | grepq 'LUN: 2' && fail "a refused push LUN is listed" ||
     pass "the refused push LUN is not listed"
   /usr/bin/tgtpmem-push -a 127.0.0.1 -p "$PUSH_PORT" -i iqn.2026-11.org.example:client -t "$IQN1" -l 2 \
     --timeout 2 >"$work/push.out" 2>&1
@@ -290,7 +293,7 @@ fi
 
 # --- 3c. the push client library: an application built from the installed files only --------
 # push_client_app.cc is copied out of the tree; the compiler sees only what pkg-config names.
-ldconfig -p | grep -qF 'libtgtpmem-push.so.0 (' &&
+ldconfig -p | grepq -F 'libtgtpmem-push.so.0 (' &&
   pass "ldconfig's cache has libtgtpmem-push.so.0 (the dpkg trigger ran)" ||
   fail "libtgtpmem-push.so.0 is not in ldconfig's cache"
 [[ $(pkg-config --modversion tgtpmem-push 2>&1) == "$upstream" ]] &&
@@ -383,7 +386,7 @@ fi
 tgtd_stop
 ! kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd stopped (targets, then system delete)" || fail "tgtd still runs"
 start_installed_tgtd || exit 1
-bstypes | grep -qx '    pmem' && fail "a new tgtd still has pmem" || pass "a new tgtd no longer has bstype pmem"
+bstypes | grepq -x '    pmem' && fail "a new tgtd still has pmem" || pass "a new tgtd no longer has bstype pmem"
 tgtadm_c --lld iscsi --mode target --op new --tid 1 --targetname "$IQN1"
 if tgtadm_c --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
      --backing-store "$work/a.img" >/dev/null 2>&1; then
@@ -398,11 +401,11 @@ dpkg -r libtgtpmem-push-dev libtgtpmem-push0 >"$work/remove-lib.out" 2>&1 &&
   pass "dpkg -r libtgtpmem-push-dev libtgtpmem-push0" || { fail "dpkg -r of the library"; cat "$work/remove-lib.out"; }
 [[ ! -e $LIBDIR/libtgtpmem-push.so.0 && ! -e /usr/include/tgt_pmem ]] && pass "library and headers removed" ||
   fail "library or headers still there"
-ldconfig -p | grep -qF 'libtgtpmem-push.so' && fail "ldconfig's cache still has libtgtpmem-push" ||
+ldconfig -p | grepq -F 'libtgtpmem-push.so' && fail "ldconfig's cache still has libtgtpmem-push" ||
   pass "ldconfig's cache no longer has libtgtpmem-push (the dpkg trigger ran)"
 dpkg -P "${PACKAGES[@]}" >/dev/null 2>&1 && installed=0 && pass "dpkg -P" || fail "dpkg -P"
 listed=$(for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv 'not-installed' && echo "$p"
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grepq -v 'not-installed' && echo "$p"
 done)
 [[ -z $listed ]] && pass "dpkg knows nothing of ${PACKAGES[*]}" || fail "dpkg still lists" $listed
 compgen -G '/var/lib/dpkg/info/tgt-pmem.*' >/dev/null || compgen -G '/var/lib/dpkg/info/libtgtpmem-push*' >/dev/null &&

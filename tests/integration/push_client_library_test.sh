@@ -22,7 +22,7 @@ exported=$(wc -l <"$tmp/exports")
 others=$(awk '$3 !~ /^tgt_pmem::push::/' "$tmp/exports")
 [[ -z $others ]] && (( exported > 0 )) && pass "$exported dynamic symbols, all tgt_pmem::push::" ||
   { fail "exports beyond tgt_pmem::push ($exported in all):"; echo "$others"; }
-objdump -p "$lib" | grep -qE '^ *(RPATH|RUNPATH) ' && fail "the library carries an RPATH/RUNPATH" ||
+objdump -p "$lib" | grep -E '^ *(RPATH|RUNPATH) ' >/dev/null && fail "the library carries an RPATH/RUNPATH" ||
   pass "no RPATH"
 if "$app" >"$tmp/app.out" 2>&1; then
   sed 's/^/     /' "$tmp/app.out"
