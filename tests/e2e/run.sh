@@ -121,6 +121,9 @@ stage="$out/stage"
 rm -rf "$stage" "$out/guest" "$out/console.log"
 mkdir -p "$stage/guest" "$stage/scenarios" "$stage/out"
 cp "$here/guest/init.sh" "$here/guest/lib.sh" "$stage/guest/"
+# Shared with the host tests: iscsi-test-cu's console output as PASS/SKIP/FAIL per test, and
+# the table of the skips and failures bs_pmem is known to have, with their reasons.
+cp "$here/../lib/cunit_results.sh" "$here/../integration/conformance-skips.txt" "$stage/guest/"
 cp "$here"/scenarios/*.sh "$stage/scenarios/"
 chmod 0755 "$stage/guest/init.sh"
 if (( ${#modules[@]} )); then
