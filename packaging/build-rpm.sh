@@ -26,7 +26,7 @@ command -v rpmbuild >/dev/null || { echo "build-rpm: rpmbuild is missing (apt-ge
 spec=$repo/packaging/rpm/tgt-pmem.spec
 name=$(sed -n 's/^Name: *//p' "$spec")
 version=$(sed -n 's/^Version: *//p' "$spec")
-tgt_version=$(rpm --eval "$(sed -n 's/^%{!?tgt_version: %global tgt_version \(.*\)}$/\1/p' "$spec")")
+tgt_version=$(sed -n 's/^%{!?tgt_version: %global tgt_version \(.*\)}$/\1/p' "$spec")
 [[ -n $tgt_version ]] || { echo "build-rpm: the spec pins no tgt_version" >&2; exit 1; }
 if [[ -z ${TGT_TARBALL:-} ]]; then
   # Debian's source package of that upstream release carries its tarball unchanged.

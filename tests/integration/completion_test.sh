@@ -13,7 +13,8 @@ file=$(readlink -f "$1") admin=$(readlink -f "$2")
 command -v script >/dev/null || { echo "script(1) is not installed"; exit 77; }
 [[ -r /usr/share/bash-completion/bash_completion ]] ||
   { echo "bash-completion is not installed (scripts/setup-deps.sh)"; exit 77; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/completion-test.XXXXXX")
+source "$(dirname "$0")/../lib/workdir.sh"
+work_dir work completion-test
 trap 'rm -rf "$work"' EXIT
 # The tools under test first on PATH: completion asks them for their options.
 mkdir "$work/bin"

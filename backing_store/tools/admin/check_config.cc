@@ -106,7 +106,7 @@ LunReport check_lun(const ConfiguredLun& l) {
   if (opts_ok && !store.layout.empty()) {
     const bool want_atomic = opts.layout == bs::LayoutKind::kAtomic;
     if (want_atomic && store.layout != "atomic") {
-      if (store.atomic_formattable.value_or(false)) {
+      if (atomic_would_format(l.path, block_size).value_or(false)) {
         add("layout.match", V::kWarning,
             "bsopts layout=atomic and the store has no atomic layout header yet: bs_pmem "
             "formats it when the LUN first opens (its metadata area is zero)");
@@ -160,10 +160,6 @@ int run_check_config(const CheckConfigArgs& a, Io& io) {
   std::vector<std::string> files = a.files;
   if (files.empty()) files.push_back(kDefaultTgtConfig);
   const TgtConfig config = read_tgt_config(files);
-  const bool unreadable = std::any_of(files.begin(), files.end(), [&](const std::string& f) {
-    return std::find(config.files.begin(), config.files.end(), f) == config.files.end() &&
-           !std::filesystem::is_directory(f);
-  });
 
   std::vector<ConfigProblem> problems = config.problems;
   // One backing store under two LUNs: each overwrites the other's data.
@@ -244,7 +240,7 @@ int run_check_config(const CheckConfigArgs& a, Io& io) {
                 "creates no target after it; fix them, or set 'ignore-errors yes' at the top "
                 "of targets.conf to have it go on\n";
   }
-  if (unreadable) return kExitCannotUse;
+  if (config.named_file_unreadable) return kExitCannotUse;
   return ok ? kExitOk : kExitCheckFailed;
 }
 

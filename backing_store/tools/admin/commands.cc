@@ -347,10 +347,9 @@ StoreCheck check_store(const std::string& path, std::optional<std::uint32_t> req
   };
   std::uint32_t& block_size = r.block_size;
   block_size = requested_block_size.value_or(512);
-  const CheckArgs a{path, requested_block_size, false};
 
   // Read-only throughout: the store is opened O_RDONLY and mapped PROT_READ.
-  auto store = Store::open(a.path, Access::kReadOnly);
+  auto store = Store::open(path, Access::kReadOnly);
   r.opened = store.has_value();
   if (!store) {
     const auto& e = store.error();
@@ -371,11 +370,11 @@ StoreCheck check_store(const std::string& path, std::optional<std::uint32_t> req
     add("type", V::kOk, std::string(store->medium()));
     add("readable", V::kOk, "yes");
     // bs_pmem opens read-write and refuses anything else; ask without opening for writing.
-    if (::faccessat(AT_FDCWD, a.path.c_str(), W_OK, AT_EACCESS) == 0) {
+    if (::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0) {
       add("writable", V::kOk, "yes");
     } else {
       add("writable", V::kFailed,
-          a.path + ": not writable (" + std::strerror(errno) +
+          path + ": not writable (" + std::strerror(errno) +
               "); bs_pmem serves writable backing stores only");
     }
     add("libpmem2", V::kOk, "accepted; mapping alignment " + std::to_string(store->alignment()));
@@ -390,16 +389,8 @@ StoreCheck check_store(const std::string& path, std::optional<std::uint32_t> req
     const Layout* layout = map ? &detect_layout(map->bytes()) : nullptr;
     if (layout) r.layout = std::string(layout->name());
     if (map) r.method = map->method();
-    // Whether bs_pmem's layout=atomic would format this store when a LUN opens it: only one
-    // without a header whose metadata area is zero (atomic_layout.cc).
-    if (layout && layout->name() == "raw") {
-      if (auto g = bs::atomic::compute_geometry(store->size(), block_size)) {
-        if (auto nz = find_nonzero(map->bytes(), 0, std::min(g->data_offset, map->bytes().size())))
-          r.atomic_formattable = !nz->has_value();
-      }
-    }
-    if (layout && !a.block_size) {
-      if (auto r = layout->recorded_block_size(map->bytes())) block_size = *r;
+    if (layout && !requested_block_size) {
+      if (auto b = layout->recorded_block_size(map->bytes())) block_size = *b;
     }
 
     const std::uint64_t size = store->size();
@@ -449,6 +440,20 @@ StoreCheck check_store(const std::string& path, std::optional<std::uint32_t> req
   r.ok = std::none_of(findings.begin(), findings.end(),
                       [](const Finding& f) { return f.verdict == V::kFailed; });
   return r;
+}
+
+std::expected<bool, std::string> atomic_would_format(const std::string& path,
+                                                    std::uint32_t block_size) {
+  auto store = Store::open(path, Access::kReadOnly);
+  if (!store) return std::unexpected(store.error().message);
+  auto map = store->map();
+  if (!map) return std::unexpected(map.error());
+  if (detect_layout(map->bytes()).name() != "raw") return false;  // it has a header already
+  auto g = bs::atomic::compute_geometry(store->size(), block_size);
+  if (!g) return std::unexpected(g.error());
+  auto nz = find_nonzero(map->bytes(), 0, std::min(g->data_offset, map->bytes().size()));
+  if (!nz) return std::unexpected(nz.error());
+  return !nz->has_value();
 }
 
 const char* verdict_name(Finding::Verdict v) noexcept {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <expected>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -66,12 +67,14 @@ struct StoreCheck {
   std::string medium;                     // "devdax" or "file", when opened
   std::string layout;                     // the detected layout's name, when mapped
   std::optional<flush::Method> method;    // the durability method, when mapped
-  // A store without layout header: whether bs_pmem's layout=atomic would format it (its
-  // metadata area is zero) or refuse it (data there), for the block size checked.
-  std::optional<bool> atomic_formattable;
 };
 [[nodiscard]] StoreCheck check_store(const std::string& path,
                                      std::optional<std::uint32_t> block_size);
+// Whether bs_pmem's layout=atomic would format the store when a LUN opens it with this block
+// size: only one without a layout header whose metadata area reads as zeros (atomic_layout.cc);
+// one with data there is refused. Reads that area (read-only): ask only when it matters.
+[[nodiscard]] std::expected<bool, std::string> atomic_would_format(const std::string& path,
+                                                                   std::uint32_t block_size);
 [[nodiscard]] const char* verdict_name(Finding::Verdict v) noexcept;
 class JsonWriter;
 // The findings as a JSON array of {name, result, detail}: check's and check-config's "checks".

@@ -101,6 +101,7 @@ class Reader {
     }
     std::ifstream in(path);
     if (!in) {
+      if (!from) result.named_file_unreadable = true;
       problem(from ? *from : ConfigPlace{path, 0},
               path + ": cannot be read (" + std::error_code(errno, std::generic_category()).message() +
                   ")" + (from ? ": tgt-admin stops at an include it cannot read" : ""));
@@ -112,26 +113,20 @@ class Reader {
     int line_no = 0, first_line = 0;
     while (std::getline(in, raw)) {
       ++line_no;
-      std::string text = strip_comment(raw);
+      if (logical.empty()) first_line = line_no;
+      logical += trim(strip_comment(raw));
       // A line ending in '\' continues on the next one.
-      const std::string t = trim(text);
-      if (!t.empty() && t.back() == '\\') {
-        if (logical.empty()) first_line = line_no;
-        logical += t.substr(0, t.size() - 1);
+      if (!logical.empty() && logical.back() == '\\') {
+        logical.pop_back();
         continue;
       }
-      if (!logical.empty()) {
-        text = logical + t;
-        logical.clear();
-      } else {
-        first_line = line_no;
-      }
-      statement(trim(text), ConfigPlace{path, first_line}, depth);
+      statement(trim(logical), ConfigPlace{path, first_line}, depth);
+      logical.clear();
     }
     while (stack_.size() > open_before) {
       problem(stack_.back().place, "<" + stack_.back().name + "> is not closed in " + path +
                                        ": tgt-admin refuses the configuration");
-      close_top();
+      stack_.pop_back();
     }
   }
 
@@ -170,10 +165,6 @@ class Reader {
     return &targets_.back();
   }
 
-  void close_top() {
-    stack_.pop_back();
-  }
-
   void statement(const std::string& s, const ConfigPlace& place, int depth) {
     if (s.empty()) return;
     if (s.starts_with("</")) {
@@ -184,7 +175,7 @@ class Reader {
                            ">: tgt-admin refuses the configuration");
         return;
       }
-      close_top();
+      stack_.pop_back();
       return;
     }
     if (s.front() == '<') {
@@ -194,7 +185,7 @@ class Reader {
                        "write \\#): tgt-admin refuses the configuration");
         return;
       }
-      const std::string inner = trim(s.substr(1, end == std::string::npos ? s.npos : end - 1));
+      const std::string inner = trim(s.substr(1, end - 1));
       const auto sp = inner.find_first_of(" \t");
       const std::string name = inner.substr(0, sp);
       const std::string arg = sp == std::string::npos ? "" : unquote(trim(inner.substr(sp)));

@@ -51,6 +51,7 @@ struct TgtConfig {
   std::vector<ConfiguredLun> luns;      // in the order of the files
   std::vector<ConfigProblem> problems;  // files that cannot be read, syntax tgt-admin refuses
   bool ignore_errors = false;           // top-level `ignore-errors yes`: go on past a failure
+  bool named_file_unreadable = false;   // a file given to read_tgt_config could not be read
 };
 
 // Reads the configuration files (and, recursively, what they include). Never throws for
