@@ -211,6 +211,8 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   res->lba_valid = 0;
   res->lba = 0;
   res->blocks = 0;
+  // Only a failed command is logged with its blocks: no decoding on the good path.
+  if (r.status == TGTPMEM_STATUS_GOOD) return;
   if (const auto e = tgt_pmem::bs::cdb::decode_extent(c.cdb)) {
     res->lba_valid = 1;
     res->lba = e->lba;

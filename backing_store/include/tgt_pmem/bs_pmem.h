@@ -156,7 +156,7 @@ struct tgtpmem_result {
 	int info_valid;        /* the INFORMATION field is meaningful */
 	uint64_t info;         /* LBA of a medium error, offset of a miscompare */
 	uint32_t in_len;       /* bytes of Data-In produced */
-	int lba_valid;         /* the command addresses blocks: lba, blocks below */
+	int lba_valid;         /* a failed command that addresses blocks: lba, blocks below */
 	uint64_t lba;
 	uint32_t blocks;
 };
