@@ -18,7 +18,7 @@ packages=(
   # the libFuzzer targets (tests/fuzz): clang >= 16 for libstdc++ 12's std::expected
   clang-16 libclang-rt-16-dev
   # the target and the libraries we build on
-  tgt libpmem2-dev libibverbs-dev librdmacm-dev libiscsi-dev nettle-dev
+  tgt libpmem2-dev libibverbs-dev librdmacm-dev libiscsi-dev nettle-dev nlohmann-json3-dev
   # real peers for the tests
   libiscsi-bin open-iscsi
   # util-linux gives unshare(1); iproute2/procps for the test harness

@@ -28,6 +28,7 @@
 #include "bs_thread.h"
 #include "target.h"
 #include "tgtadm.h"
+#include "work.h"
 
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/net/acl.h"
@@ -50,6 +51,9 @@ struct bs_pmem_lu {
 	int write_cache;              /* the WCE last handed to the engine */
 	struct list_head open_list;   /* on bs_pmem_open_luns while p->lun is open */
 	struct scsi_lu *lu;
+	char *bsopts;                 /* as given, for the status file (tgt keeps no copy) */
+	const char *path;             /* tgt's, which becomes lu->path only after bs_open */
+	struct event_data published;  /* the first status file, once tgt has set the LU up */
 };
 
 /* Every open LUN, for the last flush if tgtd exits with LUNs still open (see below). */
@@ -441,6 +445,7 @@ static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
 		eprintf("bs_pmem: refused: %s\n", err);
 		return TGTADM_INVALID_REQUEST;
 	}
+	p->bsopts = bsopts ? strdup(bsopts) : NULL;
 	tgtpmem_options_get(p->opts, &v);
 
 	if (v.block_size) {
@@ -493,6 +498,8 @@ fail:
 	/* tgt does not call bs_exit when bs_init fails */
 	tgtpmem_options_free(p->opts);
 	p->opts = NULL;
+	free(p->bsopts);
+	p->bsopts = NULL;
 	return TGTADM_INVALID_REQUEST;
 }
 
@@ -506,6 +513,8 @@ static void bs_pmem_exit(struct scsi_lu *lu)
 		tgt_remove_sched_event(&p->sched);
 	tgtpmem_options_free(p->opts);
 	p->opts = NULL;
+	free(p->bsopts);
+	p->bsopts = NULL;
 }
 
 /*
@@ -722,6 +731,93 @@ static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
 	return 0;
 }
 
+/* ---- status files (bs_pmem(8), STATUS FILES): what tgtpmem-admin status and dump read --- */
+
+extern short control_port; /* tgtd's -C: one status directory per tgtd */
+
+#define BS_PMEM_STATUS_SESSIONS 16  /* push sessions listed per LUN; all are counted */
+#define BS_PMEM_STATUS_PERIOD 1     /* seconds between refreshes of the counters */
+
+static struct tgt_work bs_pmem_status_work;
+static int bs_pmem_status_armed;
+
+static void bs_pmem_publish(struct bs_pmem_lu *p)
+{
+	struct scsi_lu *lu = p->lu;
+	struct tgtpmem_options_values v;
+	struct tgtpmem_push_session_info pushed[BS_PMEM_STATUS_SESSIONS];
+	struct tgtpmem_status_session sessions[BS_PMEM_STATUS_SESSIONS];
+	struct tgtpmem_lun_ident id;
+	uint32_t i, total = 0;
+	int ret;
+
+	memset(&id, 0, sizeof(id));
+	tgtpmem_options_get(p->opts, &v);
+	id.control_port = control_port;
+	id.tid = lu->tgt->tid;
+	id.target = lu->tgt->name;
+	id.lun = lu->lun;
+	id.path = lu->path ? lu->path : p->path;
+	id.bsopts = p->bsopts;
+	id.write_cache = write_cache_enabled(lu);
+	id.online = lu->attrs.online;
+	id.readonly = lu->attrs.readonly || lu->attrs.swp;
+	id.exec = p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline";
+	id.serial = lu->attrs.scsi_sn;
+	if (p->push) {
+		total = tgtpmem_push_sessions(p->push, pushed, BS_PMEM_STATUS_SESSIONS);
+		for (i = 0; i < total && i < BS_PMEM_STATUS_SESSIONS; i++) {
+			sessions[i].peer = pushed[i].peer;
+			sessions[i].initiator = pushed[i].initiator;
+			sessions[i].regions = pushed[i].regions;
+			sessions[i].exposed = pushed[i].exposed;
+		}
+		id.push_address = v.push_address;
+		id.push_port = v.push_port;
+		id.sessions = sessions;
+		id.sessions_shown = i;
+		id.sessions_total = total;
+	}
+	ret = tgtpmem_lun_publish(p->lun, &id);
+	if (ret)
+		dprintf("bs_pmem: %s: status file not written (%s)\n", lu->path, strerror(-ret));
+}
+
+/* On tgtd's event loop, every BS_PMEM_STATUS_PERIOD while LUNs are open. */
+static void bs_pmem_status_refresh(void *data)
+{
+	struct bs_pmem_lu *p;
+
+	bs_pmem_status_armed = 0;
+	if (list_empty(&bs_pmem_open_luns))
+		return;
+	list_for_each_entry(p, &bs_pmem_open_luns, open_list)
+		bs_pmem_publish(p);
+	bs_pmem_status_work.func = bs_pmem_status_refresh;
+	bs_pmem_status_work.data = NULL;
+	add_work(&bs_pmem_status_work, BS_PMEM_STATUS_PERIOD);
+	bs_pmem_status_armed = 1;
+}
+
+static void bs_pmem_status_arm(void)
+{
+	if (bs_pmem_status_armed)
+		return;
+	bs_pmem_status_work.func = bs_pmem_status_refresh;
+	bs_pmem_status_work.data = NULL;
+	add_work(&bs_pmem_status_work, BS_PMEM_STATUS_PERIOD);
+	bs_pmem_status_armed = 1;
+}
+
+/* tgt puts a new LU online only after bs_open: the first file is written just after. */
+static void bs_pmem_publish_first(struct event_data *ev)
+{
+	struct bs_pmem_lu *p = ev->data;
+
+	if (p->lun)
+		bs_pmem_publish(p);
+}
+
 static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 {
 	struct bs_pmem_lu *p = PMEM_LU(lu);
@@ -742,6 +838,7 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 		return -1;
 	}
 	p->lu = lu;
+	p->path = path;
 	list_add_tail(&p->open_list, &bs_pmem_open_luns);
 	/* The engine starts write-through; the mode page (bsopts write_cache) says more. */
 	p->write_cache = 0;
@@ -768,6 +865,9 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 		info.emulated ? " (emulated pmem: survives a crash of tgtd, not a power loss)" : "",
 		write_cache_enabled(lu) ? "on" : "off",
 		p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline", info.layout);
+	tgt_init_sched_event(&p->published, bs_pmem_publish_first, p);
+	tgt_add_sched_event(&p->published);
+	bs_pmem_status_arm();
 	return 0;
 }
 
@@ -779,6 +879,7 @@ static void bs_pmem_close_lun(struct scsi_lu *lu)
 
 	if (!p->lun)
 		return;
+	tgtpmem_lun_retract(p->lun);
 	ret = tgtpmem_lun_close(p->lun);
 	p->lun = NULL;
 	if (ret)
@@ -808,9 +909,12 @@ static void bs_pmem_close(struct scsi_lu *lu)
 	/* Before the mapping goes: every push-mode rkey of this LUN dies here. */
 	tgtpmem_push_detach(p->push);
 	p->push = NULL;
-	if (p->lun)
+	if (p->lun) {
 		list_del(&p->open_list);
+		tgt_remove_sched_event(&p->published);
+	}
 	bs_pmem_close_lun(lu);
+	p->path = NULL;
 }
 
 static struct backingstore_template pmem_bst = {

@@ -62,6 +62,7 @@ class AtomicLayout final : public Layout {
 
   std::optional<std::uint64_t> media_error_at(std::uint64_t offset, std::uint64_t len,
                                               bool write) const noexcept override;
+  const BadRanges* bad_ranges() const noexcept override { return &media_.bad_ranges(); }
 
   [[nodiscard]] const atomic::Header& header() const noexcept { return header_; }
   // What recovery did at open: lanes whose last transaction it had to finish.

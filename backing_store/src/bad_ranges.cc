@@ -88,9 +88,10 @@ void BadRanges::forget_within(std::uint64_t offset, std::uint64_t len) noexcept 
   const std::uint64_t end = offset + len;
   std::lock_guard lock(mu_);
   for (auto it = by_begin_.lower_bound(offset); it != by_begin_.end() && it->first < end;) {
-    if (it->second.end <= end)
+    if (it->second.end <= end) {
       it = by_begin_.erase(it);
-    else
+      cleared_.fetch_add(1, std::memory_order_relaxed);
+    } else
       ++it;
   }
   count_.store(by_begin_.size(), std::memory_order_release);

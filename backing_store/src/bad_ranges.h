@@ -59,11 +59,16 @@ class BadRanges {
 
   [[nodiscard]] bool empty() const noexcept { return count_.load(std::memory_order_acquire) == 0; }
   [[nodiscard]] std::vector<Range> ranges() const;  // sorted by begin
+  // How many ranges were forgotten (cleared by writes) since the set was made.
+  [[nodiscard]] std::uint64_t cleared() const noexcept {
+    return cleared_.load(std::memory_order_relaxed);
+  }
 
  private:
   mutable std::mutex mu_;
   std::map<std::uint64_t, Range> by_begin_;
   std::atomic<std::size_t> count_{0};
+  std::atomic<std::uint64_t> cleared_{0};
 };
 
 }  // namespace tgt_pmem::bs

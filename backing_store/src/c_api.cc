@@ -1,25 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The C ABI of include/tgt_pmem/bs_pmem.h. Every function catches everything: an exception
 // must never unwind into tgtd's C code.
-#include <cerrno>
 #include <array>
+#include <cerrno>
 #include <chrono>
-#include <mutex>
-#include <utility>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "atomic_layout.h"
 #include "cdb.h"
 #include "lun.h"
+#include "lun_status.h"
 #include "options.h"
 #include "pmem_medium.h"
+#include "scsi_codes.h"
 #include "scsi_exec.h"
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/flush/flusher.h"
 #include "tgt_pmem/flush/select.h"
+#include "tgt_pmem/status/run_dir.h"
 
 struct tgtpmem_options {
   tgt_pmem::bs::Options o;
@@ -36,6 +42,11 @@ struct tgtpmem_lun {
   std::chrono::steady_clock::time_point log_window{};
   std::uint32_t log_lines = 0;
   std::uint64_t log_suppressed = 0;
+  // The status file (lun_status.h): counters, and what was last written, where.
+  tgt_pmem::bs::LunCounters counters;
+  nlohmann::ordered_json published;
+  std::filesystem::path status_dir;
+  std::string status_name;
 };
 
 namespace {
@@ -202,6 +213,7 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   if (cmd->out_buf) c.out = {static_cast<const std::byte*>(cmd->out_buf), cmd->out_len};
   if (cmd->in_buf) c.in = {static_cast<std::byte*>(cmd->in_buf), cmd->in_len};
   const tgt_pmem::bs::Result r = tgt_pmem::bs::execute(*lun->lun, c);
+  lun->counters.commands.fetch_add(1, std::memory_order_relaxed);
   res->status = r.status;
   res->sense_key = r.sense_key;
   res->asc = r.asc;
@@ -213,11 +225,52 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   res->blocks = 0;
   // Only a failed command is logged with its blocks: no decoding on the good path.
   if (r.status == TGTPMEM_STATUS_GOOD) return;
+  lun->counters.failed.fetch_add(1, std::memory_order_relaxed);
+  if (r.sense_key == tgt_pmem::bs::scsi::key::kMediumError)
+    lun->counters.media_errors.fetch_add(1, std::memory_order_relaxed);
   if (const auto e = tgt_pmem::bs::cdb::decode_extent(c.cdb)) {
     res->lba_valid = 1;
     res->lba = e->lba;
     res->blocks = e->blocks;
   }
+}
+
+int tgtpmem_lun_publish(tgtpmem_lun* lun, const tgtpmem_lun_ident* ident) noexcept {
+  try {
+    namespace status = tgt_pmem::status;
+    tgt_pmem::bs::LunFacts facts{lun->durability, lun->emulated, lun->uuid};
+    auto doc = tgt_pmem::bs::status_document(*lun->lun, facts, lun->counters, *ident);
+    const auto dir = status::tgtd_dir(ident->control_port);
+    const std::string name =
+        "lun." + std::to_string(ident->tid) + "." + std::to_string(ident->lun) + ".json";
+    if (doc == lun->published && dir == lun->status_dir && name == lun->status_name) return 0;
+    // The first file this tgtd writes: what is there was left by a tgtd that died.
+    static bool swept = false;
+    if (!std::exchange(swept, true)) status::sweep(dir, "lun.");
+    if (!lun->status_name.empty() && (dir != lun->status_dir || name != lun->status_name))
+      status::retract(lun->status_dir, lun->status_name);
+    nlohmann::ordered_json text = doc;
+    text["published"] = static_cast<long long>(std::time(nullptr));
+    // Invalid UTF-8 in a name or path (tgt takes any bytes) is replaced, never thrown on.
+    const std::string s =
+        text.dump(1, '\t', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    if (const auto ec = status::publish(dir, name, s)) return -ec.value();
+    lun->published = std::move(doc);
+    lun->status_dir = dir;
+    lun->status_name = name;
+    return 0;
+  } catch (const std::bad_alloc&) {
+    return -ENOMEM;
+  } catch (...) {
+    return -EIO;
+  }
+}
+
+void tgtpmem_lun_retract(tgtpmem_lun* lun) noexcept {
+  if (lun->status_name.empty()) return;
+  tgt_pmem::status::retract(lun->status_dir, lun->status_name);
+  lun->status_name.clear();
+  lun->published = nullptr;
 }
 
 int tgtpmem_lun_log_allowed(tgtpmem_lun* lun, std::uint64_t* suppressed) noexcept {

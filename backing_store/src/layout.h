@@ -15,6 +15,7 @@
 #include <span>
 #include <string_view>
 
+#include "bad_ranges.h"
 #include "medium.h"
 #include "tgt_pmem/flush/flusher.h"
 
@@ -71,6 +72,9 @@ class Layout {
                                                                     bool /*write*/) const noexcept {
     return std::nullopt;
   }
+  // The medium's known bad ranges (medium offsets), for the status view; nullptr if the
+  // layout keeps none.
+  [[nodiscard]] virtual const BadRanges* bad_ranges() const noexcept { return nullptr; }
 };
 
 }  // namespace tgt_pmem::bs

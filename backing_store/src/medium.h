@@ -39,6 +39,8 @@ class Medium {
   [[nodiscard]] flush::Flusher& flusher() noexcept { return *latch_; }
   // The errno of the first failed flush, drain or file sync (latched), or 0.
   [[nodiscard]] int flush_error() const noexcept { return latch_->latched(); }
+  // How many flushes, drains or file syncs failed.
+  [[nodiscard]] std::uint64_t flush_failures() const noexcept { return latch_->failures(); }
   // True exactly once after a flush failed: the caller logs it.
   [[nodiscard]] bool take_flush_error_report() noexcept { return latch_->take_report(); }
   // "devdax", "file" or "memory".

@@ -45,6 +45,7 @@ class RawLayout final : public Layout {
   }
   std::optional<std::uint64_t> media_error_at(std::uint64_t offset, std::uint64_t len,
                                               bool write) const noexcept override;
+  const BadRanges* bad_ranges() const noexcept override { return &media_.bad_ranges(); }
 
   // Makes [offset, offset + len) durable after writes that did not go through this layout
   // (push mode: an initiator's RDMA WRITEs into the mapping). Errors: EIO for a media error

@@ -82,6 +82,10 @@ class Session final : public rdma_host::Link {
   [[nodiscard]] rdma::Connection& connection() const noexcept override { return *conn_; }
   [[nodiscard]] const PushLun* lun() const noexcept { return lun_; }
   [[nodiscard]] std::size_t regions() const noexcept { return regions_.size(); }
+  // Bytes of the LUN its regions expose.
+  [[nodiscard]] std::uint64_t exposed() const noexcept { return exposed_; }
+  // The initiator name it was admitted with (empty before).
+  [[nodiscard]] const std::string& initiator() const noexcept { return initiator_; }
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -2,6 +2,7 @@
 // The C ABI of tgt_pmem/push/service.h: one Service per RDMA CM port, hosted in tgtd's event
 // loop by a runtime (tgt_pmem/rdma_host/runtime.h). Every entry point is noexcept.
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -209,6 +210,28 @@ __attribute__((visibility("default"))) void tgtpmem_push_detach(tgtpmem_push_lun
   } catch (...) {
   }
   delete h;
+}
+
+__attribute__((visibility("default"))) uint32_t tgtpmem_push_sessions(
+    const tgtpmem_push_lun* h, tgtpmem_push_session_info* out, uint32_t max) noexcept {
+  if (h == nullptr || h->lun == nullptr) return 0;
+  std::uint32_t n = 0;
+  try {
+    for (const auto& [id, session] : h->port->service.sessions()) {
+      if (session->lun() != h->lun || !session->admitted()) continue;
+      if (out != nullptr && n < max) {
+        tgtpmem_push_session_info& i = out[n];
+        std::snprintf(i.peer, sizeof i.peer, "%s",
+                      session->connection().peer_address().c_str());
+        std::snprintf(i.initiator, sizeof i.initiator, "%s", session->initiator().c_str());
+        i.regions = static_cast<std::uint32_t>(session->regions());
+        i.exposed = session->exposed();
+      }
+      ++n;
+    }
+  } catch (...) {
+  }
+  return n;
 }
 
 }  // extern "C"

@@ -175,6 +175,46 @@ void tgtpmem_execute(tgtpmem_lun *lun, const struct tgtpmem_cmd *cmd,
 int tgtpmem_lun_log_allowed(tgtpmem_lun *lun, uint64_t *suppressed) TGTPMEM_NOEXCEPT;
 
 /*
+ * The status file of a LUN (bs_pmem(8), STATUS FILES): what tgtpmem-admin status and dump
+ * read. The glue says what tgt knows; the engine adds what it knows (medium, durability,
+ * layout, UUID, bad ranges, counters) and writes <run dir>/tgtd.<control_port>/
+ * lun.<tid>.<lun>.json whole. Counters: every command executed, those that failed, those
+ * that failed with a MEDIUM ERROR, failed flushes, bad ranges cleared by writes.
+ */
+struct tgtpmem_status_session {
+	const char *peer;
+	const char *initiator;
+	uint32_t regions;
+	uint64_t exposed;
+};
+struct tgtpmem_lun_ident {
+	int control_port;        /* tgtd's (-C): one status directory per tgtd */
+	int tid;
+	const char *target;      /* the target's name (IQN) */
+	uint64_t lun;
+	const char *path;
+	const char *bsopts;      /* as the administrator gave them (NULL: none) */
+	int write_cache;         /* WCE of the caching mode page */
+	int online;
+	int readonly;            /* tgtadm --params readonly=1, or software write protect */
+	const char *exec;        /* "inline" or "threads" */
+	const char *serial;      /* VPD 0x80 unit serial number */
+	const char *push_address; /* push=on: the RDMA CM listener; NULL: push mode off */
+	unsigned push_port;
+	const struct tgtpmem_status_session *sessions; /* push mode's admitted sessions */
+	uint32_t sessions_shown; /* entries in sessions */
+	uint32_t sessions_total; /* all sessions (may exceed sessions_shown) */
+};
+/*
+ * Writes the file if what it says changed since the last call for this LUN (a call per
+ * second costs nothing while nothing changes). Returns 0 or a negative errno (the file is
+ * only informative: a failure never affects the LUN).
+ */
+int tgtpmem_lun_publish(tgtpmem_lun *lun, const struct tgtpmem_lun_ident *ident) TGTPMEM_NOEXCEPT;
+/* Removes the file (the LUN is closing). */
+void tgtpmem_lun_retract(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+
+/*
  * Once, while tgtd has one thread (when the module registers): takes PMEM2_FORCE_GRANULARITY
  * out of tgtd's environment, so that it weakens no LUN (emulation is per LUN: bsopts
  * durability=emulated), and prepares the flush functions. Returns the variable's value if it

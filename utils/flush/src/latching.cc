@@ -13,6 +13,7 @@ Status LatchingFlusher::check() const noexcept {
 
 Status LatchingFlusher::latch(Status s) noexcept {
   if (s) return s;
+  failures_.fetch_add(1, std::memory_order_relaxed);
   int e = s.error().value() != 0 ? s.error().value() : EIO;
   int expected = 0;
   // The first error wins: it is the one the administrator must hear about.

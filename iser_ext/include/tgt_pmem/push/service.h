@@ -90,6 +90,21 @@ void tgtpmem_push_set_access(struct tgtpmem_push_lun *lun, int access) TGTPMEM_P
  */
 void tgtpmem_push_detach(struct tgtpmem_push_lun *lun) TGTPMEM_PUSH_NOEXCEPT;
 
+/*
+ * The admitted sessions on this LUN, for the status view (tgtpmem-admin status): fills up
+ * to max entries of out and returns how many there are in all (possibly more than max).
+ * On tgtd's event loop.
+ */
+struct tgtpmem_push_session_info {
+	char peer[64];        /* the client's address as RDMA CM saw it */
+	char initiator[224];  /* the initiator name it was admitted with */
+	uint32_t regions;     /* regions registered */
+	uint64_t exposed;     /* bytes of the LUN those regions expose */
+};
+uint32_t tgtpmem_push_sessions(const struct tgtpmem_push_lun *lun,
+			       struct tgtpmem_push_session_info *out,
+			       uint32_t max) TGTPMEM_PUSH_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,12 @@ class LatchingFlusher final : public Flusher {
   // The first error (an errno value), or 0.
   [[nodiscard]] int latched() const noexcept { return error_.load(std::memory_order_acquire); }
 
+  // How many flushes, drains or file syncs failed (the first latched; a few more may have
+  // been under way at the same time).
+  [[nodiscard]] std::uint64_t failures() const noexcept {
+    return failures_.load(std::memory_order_relaxed);
+  }
+
   // True exactly once after the latch was set: for a log line written once.
   [[nodiscard]] bool take_report() noexcept;
 
@@ -48,6 +54,7 @@ class LatchingFlusher final : public Flusher {
 
   Flusher& inner_;
   std::atomic<int> error_{0};
+  std::atomic<std::uint64_t> failures_{0};
   std::atomic<bool> reported_{false};
 };
 
