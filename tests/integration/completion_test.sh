@@ -74,6 +74,8 @@ cases=(
   "tgtadm --bstype pmem --bsopts 'exec=threads;layout=at|tgtadm --bstype pmem --bsopts exec=threads;layout=atomic"
   "tgtadm --bstype rdwr --bsopts wri|tgtadm --bstype rdwr --bsopts wri"
   "tgtpmem-admin check-c|tgtpmem-admin check-config"
+  "tgtpmem-admin st|tgtpmem-admin status"
+  "tgtpmem-admin dump --control|tgtpmem-admin dump --control-port"
   "tgtpmem-admin create x --lay|tgtpmem-admin create x --layout"
   "tgtpmem-admin create x --layout a|tgtpmem-admin create x --layout atomic"
   "tgtpmem-admin check x --block-size 40|tgtpmem-admin check x --block-size 4096"

@@ -5,8 +5,10 @@
 #include <sstream>
 #include <vector>
 
+#include "dump.h"
 #include "layout.h"
 #include "size.h"
+#include "status.h"
 
 namespace tgt_pmem::admin {
 namespace po = boost::program_options;
@@ -55,6 +57,17 @@ po::options_description create_options() {
   return d;
 }
 
+po::options_description tgtd_options() {
+  po::options_description d("Options");
+  d.add_options()
+      ("control-port,C", po::value<int>()->value_name("PORT"),
+       "the tgtd to ask, by its control port (tgtd -C, tgtadm -C; default 0)")
+      ("json", "print the result as one JSON object on stdout (status only)")
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
+  return d;
+}
+
 po::options_description check_options() {
   po::options_description d("Options");
   d.add_options()
@@ -92,6 +105,23 @@ std::string command_help(const std::string& command, const po::options_descripti
            "or refuses (a key given twice, an unclosed block, both forms of backing-store in a\n"
            "target), and one store under two LUNs. Run it before 'systemctl restart tgt' or\n"
            "'tgt-admin --update ALL'.\n";
+  } else if (command == "status") {
+    out << "Usage: tgtpmem-admin status [-C PORT] [--json]\n\n"
+           "Shows every pmem LUN the running tgtd serves, from the status files bs_pmem keeps\n"
+           "under /run/tgt-pmem/tgtd.PORT/ (refreshed every second): target, LUN, path, bsopts,\n"
+           "medium, size, block size, layout, durability, write cache, serial and UUID, known\n"
+           "bad ranges, counters (commands, failed ones, media errors, flush failures, bad\n"
+           "ranges cleared), a latched flush error, and push-mode sessions. Exit status 1\n"
+           "when a LUN needs attention (a latched flush error, bad ranges, offline).\n";
+  } else if (command == "dump") {
+    out << "Usage: tgtpmem-admin dump [-C PORT] > FILE\n\n"
+           "Writes the running configuration in tgt-admin's format, as tgt-admin --dump does,\n"
+           "but complete for pmem LUNs: tgt-admin --dump writes only 'backing-store PATH',\n"
+           "which brings a pmem LUN back as rdwr with 512-byte blocks under the next free LUN\n"
+           "number. Here each LUN of a target with pmem LUNs is a <backing-store> block with\n"
+           "its lun, bs-type, block-size and bsopts. Refuses (exit 1, nothing written) when a\n"
+           "pmem LUN cannot be written completely. Passwords are not dumped (tgt-admin's\n"
+           "PLEASE_CORRECT_THE_PASSWORD placeholders stay).\n";
   } else {
     out << "Usage: tgtpmem-admin check PATH [--block-size 512|4096] [--json]\n\n"
            "Verifies, read-only, every rule bs_pmem applies when a LUN opens: PATH exists, is a\n"
@@ -118,6 +148,8 @@ std::string general_help() {
          "  check PATH                verify, read-only, that bs_pmem will accept PATH\n"
          "  check-config [FILE...]    check the pmem LUNs of tgt-admin's configuration\n"
          "                            (default /etc/tgt/targets.conf), without touching data\n"
+         "  status [-C PORT]          the pmem LUNs of the running tgtd, with counters\n"
+         "  dump [-C PORT]            the running configuration, complete for pmem LUNs\n"
          "\n"
          "'tgtpmem-admin COMMAND --help' lists a command's options; all take --json.\n"
          "\n"
@@ -134,30 +166,34 @@ std::string general_help() {
          "  tgtpmem-admin create /dev/dax0.0 --zero\n"
          "  tgtpmem-admin info /dev/dax0.0 --json\n"
          "  tgtpmem-admin check /var/lib/tgt-pmem/lun1.img --block-size 4096\n"
-         "  tgtpmem-admin check-config && systemctl restart tgt\n";
+         "  tgtpmem-admin check-config && systemctl restart tgt\n"
+         "  tgtpmem-admin status --json\n"
+         "  tgtpmem-admin dump > /etc/tgt/conf.d/running.conf\n";
   return out.str();
 }
 
 Parsed parse_command_line(std::span<const std::string> args) {
   if (args.empty())
-    return UsageError{"no command given (create, info, check, check-config)",
+    return UsageError{"no command given (create, info, check, check-config, status, dump)",
                       "see 'tgtpmem-admin --help'"};
   const std::string& command = args.front();
   if (command == "-h" || command == "--help" || command == "help") return HelpRequested{general_help()};
   if (command != "create" && command != "info" && command != "check" &&
-      command != "check-config") {
+      command != "check-config" && command != "status" && command != "dump") {
     if (command.starts_with("-"))
-      return UsageError{"expected a command (create, info, check, check-config) before '" +
-                            command + "'",
+      return UsageError{"expected a command (create, info, check, check-config, status, dump) "
+                        "before '" + command + "'",
                         "see 'tgtpmem-admin --help'"};
-    return UsageError{
-        "unknown command '" + command + "' (commands: create, info, check, check-config)",
-        "see 'tgtpmem-admin --help'"};
+    return UsageError{"unknown command '" + command +
+                          "' (commands: create, info, check, check-config, status, dump)",
+                      "see 'tgtpmem-admin --help'"};
   }
   const std::string hint = "see 'tgtpmem-admin " + command + " --help'";
 
+  const bool asks_tgtd = command == "status" || command == "dump";
   po::options_description visible = command == "create" ? create_options()
                                      : command == "check" ? check_options()
+                                     : asks_tgtd          ? tgtd_options()
                                                           : common_options();
   po::options_description all;
   all.add(visible);
@@ -177,6 +213,23 @@ Parsed parse_command_line(std::span<const std::string> args) {
 
   std::vector<std::string> paths;
   if (vm.count("path")) paths = vm["path"].as<std::vector<std::string>>();
+  if (asks_tgtd) {
+    if (!paths.empty())
+      return UsageError{command + ": unexpected argument '" + paths[0] + "'", hint};
+    int port = 0;
+    if (vm.count("control-port")) {
+      port = vm["control-port"].as<int>();
+      if (port < 0 || port > 32767)
+        return UsageError{command + ": --control-port " + std::to_string(port) +
+                              ": must be 0 to 32767, as tgtd's",
+                          hint};
+    }
+    if (command == "dump") {
+      if (vm.count("json")) return UsageError{"dump: --json: the dump is tgt-admin's format", hint};
+      return DumpArgs{port};
+    }
+    return StatusArgs{port, vm.count("json") != 0};
+  }
   if (command == "check-config") {
     for (const auto& p : paths)
       if (p.empty()) return UsageError{command + ": a FILE is empty", hint};

@@ -10,6 +10,8 @@
 
 #include "check_config.h"
 #include "commands.h"
+#include "dump.h"
+#include "status.h"
 
 namespace tgt_pmem::admin {
 
@@ -23,7 +25,8 @@ struct UsageError {
 };
 
 using Parsed =
-    std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, HelpRequested, UsageError>;
+    std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, StatusArgs, DumpArgs,
+                 HelpRequested, UsageError>;
 
 // args excludes the program name.
 [[nodiscard]] Parsed parse_command_line(std::span<const std::string> args);

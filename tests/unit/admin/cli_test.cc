@@ -75,5 +75,30 @@ TEST(AdminCli, UsageErrors) {
   EXPECT_NE(usage_message(parse({"create", ""})).find("empty"), std::string::npos);
 }
 
+TEST(AdminCli, StatusAndDump) {
+  auto s = parse({"status"});
+  ASSERT_TRUE(std::holds_alternative<StatusArgs>(s));
+  EXPECT_EQ(std::get<StatusArgs>(s).control_port, 0);
+  EXPECT_FALSE(std::get<StatusArgs>(s).json);
+  s = parse({"status", "-C", "9115", "--json"});
+  ASSERT_TRUE(std::holds_alternative<StatusArgs>(s));
+  EXPECT_EQ(std::get<StatusArgs>(s).control_port, 9115);
+  EXPECT_TRUE(std::get<StatusArgs>(s).json);
+  auto d = parse({"dump", "--control-port", "3"});
+  ASSERT_TRUE(std::holds_alternative<DumpArgs>(d));
+  EXPECT_EQ(std::get<DumpArgs>(d).control_port, 3);
+  EXPECT_NE(usage_message(parse({"status", "/x"})).find("unexpected argument '/x'"),
+            std::string::npos);
+  EXPECT_NE(usage_message(parse({"status", "-C", "-1"})).find("0 to 32767"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"status", "-C", "x"})).find("control-port"), std::string::npos);
+  EXPECT_NE(usage_message(parse({"dump", "--json"})).find("tgt-admin's format"), std::string::npos);
+  for (auto args : std::vector<std::vector<std::string>>{{"status", "--help"}, {"dump", "-h"}}) {
+    auto p = parse(args);
+    ASSERT_TRUE(std::holds_alternative<HelpRequested>(p)) << args.front();
+    EXPECT_NE(std::get<HelpRequested>(p).text.find("Usage: tgtpmem-admin " + args.front()),
+              std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace tgt_pmem::admin
