@@ -45,7 +45,9 @@ struct FakeStore {
 };
 
 TEST(ZeroScan, ReadsOnlyTheDataExtents) {
-  FakeStore s{std::vector<std::byte>(1 << 20), {{true, 4096}, {false, 512 << 10}, {true, 1 << 20}}, {}};
+  FakeStore s{std::vector<std::byte>(1 << 20),
+              {{true, 4096}, {false, 512 << 10}, {true, 1 << 20}},
+              {}};
   // A hole is zero by definition: what the bytes say there must not matter (it is never read).
   s.bytes[8192] = std::byte{7};
   auto r = scan_zero(1 << 20, kOpenScanBudget, s.query(), s.finder());
