@@ -27,6 +27,8 @@ packages=(
   bash-completion bsdutils
   # man pages (scdoc), the .deb (debhelper, lintian) and the .rpm (rpmbuild) in packaging/
   scdoc debhelper lintian rpm rpmlint file
+  # the plot of the scaling benchmark (tests/bench/scaling.sh), and its arithmetic
+  gnuplot-nox bc
 )
 if [[ ${TGTPMEM_WITH_E2E:-0} == 1 ]]; then
   packages+=(qemu-system-x86 qemu-utils debootstrap e2fsprogs cpio)

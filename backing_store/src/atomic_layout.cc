@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "zero_scan.h"
+
 namespace tgt_pmem::bs {
 
 using atomic::LogEntry;
@@ -44,11 +46,32 @@ std::expected<std::unique_ptr<AtomicLayout>, std::string> AtomicLayout::open(
       if (!g) return std::unexpected(g.error());
       // Format only a store whose whole metadata area is zero (a new file, a zeroed device):
       // anything else may be a raw LUN's data, which must never be overwritten silently.
-      if (!std::all_of(bytes, bytes + g->data_offset, [](std::uint8_t c) { return c == 0; }))
-        return std::unexpected(
-            "no atomic-layout header, and the first " + std::to_string(g->data_offset) +
-            " bytes are not zero: refusing to format over existing data (zero it first, or "
-            "use layout=raw)");
+      // Holes are zero without reading them; the data extents are read up to a budget, so that
+      // the open is bounded in time and memory whatever the size (zero_scan.h).
+      auto scan = scan_zero(
+          g->data_offset, kOpenScanBudget,
+          [&medium](std::uint64_t off) { return medium.extent_at(off); },
+          mapped_nonzero_finder(medium.data()));
+      if (!scan) return std::unexpected("cannot check that the metadata area is blank: " +
+                                        scan.error());
+      switch (scan->verdict) {
+        case ZeroScan::Verdict::kZero:
+          break;
+        case ZeroScan::Verdict::kNonZero:
+          return std::unexpected(
+              "no atomic-layout header, and the first " + std::to_string(g->data_offset) +
+              " bytes are not zero (offset " + std::to_string(scan->offset) +
+              "): refusing to format over existing data (zero it first, or use layout=raw)");
+        case ZeroScan::Verdict::kOverBudget:
+          return std::unexpected(
+              "no atomic-layout header, and the metadata area (the first " +
+              std::to_string(g->data_offset) + " bytes) holds more than " +
+              std::to_string(kOpenScanBudget >> 20) +
+              " MiB of allocated data (a devdax device, or a file written before): too much to "
+              "check while opening a LUN. Format it once with 'tgtpmem-admin create PATH "
+              "--layout atomic --block-size " + std::to_string(block_size) +
+              "' (add --force to overwrite data), or use layout=raw");
+      }
       d.header.geometry = *g;
       if (::getrandom(d.header.uuid.data(), d.header.uuid.size(), 0) !=
           static_cast<ssize_t>(d.header.uuid.size()))

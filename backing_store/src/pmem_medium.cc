@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "pmem_badblocks.h"
+#include "zero_scan.h"
 #include "tgt_pmem/flush/select.h"
 
 namespace tgt_pmem::bs {
@@ -158,16 +159,7 @@ std::expected<Medium::Dealloc, std::error_code> PmemMedium::deallocate(
 std::expected<Medium::Extent, std::error_code> PmemMedium::extent_at(
     std::uint64_t offset) const noexcept {
   if (devdax_) return Extent{true, size_};
-  const off_t data = ::lseek(*fd_, static_cast<off_t>(offset), SEEK_DATA);
-  if (data < 0) {
-    if (errno == ENXIO) return Extent{false, size_};  // only a hole up to the end
-    return std::unexpected(std::error_code(errno, std::generic_category()));
-  }
-  if (static_cast<std::uint64_t>(data) > offset)
-    return Extent{false, std::min<std::uint64_t>(static_cast<std::uint64_t>(data), size_)};
-  const off_t hole = ::lseek(*fd_, static_cast<off_t>(offset), SEEK_HOLE);
-  if (hole < 0) return std::unexpected(std::error_code(errno, std::generic_category()));
-  return Extent{true, std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), size_)};
+  return file_extent_at(*fd_, offset, size_);
 }
 
 }  // namespace tgt_pmem::bs

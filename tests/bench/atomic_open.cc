@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Benchmark (prints figures): how long opening a large, sparse LUN on the atomic layout takes.
-// The first open formats (it checks that the metadata area is zero, which reads the whole
-// map region, then writes the header); every later open only runs recovery, whose cost is
-// O(lanes x 256) and does not depend on the LUN's size.
+// The first open formats (it checks that the metadata area is zero from the file's data
+// extents, reading none of a sparse file's holes, then writes the header); every later open
+// only runs recovery, whose cost is O(lanes x 256) and does not depend on the LUN's size.
+// tests/bench/scaling.sh measures the same through a real tgtd, with its memory.
 // Usage: atomic_open [SIZE_GIB=64] [DIR=/var/tmp]
 #include <unistd.h>
 

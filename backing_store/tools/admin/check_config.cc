@@ -10,6 +10,7 @@
 #include "json.h"
 #include "options.h"
 #include "tgt_config.h"
+#include "zero_scan.h"
 
 namespace tgt_pmem::admin {
 
@@ -106,11 +107,19 @@ LunReport check_lun(const ConfiguredLun& l) {
   if (opts_ok && !store.layout.empty()) {
     const bool want_atomic = opts.layout == bs::LayoutKind::kAtomic;
     if (want_atomic && store.layout != "atomic") {
-      if (atomic_would_format(l.path, block_size).value_or(false)) {
+      const auto outcome = atomic_open_outcome(l.path, block_size);
+      if (outcome && *outcome == AtomicOpen::kFormats) {
         add("layout.match", V::kWarning,
             "bsopts layout=atomic and the store has no atomic layout header yet: bs_pmem "
             "formats it when the LUN first opens (its metadata area is zero)");
         r.layout = "atomic (to be formatted)";
+      } else if (outcome && *outcome == AtomicOpen::kRefusedTooMuchData) {
+        add("layout.match", V::kFailed,
+            "bsopts layout=atomic, but the store has no atomic layout header, and its metadata "
+            "area holds more allocated data than bs_pmem reads while opening a LUN (" +
+                std::to_string(bs::kOpenScanBudget >> 20) +
+                " MiB; a devdax device has no holes): bs_pmem refuses it. Format it once with "
+                "tgtpmem-admin create PATH --layout atomic (--force if it holds data)");
       } else {
         add("layout.match", V::kFailed,
             "bsopts layout=atomic, but the store has no atomic layout header and holds data "

@@ -20,6 +20,7 @@
 #include "store.h"
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/flush/select.h"
+#include "zero_scan.h"
 
 namespace tgt_pmem::admin {
 
@@ -94,6 +95,14 @@ std::expected<std::optional<std::uint64_t>, std::string> first_data_byte(const S
     pos = (*ext)->end;
   }
   return std::nullopt;
+}
+
+// The store's extents for zero_scan.h: a devdax device has no holes.
+bs::ExtentQuery store_extents(const Store& store) {
+  return [&store](std::uint64_t off) -> std::expected<bs::Medium::Extent, std::error_code> {
+    if (store.devdax()) return bs::Medium::Extent{true, store.size()};
+    return bs::file_extent_at(store.fd(), off, store.size());
+  };
 }
 
 }  // namespace
@@ -202,7 +211,7 @@ int run_create(const CreateArgs& a, Io& io) {
     }
     progress.finish();
   }
-  if (auto f = layout->format(map->bytes(), a.block_size, *flusher); !f) {
+  if (auto f = layout->format(map->bytes(), a.block_size, *flusher, store_extents(*store)); !f) {
     undo();
     return fail(io, kExitCannotUse, a.path + ": writing the " + std::string(layout->name()) +
                                         " layout: " + f.error());
@@ -442,18 +451,24 @@ StoreCheck check_store(const std::string& path, std::optional<std::uint32_t> req
   return r;
 }
 
-std::expected<bool, std::string> atomic_would_format(const std::string& path,
-                                                    std::uint32_t block_size) {
+std::expected<AtomicOpen, std::string> atomic_open_outcome(const std::string& path,
+                                                         std::uint32_t block_size) {
   auto store = Store::open(path, Access::kReadOnly);
   if (!store) return std::unexpected(store.error().message);
   auto map = store->map();
   if (!map) return std::unexpected(map.error());
-  if (detect_layout(map->bytes()).name() != "raw") return false;  // it has a header already
+  if (detect_layout(map->bytes()).name() != "raw") return AtomicOpen::kHasHeader;
   auto g = bs::atomic::compute_geometry(store->size(), block_size);
   if (!g) return std::unexpected(g.error());
-  auto nz = find_nonzero(map->bytes(), 0, std::min(g->data_offset, map->bytes().size()));
-  if (!nz) return std::unexpected(nz.error());
-  return !nz->has_value();
+  auto scan = bs::scan_zero(std::min(g->data_offset, map->bytes().size()), bs::kOpenScanBudget,
+                            store_extents(*store), bs::mapped_nonzero_finder(map->bytes().data()));
+  if (!scan) return std::unexpected(path + ": " + scan.error());
+  switch (scan->verdict) {
+    case bs::ZeroScan::Verdict::kZero: return AtomicOpen::kFormats;
+    case bs::ZeroScan::Verdict::kNonZero: return AtomicOpen::kRefusedData;
+    case bs::ZeroScan::Verdict::kOverBudget: return AtomicOpen::kRefusedTooMuchData;
+  }
+  return std::unexpected(std::string("unknown scan verdict"));
 }
 
 const char* verdict_name(Finding::Verdict v) noexcept {

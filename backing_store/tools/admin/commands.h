@@ -70,11 +70,14 @@ struct StoreCheck {
 };
 [[nodiscard]] StoreCheck check_store(const std::string& path,
                                      std::optional<std::uint32_t> block_size);
-// Whether bs_pmem's layout=atomic would format the store when a LUN opens it with this block
-// size: only one without a layout header whose metadata area reads as zeros (atomic_layout.cc);
-// one with data there is refused. Reads that area (read-only): ask only when it matters.
-[[nodiscard]] std::expected<bool, std::string> atomic_would_format(const std::string& path,
-                                                                   std::uint32_t block_size);
+// What bs_pmem's layout=atomic does with a store that has no layout header yet, when a LUN
+// opens it with this block size (atomic_layout.cc): it formats one whose metadata area reads
+// as zeros, and refuses one with data there, or with more allocated data there than it may
+// read while opening (bs::kOpenScanBudget). The same scan as bs_pmem's (zero_scan.h): holes
+// are not read. Read-only; ask only when it matters.
+enum class AtomicOpen { kHasHeader, kFormats, kRefusedData, kRefusedTooMuchData };
+[[nodiscard]] std::expected<AtomicOpen, std::string> atomic_open_outcome(const std::string& path,
+                                                                       std::uint32_t block_size);
 [[nodiscard]] const char* verdict_name(Finding::Verdict v) noexcept;
 class JsonWriter;
 // The findings as a JSON array of {name, result, detail}: check's and check-config's "checks".

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tgt_pmem/flush/flusher.h"
+#include "zero_scan.h"
 
 namespace tgt_pmem::admin {
 
@@ -46,10 +47,11 @@ class Layout {
                      std::vector<Finding>& out) const = 0;
 
   // Writes the layout's metadata on a store `create` has just sized (and zeroed when
-  // asked), durably through flusher. Error: a message.
-  [[nodiscard]] virtual std::expected<void, std::string> format(std::span<std::byte> medium,
-                                                                std::uint32_t block_size,
-                                                                flush::Flusher& flusher) const = 0;
+  // asked), durably through flusher. extents: the store's holes (zero_scan.h), which need no
+  // zeroing. Error: a message.
+  [[nodiscard]] virtual std::expected<void, std::string> format(
+      std::span<std::byte> medium, std::uint32_t block_size, flush::Flusher& flusher,
+      const bs::ExtentQuery& extents) const = 0;
 };
 
 // Every layout, in detection order (raw last).

@@ -3,6 +3,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "atomic_format.h"
@@ -130,7 +131,8 @@ void AtomicLayout::check(std::span<const std::byte> medium, std::uint32_t block_
 
 std::expected<void, std::string> AtomicLayout::format(std::span<std::byte> medium,
                                                       std::uint32_t block_size,
-                                                      flush::Flusher& flusher) const {
+                                                      flush::Flusher& flusher,
+                                                      const bs::ExtentQuery& extents) const {
   const auto g = at::compute_geometry(medium.size(), block_size);
   if (!g) return std::unexpected(g.error());
   at::Header h;
@@ -140,10 +142,19 @@ std::expected<void, std::string> AtomicLayout::format(std::span<std::byte> mediu
   h.uuid[6] = static_cast<std::uint8_t>((h.uuid[6] & 0x0f) | 0x40);
   h.uuid[8] = static_cast<std::uint8_t>((h.uuid[8] & 0x3f) | 0x80);
   // Zeros first (an empty map, free lists and logs), the header last: a store cut short
-  // while formatting has no header, so nothing will ever take it for a formatted one.
-  if (!flusher.fill_and_flush(medium.data() + at::kHeaderSize, 0, g->data_offset - at::kHeaderSize) ||
-      !flusher.drain())
-    return std::unexpected("cannot zero the metadata area");
+  // while formatting has no header, so nothing will ever take it for a formatted one. Holes
+  // of a sparse file are zero already: storing zeros there would allocate them (16 GiB of
+  // map for a 1 TiB store of 512-byte blocks) for nothing.
+  for (std::uint64_t off = at::kHeaderSize; off < g->data_offset;) {
+    auto e = extents(off);
+    if (!e) return std::unexpected("cannot query the extents: " + e.error().message());
+    if (e->end <= off) return std::unexpected(std::string("the extent query made no progress"));
+    const std::uint64_t stop = std::min(e->end, g->data_offset);
+    if (e->mapped && !flusher.fill_and_flush(medium.data() + off, 0, stop - off))
+      return std::unexpected("cannot zero the metadata area");
+    off = stop;
+  }
+  if (!flusher.drain()) return std::unexpected("cannot zero the metadata area");
   const auto image = at::encode_header(h);
   if (!flusher.copy_and_flush(medium.data(), image.data(), image.size()) || !flusher.drain())
     return std::unexpected("cannot write the header");

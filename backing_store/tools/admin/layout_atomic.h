@@ -19,7 +19,8 @@ class AtomicLayout final : public Layout {
              std::vector<Finding>& out) const override;
   // Zeroes the metadata area and writes a header with a fresh UUID.
   std::expected<void, std::string> format(std::span<std::byte> medium, std::uint32_t block_size,
-                                          flush::Flusher& flusher) const override;
+                                          flush::Flusher& flusher,
+                                          const bs::ExtentQuery& extents) const override;
 };
 
 }  // namespace tgt_pmem::admin

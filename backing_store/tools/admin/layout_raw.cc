@@ -12,7 +12,8 @@ void RawLayout::check(std::span<const std::byte> medium, std::uint32_t block_siz
 }
 
 std::expected<void, std::string> RawLayout::format(std::span<std::byte>, std::uint32_t,
-                                                   flush::Flusher&) const {
+                                                   flush::Flusher&,
+                                                   const bs::ExtentQuery&) const {
   return {};  // nothing to write: every byte is LUN data
 }
 

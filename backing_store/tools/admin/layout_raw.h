@@ -16,7 +16,8 @@ class RawLayout final : public Layout {
   void check(std::span<const std::byte> medium, std::uint32_t block_size,
              std::vector<Finding>& out) const override;
   std::expected<void, std::string> format(std::span<std::byte> medium, std::uint32_t block_size,
-                                          flush::Flusher& flusher) const override;
+                                          flush::Flusher& flusher,
+                                          const bs::ExtentQuery& extents) const override;
 };
 
 }  // namespace tgt_pmem::admin

@@ -10,11 +10,13 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "atomic_format.h"
 #include "commands.h"
 #include "scratch_dir.h"
 #include "tgt_pmem/bs_pmem.h"
+#include "zero_scan.h"
 
 namespace tgt_pmem::admin {
 namespace {
@@ -263,6 +265,68 @@ TEST_F(AdminAtomic, CheckFailsOnACorruptMapEntry) {
   out_.str("");
   EXPECT_EQ(run_check({p, std::nullopt, false}, io_), kExitCheckFailed) << out_.str();
   EXPECT_NE(out_.str().find("shares its physical block"), std::string::npos) << out_.str();
+}
+
+// A large sparse store: create formats it without allocating its holes, and check-config
+// predicts what bs_pmem's open does, by the same scan (zero_scan.h).
+constexpr std::uint64_t kSparse = std::uint64_t{64} << 30;
+
+std::uint64_t allocated_bytes(const std::string& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0);
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+void write_at(const std::string& p, std::uint64_t off, const std::vector<char>& bytes) {
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(off));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST_F(AdminAtomic, CreateOnASparseStoreZeroesOnlyItsDataExtents) {
+  const auto p = path("sparse.img");
+  std::ofstream(p).close();
+  std::filesystem::resize_file(p, kSparse);
+  const auto g = *bs::atomic::compute_geometry(kSparse, 512);
+  // Data deep in the map area (a raw LUN's block, say): it must be zeroed, the holes not
+  // allocated (the map area is 1 GiB).
+  write_at(p, g.data_offset - 4096, std::vector<char>(4096, 'x'));
+  ASSERT_EQ(run_create({.path = p, .layout = "atomic", .force = true}, io_), kExitOk)
+      << err_.str();
+  EXPECT_LT(allocated_bytes(p), std::uint64_t{16} << 20);
+  std::ifstream f(p, std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(g.data_offset - 4096));
+  std::vector<char> back(4096, 1);
+  f.read(back.data(), 4096);
+  EXPECT_EQ(back, std::vector<char>(4096, 0)) << "the data extent in the map area was zeroed";
+  out_.str("");
+  EXPECT_EQ(run_check({p, std::nullopt, false}, io_), kExitOk) << out_.str();
+}
+
+TEST_F(AdminAtomic, PredictsWhatTheModuleDoesWithAnUnformattedStore) {
+  const auto p = path("sparse.img");
+  std::ofstream(p).close();
+  std::filesystem::resize_file(p, kSparse);
+  auto r = atomic_open_outcome(p, 512);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, AtomicOpen::kFormats);
+  // Zeros, but allocated, beyond what bs_pmem reads while opening.
+  write_at(p, 4096, std::vector<char>(bs::kOpenScanBudget + (1 << 20), 0));
+  r = atomic_open_outcome(p, 512);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, AtomicOpen::kRefusedTooMuchData);
+  write_at(p, 8192, {'x'});
+  r = atomic_open_outcome(p, 512);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, AtomicOpen::kRefusedData);
+  // And bs_pmem agrees on each: it refuses this one.
+  tgtpmem_options* o = nullptr;
+  char err[512];
+  ASSERT_EQ(tgtpmem_options_parse("layout=atomic;durability=emulated", &o, err, sizeof err), 0);
+  tgtpmem_lun* lun = nullptr;
+  EXPECT_NE(tgtpmem_lun_open(p.c_str(), o, 512, &lun, err, sizeof err), 0);
+  EXPECT_NE(std::string(err).find("not zero"), std::string::npos) << err;
+  tgtpmem_options_free(o);
 }
 
 }  // namespace
