@@ -33,6 +33,7 @@
 #include "target.h"
 #include "tgtadm.h"
 #include "tgtadm_error.h"
+#include "work.h"
 
 #include "tgt_pmem/net/acl.h"
 #include "tgt_pmem/srp_ext.h"
@@ -288,6 +289,23 @@ static int srp_parse_portal(const char *portal)
 	return 0;
 }
 
+/* The driver's status file (bs_pmem(8), STATUS FILES), refreshed every second. */
+extern short control_port;
+static struct tgt_work srp_status_work;
+static int srp_status_armed;
+
+static void srp_status_refresh(void *data)
+{
+	srp_status_armed = 0;
+	if (!srp)
+		return;
+	tgtpmem_srp_publish(srp, control_port);
+	srp_status_work.func = srp_status_refresh;
+	srp_status_work.data = NULL;
+	add_work(&srp_status_work, 1);
+	srp_status_armed = 1;
+}
+
 static int srp_init(int index, char *args)
 {
 	const char *portal = getenv("TGTPMEM_SRP_PORTAL");
@@ -319,13 +337,20 @@ static int srp_init(int index, char *args)
 	}
 	log_warning("srp: listening with RDMA CM on %s:%u\n", srp_listen_addr,
 		    tgtpmem_srp_port(srp));
+	if (!srp_status_armed)
+		srp_status_refresh(NULL);
 	return 0;
 }
 
 static void srp_exit(void)
 {
+	if (srp_status_armed) {
+		del_work(&srp_status_work);
+		srp_status_armed = 0;
+	}
 	tgtpmem_srp_destroy(srp);
 	srp = NULL;
+	tgtpmem_srp_retract(control_port);
 }
 
 static int srp_target_create(struct target *t)

@@ -3,18 +3,24 @@
 // channels hosted in tgtd's event loop by a runtime (tgt_pmem/rdma_host/runtime.h). Every entry
 // point is noexcept and runs inside the runtime's Enter, which reaps finished channels once it
 // is no longer nested in another (tgt completes commands re-entrantly).
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "service.h"
 #include "tgt_pmem/rdma_host/runtime.h"
 #include "tgt_pmem/srp_ext.h"
+#include "tgt_pmem/status/run_dir.h"
 
 namespace {
 
@@ -180,6 +186,77 @@ __attribute__((visibility("default"))) void tgtpmem_srp_target_gone(tgtpmem_srp*
 __attribute__((visibility("default"))) int tgtpmem_srp_channel_count(const tgtpmem_srp* srp,
                                                                      int tid) noexcept {
   return srp == nullptr ? -1 : srp->service.channel_count(tid);
+}
+
+namespace {
+
+std::string hex16(const tgt_pmem::srp::PortId& id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (const auto b : id) {
+    s += kDigits[b >> 4];
+    s += kDigits[b & 15];
+  }
+  return s;
+}
+
+}  // namespace
+
+__attribute__((visibility("default"))) int tgtpmem_srp_publish(const tgtpmem_srp* srp,
+                                                               int control_port) noexcept {
+  if (srp == nullptr) return -EINVAL;
+  try {
+    namespace status = tgt_pmem::status;
+    using nlohmann::ordered_json;
+    ordered_json j;
+    j["format"] = 1;
+    j["pid"] = static_cast<long>(::getpid());
+    j["control_port"] = control_port;
+    j["port"] = srp->runtime.port();
+    ordered_json channels = ordered_json::array();
+    for (const auto& [id, ch] : srp->service.channels()) {
+      const auto& n = ch->nexus();
+      std::string peer;
+      try {
+        peer = ch->connection().peer_address();
+      } catch (...) {
+      }
+      channels.push_back({{"id", id},
+                          {"tid", n.tid},
+                          {"initiator_port_id", hex16(n.initiator)},
+                          {"peer", peer},
+                          {"state", ch->state() == tgt_pmem::srp::Channel::State::kLive ? "live"
+                                    : ch->state() == tgt_pmem::srp::Channel::State::kClosing
+                                        ? "closing"
+                                        : "disconnected"},
+                          {"commands_in_tgt", ch->in_tgt()}});
+    }
+    j["channels"] = std::move(channels);
+    static ordered_json last;
+    static bool swept = false;
+    const auto dir = status::tgtd_dir(control_port);
+    if (swept && j == last) return 0;
+    if (!std::exchange(swept, true)) status::sweep(dir, "srp.");
+    last = j;
+    ordered_json text = j;
+    text["published"] = static_cast<long long>(std::time(nullptr));
+    const std::string s =
+        text.dump(1, '\t', false, ordered_json::error_handler_t::replace) + "\n";
+    if (const auto ec = status::publish(dir, "srp.json", s)) {
+      last = nullptr;
+      return -ec.value();
+    }
+    return 0;
+  } catch (...) {
+    return -ENOMEM;
+  }
+}
+
+__attribute__((visibility("default"))) void tgtpmem_srp_retract(int control_port) noexcept {
+  try {
+    tgt_pmem::status::retract(tgt_pmem::status::tgtd_dir(control_port), "srp.json");
+  } catch (...) {
+  }
 }
 
 __attribute__((visibility("default"))) uint16_t tgtpmem_srp_port(const tgtpmem_srp* srp) noexcept {

@@ -25,7 +25,8 @@ LiveState read_live_state(int control_port) {
   std::vector<fs::path> files;
   for (fs::directory_iterator it(s.dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string n = it->path().filename().string();
-    if (n.starts_with("lun.") && n.ends_with(".json")) files.push_back(it->path());
+    if ((n.starts_with("lun.") || n == "srp.json") && n.ends_with(".json"))
+      files.push_back(it->path());
   }
   for (const auto& f : files) {
     std::ifstream in(f);
@@ -33,7 +34,9 @@ LiveState read_live_state(int control_port) {
     text << in.rdbuf();
     nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
     if (!in || doc.is_discarded() || !doc.is_object() || !doc.contains("pid") ||
-        !doc["pid"].is_number_integer() || !doc.contains("tid") || !doc.contains("lun")) {
+        !doc["pid"].is_number_integer() ||
+        (f.filename() == "srp.json" ? !doc.contains("channels")
+                                    : !doc.contains("tid") || !doc.contains("lun"))) {
       s.unreadable.push_back(f.string());
       continue;
     }
@@ -43,7 +46,10 @@ LiveState read_live_state(int control_port) {
       continue;
     }
     s.pid = pid;
-    s.luns.push_back(std::move(doc));
+    if (f.filename() == "srp.json")
+      s.srp = std::move(doc);
+    else
+      s.luns.push_back(std::move(doc));
   }
   std::sort(s.luns.begin(), s.luns.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
     return std::pair(a["tid"].get<long>(), a["lun"].get<std::uint64_t>()) <

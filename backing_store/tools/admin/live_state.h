@@ -15,6 +15,7 @@ struct LiveState {
   std::vector<nlohmann::json> luns;     // documents of a live tgtd, by tid then lun
   std::vector<std::string> stale;       // files left by a tgtd that is gone (ignored)
   std::vector<std::string> unreadable;  // files that are not a status document (ignored)
+  nlohmann::json srp;                   // lld_srp's srp.json of a live tgtd, else null
   long pid = 0;                         // the tgtd that wrote luns (0: none)
 };
 

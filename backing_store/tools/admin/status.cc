@@ -75,17 +75,27 @@ int run_status(const StatusArgs& a, Io& io) {
     j["status_dir"] = s.dir.string();
     j["tgtd_pid"] = s.pid ? json(s.pid) : json(nullptr);
     j["luns"] = s.luns;
+    j["srp"] = s.srp;
     j["attention"] = needing;
     j["stale_files"] = s.stale;
     j["unreadable_files"] = s.unreadable;
     io.out << j.dump(2) << '\n';
   } else {
     for (const auto& l : s.luns) print_lun(l, io.out);
+    if (s.srp.is_object()) {
+      const auto& ch = s.srp["channels"];
+      io.out << "srp: listening on port " << str(s.srp, "port") << ", " << ch.size()
+             << " channel(s)\n";
+      for (const auto& c : ch)
+        io.out << "    target tid " << str(c, "tid") << ": initiator port "
+               << str(c, "initiator_port_id") << " from " << str(c, "peer") << ", "
+               << str(c, "state") << ", " << str(c, "commands_in_tgt") << " command(s) in tgt\n";
+    }
     for (const auto& f : s.stale)
       io.err << "tgtpmem-admin: " << f << ": left by a tgtd that is gone (ignored)\n";
     for (const auto& f : s.unreadable)
       io.err << "tgtpmem-admin: " << f << ": not a status file of bs_pmem (ignored)\n";
-    if (s.luns.empty())
+    if (s.luns.empty() && !s.srp.is_object())
       io.out << "status: no pmem LUN is open in a tgtd on control port " << a.control_port
              << " (status files: " << s.dir.string() << ")\n";
     else

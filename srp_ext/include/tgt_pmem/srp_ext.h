@@ -133,6 +133,15 @@ void tgtpmem_srp_target_gone(struct tgtpmem_srp *srp, int tid) TGTPMEM_SRP_NOEXC
 /* Channels currently logged in to tid (for tgtadm show); -1 if srp is NULL. */
 int tgtpmem_srp_channel_count(const struct tgtpmem_srp *srp, int tid) TGTPMEM_SRP_NOEXCEPT;
 
+/*
+ * The status file of the SRP driver (bs_pmem(8), STATUS FILES): <run dir>/tgtd.<control_port>/
+ * srp.json with the listening port and every channel (target, initiator port ID, peer,
+ * commands in tgt), written whole when it changed since the last call; srp NULL removes it.
+ * 0 or a negative errno (the file is only informative).
+ */
+int tgtpmem_srp_publish(const struct tgtpmem_srp *srp, int control_port) TGTPMEM_SRP_NOEXCEPT;
+void tgtpmem_srp_retract(int control_port) TGTPMEM_SRP_NOEXCEPT;
+
 /* The port the service listens on. */
 uint16_t tgtpmem_srp_port(const struct tgtpmem_srp *srp) TGTPMEM_SRP_NOEXCEPT;
 

@@ -120,6 +120,17 @@ holder=$PUSH_PID
 for _ in $(seq 1 100); do [[ -s $W/h-other ]] && break; sleep 0.2; done
 [[ -s $W/h-other ]] || fail "the first connection never saved its handle (push.log)"
 must_push write-raw:"$W/h-other":0:pattern:12:4K:expect=refused
+# The administrator's view of that live session (bs_pmem's status file, refreshed each second).
+if command -v tgtpmem-admin >/dev/null; then
+  want=" $me: 1 region(s), 65536 bytes exposed"
+  for _ in $(seq 1 30); do
+    tgtpmem-admin status > "$E2E_LOG/status.txt" 2>&1
+    grep -qF "$want" "$E2E_LOG/status.txt" && break
+    sleep 0.2
+  done
+  grep -qF "$want" "$E2E_LOG/status.txt" && grep -q "push mode: $E2E_TARGET_IP port $port, 1 session(s)" "$E2E_LOG/status.txt" ||
+    fail "tgtpmem-admin status does not show the live push session '$want' (status.txt)"
+fi
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 # CONNECT refused by the target's ACL.
 must_push --target "$iqn_acl" --expect-connect refused

@@ -44,6 +44,19 @@ step "$label on $pool, ib_srp login, SCSI identity"
 up_and_login
 size1=$size
 off_b=$(( (size - 8 * mib) / 4096 * 4096 ))
+# The administrator's view of the logged-in initiator (lld_srp's status file).
+if [[ $E2E_SRP_TARGET != lio ]] && command -v tgtpmem-admin >/dev/null; then
+  for _ in $(seq 1 30); do
+    tgtpmem-admin status > "$E2E_LOG/status.txt" 2>&1
+    grep -qE "^srp: listening on port [0-9]+, [1-9][0-9]* channel\(s\)" "$E2E_LOG/status.txt" && break
+    sleep 0.2
+  done
+  grep -qE "^srp: listening on port [0-9]+, [1-9][0-9]* channel\(s\)" "$E2E_LOG/status.txt" &&
+    grep -qE "^    target tid [0-9]+: initiator port [0-9a-f]{32} from 192\.0\.2\.[0-9]+(:[0-9]+)?, live" "$E2E_LOG/status.txt" ||
+    fail "tgtpmem-admin status does not show the SRP channel(s) of the login (status.txt)"
+  [[ $E2E_BSTYPE != pmem ]] || grep -q "^target .*: $pool\$" "$E2E_LOG/status.txt" ||
+    fail "tgtpmem-admin status does not show the pmem LUN on $pool (status.txt)"
+fi
 step "LUN $DEV ($SRP_HOST, id_ext $SRP_T_ID_EXT): $size bytes; patterns at 0 and $off_b, fio at 64 MiB"
 a=$E2E_WORK/pattern-a b=$E2E_WORK/pattern-b
 patterns_write "$DEV" "$off_b" "$a" "$b" 1
