@@ -858,6 +858,8 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 	if (lu->attrs.lu_vpd[PCODE_OFFSET(0xb0)])
 		bs_pmem_update_vpd_b0(lu, NULL);
 	bs_pmem_set_identity(lu, info.uuid);
+	if (info.notice)
+		eprintf("bs_pmem: %s\n", info.notice);
 	/* The one line an administrator greps for; documented in bs_pmem(8). */
 	eprintf("bs_pmem: opened %s: %s, %" PRIu64 " bytes, block size %u, durability %s%s, "
 		"write cache %s, exec %s, layout %s\n", path, info.medium, info.size,

@@ -22,6 +22,7 @@
 #include "pmem_medium.h"
 #include "scsi_codes.h"
 #include "scsi_exec.h"
+#include "store_record.h"
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/flush/flusher.h"
 #include "tgt_pmem/flush/select.h"
@@ -37,6 +38,7 @@ struct tgtpmem_lun {
   int fd = -1;
   bool emulated = false;
   std::array<std::uint8_t, 16> uuid{};
+  std::string notice;  // from the store record (raw layout), for one log line
   // Log lines about failed commands: a one-minute window (tgtpmem_lun_log_allowed).
   std::mutex log_mu;
   std::chrono::steady_clock::time_point log_window{};
@@ -146,6 +148,16 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
       l->uuid = (*a)->header().uuid;
       l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), std::move(*a), block_size);
     } else {
+      // The raw layout keeps nothing on the medium: its block size and identity are recorded
+      // beside it (store_record.h), and a LUN that contradicts them is refused.
+      const auto rec =
+          tgt_pmem::bs::check_store_record(tgt_pmem::bs::store_record_dir(), path, l->fd,
+                                           block_size);
+      if (rec.kind == tgt_pmem::bs::StoreRecordCheck::Kind::kRefused) {
+        set_err(err, errlen, rec.message);
+        return TGTPMEM_E_LAYOUT;
+      }
+      l->notice = rec.message;
       l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
     }
     if (!opts || opts->o.exec == tgt_pmem::bs::Exec::kInline) l->lun->set_single_threaded();
@@ -177,6 +189,7 @@ void tgtpmem_lun_get_info(const tgtpmem_lun* lun, struct tgtpmem_lun_info* info)
   info->layout = lun->lun->layout().name().data();  // static string literals
   info->max_atomic_blocks = lun->lun->layout().max_atomic_blocks();
   info->emulated = lun->emulated ? 1 : 0;
+  info->notice = lun->notice.empty() ? nullptr : lun->notice.c_str();
   std::memcpy(info->uuid, lun->uuid.data(), sizeof info->uuid);
 }
 

@@ -21,6 +21,12 @@ tgtd_start() {
   local module_dir=$1 control_port=$2 iscsi_port=$3 log=$4
   shift 4
   module_dir=$(readlink -f "$module_dir")
+  # bs_pmem records raw stores' block sizes (bs_pmem(8), STORE RECORDS): a test's records
+  # stay in its own directory, beside its log, not in the host's /var/lib/tgt-pmem.
+  if [[ -z ${TGTPMEM_STATE_DIR:-} ]]; then
+    TGTPMEM_STATE_DIR=$(dirname "$(readlink -f "$log")")/tgtpmem-stores
+    export TGTPMEM_STATE_DIR
+  fi
   mkdir -p "$TGT_MODULE_MOUNTPOINT"
   # unshare without --fork execs in place, and so does bash: $! is tgtd's own pid.
   unshare -m --propagation private bash -c \

@@ -116,6 +116,7 @@ struct tgtpmem_lun_info {
 	uint32_t max_atomic_blocks; /* WRITE ATOMIC limit in blocks; 0: not supported */
 	uint8_t uuid[16];       /* the atomic layout's UUID; all zero for raw */
 	int emulated;           /* durability=emulated: a plain file treated as pmem */
+	const char *notice;     /* raw layout: what its store record said (log it), or NULL */
 };
 void tgtpmem_lun_get_info(const tgtpmem_lun *lun, struct tgtpmem_lun_info *info) TGTPMEM_NOEXCEPT;
 

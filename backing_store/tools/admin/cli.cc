@@ -105,6 +105,13 @@ std::string command_help(const std::string& command, const po::options_descripti
            "or refuses (a key given twice, an unclosed block, both forms of backing-store in a\n"
            "target), and one store under two LUNs. Run it before 'systemctl restart tgt' or\n"
            "'tgt-admin --update ALL'.\n";
+  } else if (command == "forget") {
+    out << "Usage: tgtpmem-admin forget PATH\n\n"
+           "Drops what bs_pmem recorded of a raw store (the block size it was served with, and\n"
+           "which file or devdax namespace it was; /var/lib/tgt-pmem/stores/). bs_pmem refuses\n"
+           "a raw LUN that contradicts its record: the same store with another block size, or a\n"
+           "devdax namespace recorded under another path (renamed devices). Forget a store only\n"
+           "when the change is intended; 'create' forgets the store it makes.\n";
   } else if (command == "status") {
     out << "Usage: tgtpmem-admin status [-C PORT] [--json]\n\n"
            "Shows every pmem LUN the running tgtd serves, from the status files bs_pmem keeps\n"
@@ -148,6 +155,7 @@ std::string general_help() {
          "  check PATH                verify, read-only, that bs_pmem will accept PATH\n"
          "  check-config [FILE...]    check the pmem LUNs of tgt-admin's configuration\n"
          "                            (default /etc/tgt/targets.conf), without touching data\n"
+         "  forget PATH               drop bs_pmem's record of a raw store's block size\n"
          "  status [-C PORT]          the pmem LUNs of the running tgtd, with counters\n"
          "  dump [-C PORT]            the running configuration, complete for pmem LUNs\n"
          "\n"
@@ -174,18 +182,19 @@ std::string general_help() {
 
 Parsed parse_command_line(std::span<const std::string> args) {
   if (args.empty())
-    return UsageError{"no command given (create, info, check, check-config, status, dump)",
+    return UsageError{"no command given (create, info, check, check-config, forget, status, dump)",
                       "see 'tgtpmem-admin --help'"};
   const std::string& command = args.front();
   if (command == "-h" || command == "--help" || command == "help") return HelpRequested{general_help()};
   if (command != "create" && command != "info" && command != "check" &&
-      command != "check-config" && command != "status" && command != "dump") {
+      command != "check-config" && command != "forget" && command != "status" &&
+      command != "dump") {
     if (command.starts_with("-"))
-      return UsageError{"expected a command (create, info, check, check-config, status, dump) "
+      return UsageError{"expected a command (create, info, check, check-config, forget, status, dump) "
                         "before '" + command + "'",
                         "see 'tgtpmem-admin --help'"};
     return UsageError{"unknown command '" + command +
-                          "' (commands: create, info, check, check-config, status, dump)",
+                          "' (commands: create, info, check, check-config, forget, status, dump)",
                       "see 'tgtpmem-admin --help'"};
   }
   const std::string hint = "see 'tgtpmem-admin " + command + " --help'";
@@ -252,6 +261,10 @@ Parsed parse_command_line(std::span<const std::string> args) {
   }
 
   if (command == "info") return InfoArgs{paths[0], json};
+  if (command == "forget") {
+    if (json) return UsageError{"forget: --json is not supported", hint};
+    return ForgetArgs{paths[0]};
+  }
   if (command == "check") return CheckArgs{paths[0], block_size, json};
 
   CreateArgs c;

@@ -25,7 +25,7 @@ struct UsageError {
 };
 
 using Parsed =
-    std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, StatusArgs, DumpArgs,
+    std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, ForgetArgs, StatusArgs, DumpArgs,
                  HelpRequested, UsageError>;
 
 // args excludes the program name.

@@ -18,6 +18,7 @@
 #include "progress.h"
 #include "size.h"
 #include "store.h"
+#include "store_record.h"
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/flush/select.h"
 #include "zero_scan.h"
@@ -217,6 +218,12 @@ int run_create(const CreateArgs& a, Io& io) {
                                         " layout: " + f.error());
   }
 
+  // A store made afresh: what bs_pmem recorded of the old one no longer holds.
+  std::string forget_error;
+  (void)bs::forget_store_record(bs::store_record_dir(), a.path, &forget_error);
+  if (!forget_error.empty())
+    io.err << "tgtpmem-admin: warning: the old record of " << a.path << " stays ("
+           << forget_error << "): bs_pmem may refuse another block size\n";
   const bool recorded = layout->recorded_block_size(map->bytes()).has_value();
   if (a.json) {
     JsonWriter j;
@@ -517,6 +524,18 @@ int run_check(const CheckArgs& a, Io& io) {
   }
   if (!r.opened) return kExitCannotUse;  // not even opened: the path itself is the problem
   return ok ? kExitOk : kExitCheckFailed;
+}
+
+int run_forget(const ForgetArgs& a, Io& io) {
+  std::string error;
+  const auto dir = bs::store_record_dir();
+  if (bs::forget_store_record(dir, a.path, &error)) {
+    io.out << "forgot " << a.path << ": bs_pmem takes it as a new store when a LUN opens it\n";
+    return kExitOk;
+  }
+  if (!error.empty()) return fail(io, kExitCannotUse, error);
+  io.out << a.path << ": no record in " << dir.string() << "\n";
+  return kExitOk;
 }
 
 }  // namespace tgt_pmem::admin

@@ -46,6 +46,10 @@ struct InfoArgs {
   bool json = false;
 };
 
+struct ForgetArgs {
+  std::string path;
+};
+
 struct CheckArgs {
   std::string path;
   std::optional<std::uint32_t> block_size;  // default: the recorded one, else 512
@@ -55,6 +59,9 @@ struct CheckArgs {
 [[nodiscard]] int run_create(const CreateArgs& args, Io& io);
 [[nodiscard]] int run_info(const InfoArgs& args, Io& io);
 [[nodiscard]] int run_check(const CheckArgs& args, Io& io);
+// Drops bs_pmem's record of a raw store (block size, identity): kExitOk, also when there was
+// none (said so); kExitCannotUse if it could not be removed.
+[[nodiscard]] int run_forget(const ForgetArgs& args, Io& io);
 
 // What `check` finds about one store, for run_check and check-config: every finding, the
 // block size checked (the requested one, else the one the layout records, else 512), and

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     if (const auto* i = std::get_if<InfoArgs>(&parsed)) return run_info(*i, io);
     if (const auto* k = std::get_if<CheckConfigArgs>(&parsed)) return run_check_config(*k, io);
     if (const auto* s = std::get_if<StatusArgs>(&parsed)) return run_status(*s, io);
+    if (const auto* f = std::get_if<ForgetArgs>(&parsed)) return run_forget(*f, io);
     if (const auto* d = std::get_if<DumpArgs>(&parsed)) return run_dump(*d, io);
     return run_check(std::get<CheckArgs>(parsed), io);
   } catch (const std::exception& e) {
