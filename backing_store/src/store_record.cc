@@ -124,8 +124,8 @@ StoreIdentity store_identity(int fd, const fs::path& sysfs_root) {
 }
 
 StoreRecordCheck check_store_record(const fs::path& dir, const std::string& path, int fd,
-                                    std::uint32_t block_size,
-                                    const fs::path& sysfs_root) noexcept {
+                                    std::uint32_t block_size, const fs::path& sysfs_root,
+                                    bool record) noexcept {
   using K = StoreRecordCheck::Kind;
   try {
     const std::string canonical = canonical_path(path);
@@ -178,6 +178,7 @@ StoreRecordCheck check_store_record(const fs::path& dir, const std::string& path
                        old.value("id", std::string("?")) + ", now " + id.kind + " " + id.id +
                        "): recorded afresh with " + std::to_string(block_size) + "-byte blocks";
     }
+    if (!record) return result;
     json r;
     r["format"] = 1;
     r["path"] = canonical;

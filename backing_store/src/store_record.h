@@ -44,12 +44,14 @@ struct StoreRecordCheck {
 };
 
 // Checks the open store fd at path (served raw with block_size) against the records in dir,
-// and records it. Never throws.
+// and records it (unless record is false: tgtpmem-admin check-config predicts, changing
+// nothing). Never throws.
 [[nodiscard]] StoreRecordCheck check_store_record(const std::filesystem::path& dir,
                                                   const std::string& path, int fd,
                                                   std::uint32_t block_size,
                                                   const std::filesystem::path& sysfs_root =
-                                                      "/sys") noexcept;
+                                                      "/sys",
+                                                  bool record = true) noexcept;
 
 // Drops the record of path (canonical); true if there was one. Error: errno text.
 [[nodiscard]] bool forget_store_record(const std::filesystem::path& dir, const std::string& path,

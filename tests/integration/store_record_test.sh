@@ -44,6 +44,15 @@ else
 fi
 lun 4096 "$W/alias.img" && fail "through a symlink, 4096-byte blocks were served" ||
   pass "through a symlink too"
+# check-config predicts it, changing nothing.
+conf() { printf '<target %s>\n  <backing-store %s>\n    bs-type pmem\n    bsopts block_size=%s\n  </backing-store>\n</target>\n' "$IQN" "$W/raw.img" "$1" >"$W/t.conf"; }
+conf 4096
+"$ADMIN" check-config "$W/t.conf" >"$W/cc.txt"; rc=$?
+[[ $rc == 1 ]] && grep -q "failed: record: bs_pmem refuses it: $W/raw.img was served with 512-byte blocks" "$W/cc.txt" &&
+  pass "check-config: 4096 fails on the record" || fail "check-config with 4096: exit $rc: $(cat "$W/cc.txt")"
+conf 512
+"$ADMIN" check-config "$W/t.conf" >"$W/cc.txt"; rc=$?
+[[ $rc == 0 ]] && pass "check-config: 512 passes" || fail "check-config with 512: exit $rc: $(cat "$W/cc.txt")"
 "$ADMIN" forget "$W/raw.img" | grep -q "^forgot $W/raw.img" && pass "tgtpmem-admin forget" ||
   fail "tgtpmem-admin forget"
 lun 4096 && pass "after forget, 4096-byte blocks are served" || fail "refused after forget"

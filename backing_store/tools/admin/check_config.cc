@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "check_config.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -9,6 +12,7 @@
 
 #include "json.h"
 #include "options.h"
+#include "store_record.h"
 #include "tgt_config.h"
 #include "zero_scan.h"
 
@@ -131,6 +135,24 @@ LunReport check_lun(const ConfiguredLun& l) {
       add("layout.match", V::kFailed,
           "the store carries an atomic layout, but the LUN would serve it raw (bsopts "
           "layout=atomic is missing): initiators would see and overwrite its metadata");
+    }
+  }
+  // A raw store against what bs_pmem recorded of it (bs_pmem(8), STORE RECORDS).
+  if (opts_ok && store.layout == "raw" && opts.layout != bs::LayoutKind::kAtomic) {
+    const int fd = ::open(l.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      const auto rec = bs::check_store_record(bs::store_record_dir(), l.path, fd, block_size,
+                                              "/sys", /*record=*/false);
+      ::close(fd);
+      using RK = bs::StoreRecordCheck::Kind;
+      if (rec.kind == RK::kRefused)
+        add("record", V::kFailed, "bs_pmem refuses it: " + rec.message);
+      else if (rec.kind == RK::kReplaced)
+        add("record", V::kWarning,
+            "another store than the one bs_pmem recorded for this path (re-created?): it will "
+            "be recorded afresh when the LUN opens");
+      else if (rec.kind == RK::kSame)
+        add("record", V::kOk, "served before with " + std::to_string(block_size) + "-byte blocks");
     }
   }
   if (opts_ok && store.method) {
