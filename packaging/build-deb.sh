@@ -13,6 +13,8 @@
 #   TGT_SOURCE_DIR=DIR       tgt source of the installed version (default: fetched into WORK
 #                            with scripts/fetch-tgt-source.sh, once)
 #   TGTPMEM_LINTIAN=0        skip lintian
+# The packages' version is the changelog's with the installed tgt's release appended
+# (0.1.0+tgt1.0.85): a build against another tgt release is a new version.
 # The last line printed is the path of the tgt-pmem .deb; the others are beside it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +42,11 @@ mkdir -p "$work/src"
   while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
   tar --null -T - -cf -) | tar -xf - -C "$work/src"
 cp -a "$repo/packaging/debian" "$work/src/debian"
+# The version names the tgt release the modules are built for (debian/rules says why):
+# 0.1.0 -> 0.1.0+tgt1.0.85, from the installed tgt (CMake checks TGT_SOURCE_DIR is the same).
+tgt_release=$(dpkg-query -W -f='${Version}' tgt) || { echo "build-deb: tgt is not installed" >&2; exit 1; }
+tgt_release=${tgt_release#*:} tgt_release=${tgt_release%-*}
+sed -i "1s/^tgt-pmem (\([^)+]*\))/tgt-pmem (\1+tgt$tgt_release)/" "$work/src/debian/changelog"
 
 rm -f "$work"/tgt-pmem_* "$work"/tgt-pmem-dbgsym_* "$work"/libtgtpmem-push*_*
 start=$(date +%s)

@@ -33,6 +33,7 @@
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/net/acl.h"
 #include "tgt_pmem/push/service.h"
+#include "tgt_pmem/tgt_abi/check.h"
 
 #define BS_PMEM_NAME "pmem"
 #ifndef WRITE_ATOMIC_16
@@ -977,8 +978,14 @@ __attribute__((visibility("default"))) void register_bs_module(void)
 		WRITE_ATOMIC_16, /* served only on the atomic layout, see bs_pmem_open */
 	};
 
-	const char *forced;
+	const char *forced, *refusal;
 
+	/* Built for another tgt release than this tgtd's: its structs may differ from ours. */
+	refusal = tgtpmem_tgt_abi_refusal("bs_pmem", TGTPMEM_TGT_RELEASE);
+	if (refusal) {
+		eprintf("%s\n", refusal);
+		return;
+	}
 	bs_create_opcode_map(&pmem_bst, opcodes, ARRAY_SIZE(opcodes));
 	register_backingstore_template(&pmem_bst);
 	eprintf("%s registered as bstype %s\n", tgtpmem_version(), BS_PMEM_NAME);

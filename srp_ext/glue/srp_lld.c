@@ -37,6 +37,7 @@
 
 #include "tgt_pmem/net/acl.h"
 #include "tgt_pmem/srp_ext.h"
+#include "tgt_pmem/tgt_abi/check.h"
 
 #define SRP_DEFAULT_PORT 5555
 #define SRP_MAX_TARGETS 1024
@@ -425,8 +426,15 @@ static struct tgt_driver srp_driver = {
 
 __attribute__((visibility("default"))) void register_bs_module(void)
 {
+	const char *refusal;
 	int index;
 
+	/* Built for another tgt release than this tgtd's: its structs may differ from ours. */
+	refusal = tgtpmem_tgt_abi_refusal("lld_srp", TGTPMEM_TGT_RELEASE);
+	if (refusal) {
+		eprintf("%s\n", refusal);
+		return;
+	}
 	if (register_driver(&srp_driver)) {
 		eprintf("srp: cannot register the driver\n");
 		return;

@@ -66,8 +66,14 @@ else
 fi
 rpm -qpR "$rpm_file" >"$out/requires"
 arch=$(rpm --eval '%{?_isa}')
+# The tgt release without a release of scsi-target-utils: rpm then takes any of that version.
 grep -qx "scsi-target-utils$arch = $tgt_version" "$out/requires" &&
-  pass "Requires: scsi-target-utils$arch = $tgt_version" || { fail "no exact scsi-target-utils requirement"; cat "$out/requires"; }
+  pass "Requires: scsi-target-utils$arch = $tgt_version (any release)" || { fail "no scsi-target-utils = $tgt_version requirement"; cat "$out/requires"; }
+[[ $(grep -c '^scsi-target-utils' "$out/requires") == 1 ]] && pass "no other scsi-target-utils requirement" ||
+  { fail "scsi-target-utils requirements:"; grep '^scsi-target-utils' "$out/requires"; }
+[[ $(rpm -qp --qf '%{RELEASE}' "$rpm_file") == 1.tgt"$tgt_version"* ]] &&
+  pass "Release $(rpm -qp --qf '%{RELEASE}' "$rpm_file") names tgt $tgt_version" ||
+  fail "Release $(rpm -qp --qf '%{RELEASE}' "$rpm_file") does not start with 1.tgt$tgt_version"
 for lib in 'libpmem2.so.1()(64bit)' 'libiscsi.so.7()(64bit)' 'libboost_program_options.so.1.74.0()(64bit)' \
            'librdmacm.so.1()(64bit)' 'libibverbs.so.1()(64bit)' 'libnettle.so.8()(64bit)'; do
   grep -qxF "$lib" "$out/requires" && pass "Requires: $lib (found by rpm's ELF scan)" || fail "lacks $lib"

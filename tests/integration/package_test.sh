@@ -7,14 +7,17 @@
 # targets.conf example, do verified I/O with the installed tgtpmem-load and libiscsi's
 # tools, try push mode (bsopts push=on) and the installed tgtpmem-push, build an application
 # of the push client library (push_client_app.cc) with pkg-config against the installed
-# libtgtpmem-push-dev and run it, then dpkg -r (the running tgtd keeps its module; a new one
-# no longer has it) and dpkg -P, and check that nothing the packages installed is left behind.
+# libtgtpmem-push-dev and run it, upgrade tgt under it to another Debian revision of the same
+# release (tgt-pmem stays configured, the upgraded tgtd loads it) and try one of another
+# release (dpkg refuses it), then dpkg -r (the running tgtd keeps its module; a new one no
+# longer has it) and dpkg -P, and check that nothing the packages installed is left behind.
 #
 #   package_test.sh REPO_DIR WORK_DIR [TGT_SOURCE_DIR]
 #
 # Leaves the machine as it found it: skipped (77) if one of the packages is already
 # installed; a bs_pmem.so or lld_srp.so installed by hand (cmake --install) is put back
-# afterwards.
+# afterwards, and so is the tgt package (its .deb from apt's cache, or apt-get download).
+# Run it under 'flock /tmp/tgtpmem-pkg.lock': it installs packages system-wide.
 set -uo pipefail
 # grepq: grep -q that reads all its input. Under pipefail, 'producer | grep -q' fails when grep
 # exits at the first match and the producer dies of SIGPIPE (ldconfig -p did, in CI).
@@ -55,8 +58,24 @@ for m in bs_pmem.so lld_srp.so; do
   if [[ -e $BSDIR/$m ]]; then cp -a "$BSDIR/$m" "$work/$m.orig"; fi
 done
 
+tgt_orig_version=$(dpkg-query -W -f='${Version}' tgt)
+tgt_orig_deb=""     # the installed tgt's .deb, once the upgrade test has found it
+made_policy_rc=0    # whether this test put /usr/sbin/policy-rc.d there
+had_tgt_pid=0; [[ -e /run/tgt.pid ]] && had_tgt_pid=1
+tgt_was_auto=0; apt-mark showauto tgt 2>/dev/null | grepq -x tgt && tgt_was_auto=1
+restore_tgt() {
+  [[ $(dpkg-query -W -f='${Version}' tgt 2>/dev/null) == "$tgt_orig_version" ]] && return 0
+  [[ -n $tgt_orig_deb ]] || { echo "FAIL - cannot put tgt $tgt_orig_version back: no .deb"; return 1; }
+  DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold "$tgt_orig_deb" >"$work/tgt-restore.out" 2>&1 ||
+    { echo "FAIL - dpkg -i $tgt_orig_deb:"; cat "$work/tgt-restore.out"; return 1; }
+  (( tgt_was_auto )) && apt-mark auto tgt >/dev/null  # apt-get install ./tgt.deb marked it manual
+  return 0
+}
 cleanup() {
   tgtd_stop 2>/dev/null
+  restore_tgt
+  (( made_policy_rc )) && rm -f /usr/sbin/policy-rc.d
+  (( had_tgt_pid )) || rm -f /run/tgt.pid  # tgt's postinst writes it when a tgtd runs
   if (( installed )); then dpkg -P "${PACKAGES[@]}" >/dev/null 2>&1; fi
   for m in bs_pmem.so lld_srp.so; do
     if [[ -e $work/$m.orig ]]; then mkdir -p "$BSDIR"; cp -a "$work/$m.orig" "$BSDIR/$m"; fi
@@ -89,9 +108,18 @@ fi
 echo "# .deb built in $(( $(date +%s) - start )) s: $deb"
 grep '^build-deb: lintian:' "$work/build.err" | grep -E ': [EW]: ' && fail "lintian errors or warnings" ||
   pass "lintian: no errors or warnings"
+# Any Debian revision of the tgt release the modules were built for (README.md, 'Packages'),
+# and that release in the version, so that a build against another one is an upgrade.
 tgt_version=$(dpkg-query -W -f='${Version}' tgt)
-[[ $(dpkg-deb -f "$deb" Depends) == *"tgt (= $tgt_version)"* ]] &&
-  pass "Depends: tgt (= $tgt_version)" || fail "Depends lacks tgt (= $tgt_version): $(dpkg-deb -f "$deb" Depends)"
+tgt_epoch=$(sed -n 's/^\([0-9]*:\).*/\1/p' <<<"$tgt_version")
+tgt_release=${tgt_version#*:} tgt_release=${tgt_release%-*}
+tgt_next=$(awk -F. -v OFS=. '{ $NF = $NF + 1; print }' <<<"$tgt_release")
+want="tgt (>= $tgt_epoch$tgt_release), tgt (<< $tgt_epoch$tgt_next~)"
+[[ $(dpkg-deb -f "$deb" Depends) == "$want, "* ]] &&
+  pass "Depends: $want" || fail "Depends is not '$want, ...': $(dpkg-deb -f "$deb" Depends)"
+[[ $(dpkg-deb -f "$deb" Version) == *"+tgt$tgt_release" ]] &&
+  pass "Version $(dpkg-deb -f "$deb" Version) names tgt $tgt_release" ||
+  fail "Version $(dpkg-deb -f "$deb" Version) does not end in +tgt$tgt_release"
 dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|; s|/$||' | grep -v '^$' | sort >"$work/files"
 for f in $BSDIR/bs_pmem.so $BSDIR/lld_srp.so /usr/bin/tgtpmem-admin /usr/bin/tgtpmem-load \
          /usr/bin/tgtpmem-push \
@@ -151,7 +179,8 @@ done
 
 # The push client library: libtgtpmem-push0 (the .so.N) and libtgtpmem-push-dev (headers, the
 # .so link, tgtpmem-push.pc), built beside tgt-pmem.
-version=$(dpkg-deb -f "$deb" Version) upstream=$(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')
+# Our own upstream version: the package's without the tgt release (0.1.0+tgt1.0.85 -> 0.1.0).
+version=$(dpkg-deb -f "$deb" Version) upstream=$(dpkg-deb -f "$deb" Version | sed 's/+tgt.*$//')
 lib_deb=$(ls "$(dirname "$deb")"/libtgtpmem-push0_"${version}"_*.deb 2>/dev/null | head -n 1)
 dev_deb=$(ls "$(dirname "$deb")"/libtgtpmem-push-dev_"${version}"_*.deb 2>/dev/null | head -n 1)
 if [[ -z $lib_deb || -z $dev_deb ]]; then
@@ -335,6 +364,93 @@ if env -u LD_LIBRARY_PATH "$repo/tests/integration/push_client_library_test.sh" 
 else
   fail "push_client_library_test.sh on the installed files:"; cat "$work/app/run.out"
 fi
+
+# --- 3d. tgt upgraded under tgt-pmem ----------------------------------------------------------
+# tgt's .deb, repacked with only its version changed: another Debian revision of the same
+# release (a security update, like 1.0.85-1+deb12u1 was) must install under tgt-pmem and leave
+# it configured, and the upgraded tgtd must load the modules; another release (1.0.86-1) must
+# be refused by apt, because of tgt-pmem's Depends. tgt's maintainer scripts start and stop
+# its service through invoke-rc.d: a policy-rc.d that answers 101 keeps them from touching
+# any tgtd.
+tgtd_stop
+upgrade_tgt=1
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\n# tgt-pmem package_test.sh: no service starts while it installs tgt\nexit 101\n' \
+    >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy_rc=1
+fi
+/usr/sbin/policy-rc.d tgt start >/dev/null 2>&1; [[ $? == 101 ]] ||
+  { fail "/usr/sbin/policy-rc.d would let tgt's scripts start tgtd: tgt upgrade not tested"; upgrade_tgt=0; }
+arch=$(dpkg --print-architecture)
+tgt_orig_deb=/var/cache/apt/archives/tgt_${tgt_orig_version/:/%3a}_$arch.deb
+if [[ ! -f $tgt_orig_deb || $(dpkg-deb -f "$tgt_orig_deb" Version 2>/dev/null) != "$tgt_orig_version" ]]; then
+  mkdir -p "$work/tgt-deb"
+  (cd "$work/tgt-deb" && apt-get download -q "tgt=$tgt_orig_version" >/dev/null 2>&1)
+  tgt_orig_deb=$(ls "$work"/tgt-deb/tgt_*.deb 2>/dev/null | head -n 1)
+  [[ -n $tgt_orig_deb ]] || { fail "no .deb of tgt $tgt_orig_version (apt cache, apt-get download)"; upgrade_tgt=0; }
+fi
+repack_tgt() {  # repack_tgt VERSION OUT: tgt's .deb with another Version
+  rm -rf "$work/tgt-repack" && dpkg-deb -R "$tgt_orig_deb" "$work/tgt-repack" &&
+    sed -i "s/^Version: .*/Version: $1/" "$work/tgt-repack/DEBIAN/control" &&
+    dpkg-deb -b "$work/tgt-repack" "$2" >/dev/null
+}
+pkg_state() { dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$1" 2>/dev/null; }
+if (( upgrade_tgt )); then
+  ours_before=$(pkg_state tgt-pmem)
+  # 1:1.0.85-1+deb12u1 -> 1:1.0.85-1+deb12u99 (a later stable update); 1:1.0.86-1.
+  revision=${tgt_orig_version##*-} revision=${revision%%+*}
+  bumped=${tgt_orig_version%-*}-$revision+deb12u99 other=$tgt_epoch$tgt_next-1
+  dpkg --compare-versions "$bumped" gt "$tgt_orig_version" || fail "$bumped is not above $tgt_orig_version"
+  repack_tgt "$other" "$work/tgt-other.deb" && repack_tgt "$bumped" "$work/tgt-bumped.deb" ||
+    fail "repacking tgt's .deb"
+  # Through apt, as updates arrive: dpkg -i alone checks the Depends of the package it
+  # installs, not those of the installed packages that depend on it (it would put tgt 1.0.86
+  # under tgt-pmem and leave tgt-pmem's dependency broken; the modules would then refuse to
+  # register, if that tgtd were really 1.0.86). --no-remove: apt may not solve it by removing
+  # tgt-pmem.
+  apt_tgt() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-remove --no-install-recommends \
+                -o Dpkg::Options::=--force-confold "$1"; }
+  # Another release: refused, nothing changes.
+  if apt_tgt "$work/tgt-other.deb" >"$work/tgt-other.out" 2>&1; then
+    fail "apt-get installed tgt $other under tgt-pmem built for $tgt_release"; cat "$work/tgt-other.out"
+  else
+    # apt's resolver would have to remove tgt-pmem, whose Depends tgt 1.0.86 breaks.
+    sed -n '/^The following packages will be REMOVED:/{n;p}' "$work/tgt-other.out" | grepq -w tgt-pmem &&
+      grepq -x 'E: Packages need to be removed but remove is disabled.' "$work/tgt-other.out" &&
+      pass "apt refuses tgt $other: it would have to remove tgt-pmem, whose Depends it breaks" ||
+      { fail "apt-get install tgt $other failed, but not for tgt-pmem's Depends:"; cat "$work/tgt-other.out"; }
+  fi
+  [[ $(pkg_state tgt) == "ii $tgt_orig_version" && $(pkg_state tgt-pmem) == "$ours_before" ]] &&
+    pass "tgt $tgt_orig_version and tgt-pmem unchanged after the refusal" ||
+    fail "after the refusal: tgt $(pkg_state tgt), tgt-pmem $(pkg_state tgt-pmem)"
+  # Another revision of the same release: installs, tgt-pmem stays configured.
+  if apt_tgt "$work/tgt-bumped.deb" >"$work/tgt-bumped.out" 2>&1; then
+    pass "apt-get installs tgt $bumped under tgt-pmem"
+  else
+    fail "apt-get install tgt $bumped:"; cat "$work/tgt-bumped.out"
+  fi
+  [[ $(pkg_state tgt) == "ii $bumped" ]] && pass "tgt is $bumped" || fail "tgt: $(pkg_state tgt)"
+  [[ $(pkg_state tgt-pmem) == "$ours_before" && $ours_before == ii* ]] &&
+    pass "tgt-pmem stays installed and configured ($ours_before)" || fail "tgt-pmem: $(pkg_state tgt-pmem)"
+  [[ -z $(dpkg --audit 2>&1) ]] && pass "dpkg --audit: nothing half-done" || { fail "dpkg --audit:"; dpkg --audit; }
+  start_installed_tgtd || exit 1
+  grep -c "bs_pmem .* (built for tgt $tgt_orig_version) registered as bstype pmem" "$log" | grepq -x 2 &&
+    pass "the upgraded tgt's tgtd registers bs_pmem (built for $tgt_orig_version)" ||
+    fail "no second registration line after the tgt upgrade"
+  grep -q 'not registered' "$log" && fail "a module refused the upgraded tgtd: $(grep 'not registered' "$log")" ||
+    pass "no module refuses the upgraded tgtd"
+  bstypes | grepq -x '    pmem' && pass "the upgraded tgtd lists bstype pmem" || fail "pmem not listed after the tgt upgrade"
+  tgtadm_c --lld iscsi --mode target --op new --tid 1 --targetname "$IQN1" &&
+    tgtadm_c --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem --backing-store "$work/a.img" &&
+    tgtadm_c --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL &&
+    iscsi-inq "$url1" >"$work/inq-upgraded.out" 2>&1 &&
+    pass "a pmem LUN in the upgraded tgtd answers iscsi-inq" || fail "no pmem LUN in the upgraded tgtd"
+  # The rest of the test runs on the original tgt again.
+  tgtd_stop
+  restore_tgt && [[ $(pkg_state tgt) == "ii $tgt_orig_version" && $(pkg_state tgt-pmem) == "$ours_before" ]] &&
+    pass "tgt $tgt_orig_version restored, tgt-pmem still configured" ||
+    fail "restoring tgt: tgt $(pkg_state tgt), tgt-pmem $(pkg_state tgt-pmem)"
+fi
+start_installed_tgtd || exit 1
 
 # --- 4. a LUN through Debian's tgt-admin, from the shipped example --------------------------
 /usr/bin/tgtpmem-admin create "$work/lun1.img" --size 64m --block-size 4096 >/dev/null
