@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     if (const auto* c = std::get_if<CreateArgs>(&parsed)) return run_create(*c, io);
     if (const auto* i = std::get_if<InfoArgs>(&parsed)) return run_info(*i, io);
     if (const auto* k = std::get_if<CheckConfigArgs>(&parsed)) return run_check_config(*k, io);
+    if (const auto* b = std::get_if<BootDepsArgs>(&parsed)) return run_boot_deps(*b, io);
     return run_check(std::get<CheckArgs>(parsed), io);
   } catch (const std::exception& e) {
     std::cerr << "tgtpmem-admin: internal error: " << e.what() << "\n";
