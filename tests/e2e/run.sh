@@ -8,6 +8,9 @@
 #     --module PATH    a tgtd module (bs_pmem.so, srp_ext.so) to install in the guest's
 #                      /usr/lib/tgt/backing-store/; repeatable
 #     --bin PATH       a program for the scenarios, put in the guest's PATH; repeatable
+#     --systemd DIR    tgt-pmem's systemd and udev files as configured for installation
+#                      (BUILD/packaging/systemd: drop-in, generator, udev rule), for the
+#                      scenarios that run the real tgt.service (guest: /e2e/systemd)
 #     --bstype NAME    backing store to test (default: pmem with --module, else rdwr)
 #     --bsopts STR     --bsopts for the LUN (bs_pmem: "key=value;key=value")
 #     --out DIR        logs and scratch files (default: /tmp/tgt-pmem-e2e); the console is
@@ -31,7 +34,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-modules=() bins=() bstype="" bsopts="" out=${TMPDIR:-/tmp}/tgt-pmem-e2e timeout=1500 shell=0
+modules=() bins=() systemd_dir="" bstype="" bsopts="" out=${TMPDIR:-/tmp}/tgt-pmem-e2e timeout=1500 shell=0
 kernel=default rdma_core=""
 scenarios=()
 
@@ -42,6 +45,7 @@ while (( $# )); do
   case $1 in
     --module) modules+=("$2"); shift 2 ;;
     --bin) bins+=("$2"); shift 2 ;;
+    --systemd) systemd_dir=$2; shift 2 ;;
     --bstype) bstype=$2; shift 2 ;;
     --bsopts) bsopts=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -135,6 +139,12 @@ if [[ -n $rdma_core ]]; then
   mkdir -p "$stage/rdma-core"
   cp -a "$rdma_core/lib" "$rdma_core/etc" "$stage/rdma-core/"
 fi
+if [[ -n $systemd_dir ]]; then
+  [[ -f $systemd_dir/tgt-pmem-generator ]] ||
+    { log "--systemd $systemd_dir: no tgt-pmem-generator there (build first)"; exit 1; }
+  mkdir -p "$stage/systemd"
+  cp "$systemd_dir"/* "$stage/systemd/"
+fi
 if (( ${#bins[@]} )); then
   mkdir -p "$stage/bin"
   cp "${bins[@]}" "$stage/bin/"
@@ -162,9 +172,24 @@ nvdimm="$out/nvdimm.img"
 rm -f "$nvdimm"
 truncate -s 1G "$nvdimm"
 
+# Scenarios that run under systemd (a line '# e2e: systemd': tgt-service) get a second
+# NVDIMM, so that a devdax and an fsdax namespace exist at once through a boot. It is 1 GiB
+# like the first: which of the two QEMU makes region0 is its choice (the second, in practice),
+# and region0 is what the other scenarios of the same boot use. Runs without such a scenario
+# have one DIMM, as before.
+nvdimm2=""
+for s in "${scenarios[@]}"; do
+  if grep -qx '# e2e: systemd' "$here/scenarios/$s.sh"; then
+    nvdimm2="$out/nvdimm2.img"
+    rm -f "$nvdimm2"
+    truncate -s 1G "$nvdimm2"
+    break
+  fi
+done
+
 cleanup() {
   if [[ ${TGTPMEM_E2E_KEEP:-0} != 1 ]]; then
-    rm -f "$nvdimm" "$artefacts"
+    rm -f "$nvdimm" "$artefacts" ${nvdimm2:+"$nvdimm2"}
   fi
   rm -rf "$stage"
 }
@@ -181,6 +206,11 @@ qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp 2 -machine pc,nvdimm=on
       -drive "file=$cache/rootfs.img,format=raw,if=virtio,snapshot=on"
       -drive "file=$artefacts,format=raw,if=virtio"
       -nic none -no-reboot)
+if [[ -n $nvdimm2 ]]; then
+  # shellcheck disable=SC2054
+  qemu+=(-object "memory-backend-file,id=mem2,share=on,mem-path=$nvdimm2,size=1G"
+         -device nvdimm,id=nv2,memdev=mem2)
+fi
 append="root=/dev/vda rw console=ttyS0 init=/sbin/e2e-boot panic=1"
 
 if (( shell )); then

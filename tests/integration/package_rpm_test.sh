@@ -57,6 +57,10 @@ $libdir/tgt/backing-store/lld_srp.so
 /usr/share/man/man8/lld_srp.8$(rpm --eval '%{?_compress_ext}')
 /usr/share/man/man8/tgtpmem-admin.8$(rpm --eval '%{?_compress_ext}')
 /var/lib/tgt-pmem
+/usr/lib/systemd/system/tgtd.service.d
+/usr/lib/systemd/system/tgtd.service.d/tgt-pmem.conf
+/usr/lib/systemd/system-generators/tgt-pmem-generator
+/usr/lib/udev/rules.d/60-tgt-pmem-dax.rules
 LIST
 # Man pages may or may not be compressed by the host's brp scripts: compare without suffix.
 if diff <(sed 's/\.gz$//' "$out/files") <(sed 's/\.gz$//' "$out/expected") >"$out/diff"; then

@@ -155,6 +155,9 @@ $BSDIR/lld_srp.so
 /usr/share/man/man8/bs_pmem.8.gz
 /usr/share/man/man8/lld_srp.8.gz
 /usr/share/man/man8/tgtpmem-admin.8.gz
+/lib/systemd/system/tgt.service.d/tgt-pmem.conf
+/lib/systemd/system-generators/tgt-pmem-generator
+/lib/udev/rules.d/60-tgt-pmem-dax.rules
 LIST
 diff "$work/expected" "$work/regular" >"$work/files.diff" && pass "ships exactly the expected files (no headers)" ||
   { fail "the .deb's files differ from the expected list:"; cat "$work/files.diff"; }
@@ -250,6 +253,25 @@ for t in tgtpmem-admin tgtpmem-load tgtpmem-push; do
   [[ $got == "$t (tgt-pmem) $upstream" ]] && pass "$t --version: $got" ||
     fail "$t --version printed '$got', expected '$t (tgt-pmem) $upstream'"
 done
+# At boot (bs_pmem(8)): the drop-in names the installed tgtpmem-admin, the generator is
+# executable and, run as systemd runs it, writes the drop-in for a pmem LUN's device;
+# systemd-analyze verify of Debian's tgt.service (with the installed drop-in) has no complaint.
+dropin=/lib/systemd/system/tgt.service.d/tgt-pmem.conf gen=/lib/systemd/system-generators/tgt-pmem-generator
+grepq -x 'ExecStartPre=-/usr/bin/tgtpmem-admin check-config /etc/tgt/targets.conf' "$dropin" &&
+  pass "the drop-in runs /usr/bin/tgtpmem-admin check-config before tgtd" || fail "the drop-in: $(cat "$dropin")"
+mkdir -p "$work/gen"
+printf '<target iqn.2026-12.org.example:pkg>\n  bs-type pmem\n  backing-store /dev/dax7.0\n</target>\n' >"$work/gen.conf"
+if [[ -x $gen ]] && TGTPMEM_GENERATOR_CONFIG=$work/gen.conf "$gen" "$work/gen" "$work/gen" "$work/gen" &&
+   grepq -x 'Wants=dev-dax7.0.device' "$work/gen/tgt.service.d/50-tgt-pmem-deps.conf"; then
+  pass "the installed generator writes tgt.service.d/50-tgt-pmem-deps.conf (Wants=dev-dax7.0.device)"
+else
+  fail "the installed generator: $(ls -l "$gen"; cat "$work/gen/tgt.service.d/50-tgt-pmem-deps.conf" 2>&1)"
+fi
+if command -v systemd-analyze >/dev/null; then
+  complaints=$(cd / && systemd-analyze verify --man=no tgt.service 2>&1 | grep -iE 'tgt-pmem|tgtpmem')
+  [[ -z $complaints ]] && pass "systemd-analyze verify tgt.service: nothing about tgt-pmem's drop-in" ||
+    fail "systemd-analyze verify tgt.service: $complaints"
+fi
 diff <(dpkg -L tgt-pmem | grep -v '^/\.$' | sort) <(grep -v '^/$' "$work/files" | sort) >/dev/null &&
   pass "dpkg -L matches the .deb" || fail "dpkg -L differs from the .deb contents"
 for p in lib dev; do
@@ -530,6 +552,9 @@ left=$(while read -r f; do
   grep -qx "$f" "$work/existed" && continue
   [[ -e $f || -L $f ]] && echo "$f"
 done <"$work/files-all")
+[[ ! -e /lib/systemd/system/tgt.service.d/tgt-pmem.conf && ! -e /lib/systemd/system-generators/tgt-pmem-generator &&
+   ! -e /lib/udev/rules.d/60-tgt-pmem-dax.rules ]] && pass "purge removed the drop-in, the generator and the udev rule" ||
+  fail "purge left the drop-in, the generator or the udev rule"
 [[ -z $left ]] && pass "nothing the packages installed is left behind" || { fail "left behind:"; echo "$left"; }
 
 if (( failures )); then echo "package_test: $failures check(s) failed"; exit 1; fi

@@ -40,6 +40,12 @@ std::expected<std::string, std::string> shell_word(const std::string& v) {
   return v;
 }
 
+// bs_pmem's messages start with "bsopts: " (tgtd's log needs it); the finding is named so.
+std::string without_bsopts_prefix(std::string m) {
+  if (m.starts_with("bsopts: ")) m.erase(0, 8);
+  return m;
+}
+
 struct LunReport {
   const ConfiguredLun* lun = nullptr;
   std::vector<Finding> findings;
@@ -66,9 +72,10 @@ LunReport check_lun(const ConfiguredLun& l) {
       // What bs_pmem would make of it once quoted right.
       std::string unquoted = *l.bsopts;
       std::erase(unquoted, '\'');
-      if (auto o = bs::parse_options(unquoted); !o) add("bsopts", V::kFailed, o.error());
+      if (auto o = bs::parse_options(unquoted); !o)
+        add("bsopts", V::kFailed, without_bsopts_prefix(o.error()));
     } else if (auto o = bs::parse_options(*word); !o) {
-      add("bsopts", V::kFailed, o.error());
+      add("bsopts", V::kFailed, without_bsopts_prefix(o.error()));
       opts_ok = false;
     } else {
       opts = *o;

@@ -68,6 +68,16 @@ po::options_description tgtd_options() {
   return d;
 }
 
+po::options_description boot_deps_options() {
+  po::options_description d("Options");
+  d.add_options()
+      ("fstab", po::value<std::string>()->value_name("FILE"),
+       "the file systems to wait for are those of FILE's mount points (default /etc/fstab)")
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
+  return d;
+}
+
 po::options_description check_options() {
   po::options_description d("Options");
   d.add_options()
@@ -129,6 +139,21 @@ std::string command_help(const std::string& command, const po::options_descripti
            "its lun, bs-type, block-size and bsopts. Refuses (exit 1, nothing written) when a\n"
            "pmem LUN cannot be written completely. Passwords are not dumped (tgt-admin's\n"
            "PLEASE_CORRECT_THE_PASSWORD placeholders stay).\n";
+  } else if (command == "boot-deps") {
+    out << "Usage: tgtpmem-admin boot-deps [FILE...] [--fstab FILE]\n\n"
+           "Prints a systemd drop-in for tgt.service: what the pmem LUNs of a tgt-admin\n"
+           "configuration (default /etc/tgt/targets.conf and what it includes) need before\n"
+           "tgt-admin creates them at boot. A devdax path gives Wants= and After= on its device\n"
+           "unit (dev-dax0.0.device), a file those on the mount units of the file systems of\n"
+           "fstab it lies under. Wants=, not Requires=: what never comes delays tgt by its job\n"
+           "timeout, then the other targets start anyway. The systemd generator\n"
+           "tgt-pmem-generator runs it at boot; reads only the configuration and fstab.\n";
+    out << '\n' << d << '\n'
+        << "Exit status:\n"
+           "  0  the drop-in was printed (problems of the configuration are check-config's)\n"
+           "  2  invalid command line\n"
+           "  3  a named configuration file or the fstab cannot be read\n";
+    return out.str();
   } else {
     out << "Usage: tgtpmem-admin check PATH [--block-size 512|4096] [--json]\n\n"
            "Verifies, read-only, every rule bs_pmem applies when a LUN opens: PATH exists, is a\n"
@@ -158,6 +183,8 @@ std::string general_help() {
          "  forget PATH               drop bs_pmem's record of a raw store's block size\n"
          "  status [-C PORT]          the pmem LUNs of the running tgtd, with counters\n"
          "  dump [-C PORT]            the running configuration, complete for pmem LUNs\n"
+         "  boot-deps [FILE...]       print the systemd drop-in that makes tgt.service wait\n"
+         "                            for the devices and file systems of its pmem LUNs\n"
          "\n"
          "'tgtpmem-admin COMMAND --help' lists a command's options; all take --json.\n"
          "\n"
@@ -182,28 +209,31 @@ std::string general_help() {
 
 Parsed parse_command_line(std::span<const std::string> args) {
   if (args.empty())
-    return UsageError{"no command given (create, info, check, check-config, forget, status, dump)",
+    return UsageError{"no command given (create, info, check, check-config, boot-deps, forget, "
+                      "status, dump)",
                       "see 'tgtpmem-admin --help'"};
   const std::string& command = args.front();
   if (command == "-h" || command == "--help" || command == "help") return HelpRequested{general_help()};
   if (command != "create" && command != "info" && command != "check" &&
-      command != "check-config" && command != "forget" && command != "status" &&
-      command != "dump") {
+      command != "check-config" && command != "boot-deps" && command != "forget" &&
+      command != "status" && command != "dump") {
     if (command.starts_with("-"))
-      return UsageError{"expected a command (create, info, check, check-config, forget, status, dump) "
-                        "before '" + command + "'",
+      return UsageError{"expected a command (create, info, check, check-config, boot-deps, forget, "
+                        "status, dump) before '" + command + "'",
                         "see 'tgtpmem-admin --help'"};
     return UsageError{"unknown command '" + command +
-                          "' (commands: create, info, check, check-config, forget, status, dump)",
+                          "' (commands: create, info, check, check-config, boot-deps, forget, "
+                          "status, dump)",
                       "see 'tgtpmem-admin --help'"};
   }
   const std::string hint = "see 'tgtpmem-admin " + command + " --help'";
 
   const bool asks_tgtd = command == "status" || command == "dump";
-  po::options_description visible = command == "create" ? create_options()
-                                     : command == "check" ? check_options()
-                                     : asks_tgtd          ? tgtd_options()
-                                                          : common_options();
+  po::options_description visible = command == "create"      ? create_options()
+                                     : command == "check"     ? check_options()
+                                     : command == "boot-deps" ? boot_deps_options()
+                                     : asks_tgtd              ? tgtd_options()
+                                                              : common_options();
   po::options_description all;
   all.add(visible);
   all.add_options()("path", po::value<std::vector<std::string>>());
@@ -243,6 +273,14 @@ Parsed parse_command_line(std::span<const std::string> args) {
     for (const auto& p : paths)
       if (p.empty()) return UsageError{command + ": a FILE is empty", hint};
     return CheckConfigArgs{paths, vm.count("json") != 0};
+  }
+  if (command == "boot-deps") {
+    BootDepsArgs b{paths};
+    for (const auto& p : paths)
+      if (p.empty()) return UsageError{command + ": a FILE is empty", hint};
+    if (vm.count("fstab")) b.fstab = vm["fstab"].as<std::string>();
+    if (b.fstab.empty()) return UsageError{command + ": --fstab is empty", hint};
+    return b;
   }
   if (paths.empty()) return UsageError{command + ": no PATH given", hint};
   if (paths.size() > 1)

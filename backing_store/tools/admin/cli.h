@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The command line of tgtpmem-admin: `tgtpmem-admin COMMAND PATH [OPTIONS]` (check-config:
-// `tgtpmem-admin check-config [FILE...]`). Parsing is a
+// `tgtpmem-admin check-config [FILE...]`, boot-deps: `tgtpmem-admin boot-deps [FILE...]`). Parsing is a
 // pure function of the arguments so that every refusal can be unit-tested.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <string>
 #include <variant>
 
+#include "boot_deps.h"
 #include "check_config.h"
 #include "commands.h"
 #include "dump.h"
@@ -25,8 +26,8 @@ struct UsageError {
 };
 
 using Parsed =
-    std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, ForgetArgs, StatusArgs, DumpArgs,
-                 HelpRequested, UsageError>;
+    std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, BootDepsArgs, ForgetArgs,
+                 StatusArgs, DumpArgs, HelpRequested, UsageError>;
 
 // args excludes the program name.
 [[nodiscard]] Parsed parse_command_line(std::span<const std::string> args);

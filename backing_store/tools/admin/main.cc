@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     if (const auto* s = std::get_if<StatusArgs>(&parsed)) return run_status(*s, io);
     if (const auto* f = std::get_if<ForgetArgs>(&parsed)) return run_forget(*f, io);
     if (const auto* d = std::get_if<DumpArgs>(&parsed)) return run_dump(*d, io);
+    if (const auto* b = std::get_if<BootDepsArgs>(&parsed)) return run_boot_deps(*b, io);
     return run_check(std::get<CheckArgs>(parsed), io);
   } catch (const std::exception& e) {
     std::cerr << "tgtpmem-admin: internal error: " << e.what() << "\n";
