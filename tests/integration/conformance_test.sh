@@ -31,6 +31,10 @@ BS_SUITES='^(Read6|Read10|Read12|Read16|Write10|Write12|Write16|WriteVerify10|Wr
 KNOWN_TGT_FAILURES=()
 
 tgtd_start "$MODULE_DIR" $CTL $PORT "$OUT/tgtd.log" || exit 1
+# A second portal to the same target, for the MultipathIO tests (libiscsi's second URL).
+PORT2=$((PORT + 100))
+tgtadm_c --lld iscsi --mode portal --op new --param "portal=127.0.0.1:$PORT2" ||
+  { echo "FAIL: tgtd took no second portal 127.0.0.1:$PORT2"; exit 1; }
 tgt_new_target 1 $IQN && tgt_allow_all 1
 truncate -s 256M "$WORK/rdwr.img" "$WORK/pmem.img" "$WORK/atomic.img"
 tgt_new_lun 1 1 rdwr "$WORK/rdwr.img"
@@ -41,7 +45,7 @@ tgt_new_lun 1 3 pmem "$WORK/atomic.img" "layout=atomic;durability=emulated"
 run_suite() {  # run_suite NAME LUN
   mkdir -p "$OUT/$1"
   (cd "$OUT/$1" && iscsi-test-cu --dataloss -t SCSI "iscsi://127.0.0.1:$PORT/$IQN/$2" \
-     >iscsi-test-cu.log 2>&1)
+     "iscsi://127.0.0.1:$PORT2/$IQN/$2" >iscsi-test-cu.log 2>&1)
   local rc=$?
   # Failed tests make it exit 1; a signal (a crash of the initiator) would silently drop
   # every test after it.
