@@ -10,7 +10,6 @@
 #include <optional>
 #include <system_error>
 
-#include "json.h"
 #include "options.h"
 #include "store_record.h"
 #include "tgt_config.h"
@@ -224,35 +223,31 @@ int run_check_config(const CheckConfigArgs& a, Io& io) {
   const bool ok = failed == 0 && problems.empty();
 
   if (a.json) {
-    JsonWriter j;
-    j.begin_object().key("ok").boolean(ok).key("files").begin_array();
-    for (const auto& f : config.files) j.value(f);
-    j.end_array().key("problems").begin_array();
+    nlohmann::ordered_json j;
+    j["ok"] = ok;
+    j["files"] = config.files;
+    j["problems"] = nlohmann::ordered_json::array();
     for (const auto& p : problems)
-      j.begin_object()
-          .key("file").value(p.place.file)
-          .key("line").value(std::uint64_t(p.place.line))
-          .key("message").value(p.message)
-          .end_object();
-    j.end_array().key("luns").begin_array();
+      j["problems"].push_back(
+          {{"file", p.place.file}, {"line", p.place.line}, {"message", p.message}});
+    j["luns"] = nlohmann::ordered_json::array();
     for (const auto& r : reports) {
-      j.begin_object()
-          .key("file").value(r.lun->place.file)
-          .key("line").value(std::uint64_t(r.lun->place.line))
-          .key("target").value(r.lun->target)
-          .key("lun").value(r.lun->lun.value_or(""))
-          .key("path").value(r.lun->path)
-          .key("ok").boolean(r.ok)
-          .key("block_size").value(std::uint64_t{r.block_size})
-          .key("layout").value(r.layout)
-          .key("durability").value(r.durability)
-          .key("checks");
-      write_findings(j, r.findings);
-      j.end_object();
+      nlohmann::ordered_json lun;
+      lun["file"] = r.lun->place.file;
+      lun["line"] = r.lun->place.line;
+      lun["target"] = r.lun->target;
+      lun["lun"] = r.lun->lun.value_or("");
+      lun["path"] = r.lun->path;
+      lun["ok"] = r.ok;
+      lun["block_size"] = r.block_size;
+      lun["layout"] = r.layout;
+      lun["durability"] = r.durability;
+      lun["checks"] = findings_json(r.findings);
+      j["luns"].push_back(std::move(lun));
     }
-    j.end_array().key("other_luns").value(std::uint64_t{others});
-    j.key("ignore_errors").boolean(config.ignore_errors).end_object();
-    io.out << j.str();
+    j["other_luns"] = others;
+    j["ignore_errors"] = config.ignore_errors;
+    io.out << json_line(j);
   } else {
     for (const auto& p : problems) io.out << where(p.place) << ": " << p.message << '\n';
     for (const auto& r : reports) {

@@ -13,7 +13,6 @@
 
 #include "atomic_format.h"
 #include "guarded.h"
-#include "json.h"
 #include "layout.h"
 #include "progress.h"
 #include "size.h"
@@ -226,19 +225,17 @@ int run_create(const CreateArgs& a, Io& io) {
            << forget_error << "): bs_pmem may refuse another block size\n";
   const bool recorded = layout->recorded_block_size(map->bytes()).has_value();
   if (a.json) {
-    JsonWriter j;
-    j.begin_object()
-        .key("path").value(a.path)
-        .key("created").boolean(created)
-        .key("medium").value(store->medium())
-        .key("size").value(size)
-        .key("layout").value(layout->name())
-        .key("block_size").value(a.block_size)
-        .key("block_size_recorded").boolean(recorded)
-        .key("zeroed").boolean(a.zero)
-        .key("durability").value(flush::to_string(map->method()))
-        .end_object();
-    io.out << j.str();
+    nlohmann::ordered_json j;
+    j["path"] = a.path;
+    j["created"] = created;
+    j["medium"] = std::string(store->medium());
+    j["size"] = size;
+    j["layout"] = std::string(layout->name());
+    j["block_size"] = a.block_size;
+    j["block_size_recorded"] = recorded;
+    j["zeroed"] = a.zero;
+    j["durability"] = std::string(flush::to_string(map->method()));
+    io.out << json_line(j);
   } else {
     io.out << (created ? "created " : "prepared ") << a.path << ": " << store->medium() << ", "
            << with_size(size) << ", layout " << layout->name() << (a.zero ? ", zeroed" : "")
@@ -273,40 +270,29 @@ int run_info(const InfoArgs& a, Io& io) {
   const char* forced = forced_granularity();
 
   if (a.json) {
-    JsonWriter j;
-    j.begin_object()
-        .key("path").value(a.path)
-        .key("medium").value(store->medium())
-        .key("size").value(store->size())
-        .key("alignment").value(store->alignment());
-    j.key("layout");
-    if (layout) j.value(layout->name()); else j.null();
-    j.key("block_size");
-    if (recorded) j.value(std::uint64_t{recorded}); else j.null();
-    j.key("accepted_block_sizes").begin_array();
-    for (const auto bs : accepted) j.value(std::uint64_t{bs});
-    j.end_array();
-    j.key("store_granularity");
-    if (map) j.value(map->granularity()); else j.null();
-    j.key("forced_granularity");
-    if (forced) j.value(forced); else j.null();
-    j.key("durability");
-    if (map) j.value(flush::to_string(map->method())); else j.null();
-    j.key("map_error");
-    if (map) j.null(); else j.value(map_error);
-    j.key("bad_blocks");
+    nlohmann::ordered_json j;
+    j["path"] = a.path;
+    j["medium"] = std::string(store->medium());
+    j["size"] = store->size();
+    j["alignment"] = store->alignment();
+    j["layout"] = layout ? nlohmann::ordered_json(std::string(layout->name())) : nullptr;
+    j["block_size"] = recorded ? nlohmann::ordered_json(recorded) : nullptr;
+    j["accepted_block_sizes"] = accepted;
+    j["store_granularity"] = map ? nlohmann::ordered_json(std::string(map->granularity())) : nullptr;
+    j["forced_granularity"] = forced ? nlohmann::ordered_json(forced) : nullptr;
+    j["durability"] =
+        map ? nlohmann::ordered_json(std::string(flush::to_string(map->method()))) : nullptr;
+    j["map_error"] = map ? nullptr : nlohmann::ordered_json(map_error);
     if (bad) {
-      j.begin_array();
-      for (const auto& b : *bad)
-        j.begin_object().key("offset").value(b.offset).key("length").value(b.length).end_object();
-      j.end_array();
+      auto blocks = nlohmann::ordered_json::array();
+      for (const auto& b : *bad) blocks.push_back({{"offset", b.offset}, {"length", b.length}});
+      j["bad_blocks"] = std::move(blocks);
+      j["bad_blocks_error"] = nullptr;
     } else {
-      j.null();
+      j["bad_blocks"] = nullptr;
+      j["bad_blocks_error"] = bad.error();
     }
-    j.key("bad_blocks_error");
-    if (bad) j.null(); else j.value(bad.error());
-    j.end_object();
-    io.out << j.str();
+    io.out << json_line(j);
     return kExitOk;
   }
 
@@ -488,15 +474,15 @@ const char* verdict_name(Finding::Verdict v) noexcept {
   return "?";
 }
 
-void write_findings(JsonWriter& j, const std::vector<Finding>& findings) {
-  j.begin_array();
+nlohmann::ordered_json findings_json(const std::vector<Finding>& findings) {
+  auto checks = nlohmann::ordered_json::array();
   for (const auto& f : findings)
-    j.begin_object()
-        .key("name").value(f.name)
-        .key("result").value(verdict_name(f.verdict))
-        .key("detail").value(f.detail)
-        .end_object();
-  j.end_array();
+    checks.push_back({{"name", f.name}, {"result", verdict_name(f.verdict)}, {"detail", f.detail}});
+  return checks;
+}
+
+std::string json_line(const nlohmann::ordered_json& document) {
+  return document.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
 }
 
 int run_check(const CheckArgs& a, Io& io) {
@@ -505,12 +491,12 @@ int run_check(const CheckArgs& a, Io& io) {
   const bool ok = r.ok;
   const std::uint32_t block_size = r.block_size;
   if (a.json) {
-    JsonWriter j;
-    j.begin_object().key("path").value(a.path).key("block_size").value(std::uint64_t{block_size});
-    j.key("ok").boolean(ok).key("checks");
-    write_findings(j, findings);
-    j.end_object();
-    io.out << j.str();
+    nlohmann::ordered_json j;
+    j["path"] = a.path;
+    j["block_size"] = block_size;
+    j["ok"] = ok;
+    j["checks"] = findings_json(findings);
+    io.out << json_line(j);
   } else {
     for (const auto& f : findings) {
       std::string v = verdict_name(f.verdict);

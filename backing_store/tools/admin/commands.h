@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "layout.h"
 
 namespace tgt_pmem::admin {
@@ -86,8 +88,11 @@ enum class AtomicOpen { kHasHeader, kFormats, kRefusedData, kRefusedTooMuchData 
 [[nodiscard]] std::expected<AtomicOpen, std::string> atomic_open_outcome(const std::string& path,
                                                                        std::uint32_t block_size);
 [[nodiscard]] const char* verdict_name(Finding::Verdict v) noexcept;
-class JsonWriter;
 // The findings as a JSON array of {name, result, detail}: check's and check-config's "checks".
-void write_findings(JsonWriter& j, const std::vector<Finding>& findings);
+[[nodiscard]] nlohmann::ordered_json findings_json(const std::vector<Finding>& findings);
+// A --json document as the tools write it: compact, on one line, keys in the order they were
+// set. Text that is not UTF-8 (a path may be any bytes) comes out with U+FFFD in place of the
+// bad bytes rather than failing the command.
+[[nodiscard]] std::string json_line(const nlohmann::ordered_json& document);
 
 }  // namespace tgt_pmem::admin

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The small pieces of tgtpmem-admin: sizes, JSON, progress, the SIGBUS guard, layouts.
+// The small pieces of tgtpmem-admin: sizes, the --json line, progress, the SIGBUS guard, layouts.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "commands.h"
 #include "guarded.h"
-#include "json.h"
 #include "layout.h"
 #include "progress.h"
 #include "scratch_dir.h"
@@ -43,16 +43,16 @@ TEST(AdminSize, FormatsHumanSizes) {
   EXPECT_EQ(format_size(3u << 29), "1.50 GiB");
 }
 
-TEST(AdminJson, EscapesStrings) {
-  EXPECT_EQ(json_quote("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
-}
-
-TEST(AdminJson, WritesNestedDocument) {
-  JsonWriter j;
-  j.begin_object().key("a").value(std::uint64_t{1}).key("b").begin_array();
-  j.value("x").null().boolean(true);
-  j.end_array().key("c").begin_object().key("d").boolean(false).end_object().end_object();
-  EXPECT_EQ(j.str(), "{\"a\":1,\"b\":[\"x\",null,true],\"c\":{\"d\":false}}\n");
+// One compact line, keys in the order set, strings escaped; bytes that are not UTF-8 (a path
+// can hold any) are replaced instead of throwing out of the command.
+TEST(AdminJson, WritesOneCompactOrderedLine) {
+  nlohmann::ordered_json j;
+  j["z"] = std::uint64_t{1} << 40;
+  j["a"] = nlohmann::ordered_json::array({"x", nullptr, true});
+  j["path"] = std::string("/srv/a\"b\\c\nd\x01\xff");
+  EXPECT_EQ(json_line(j),
+            "{\"z\":1099511627776,\"a\":[\"x\",null,true],"
+            "\"path\":\"/srv/a\\\"b\\\\c\\nd\\u0001\xef\xbf\xbd\"}\n");
 }
 
 TEST(AdminProgress, PlainLinesEveryTenPercent) {

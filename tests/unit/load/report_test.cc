@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "tgt_pmem/load/iscsi_runner.h"
 #include "tgt_pmem/load/report.h"
 
@@ -58,30 +60,56 @@ TEST(Report, FailuresAreSpelledOut) {
   EXPECT_NE(t.find("MISMATCH LBA 1: stale data"), std::string::npos) << t;
   EXPECT_NE(t.find("... and 11 more"), std::string::npos) << t;
   EXPECT_NE(t.find("result   FAILED"), std::string::npos) << t;
-  const std::string j = format_json(r);
-  EXPECT_NE(j.find("\"ok\": false"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"errors\": 12"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"error\": \"WRITE(16) LBA 8, 8 blocks: CHECK CONDITION\""),
-            std::string::npos)
-      << j;
+  const auto j = nlohmann::json::parse(format_json(r));
+  EXPECT_EQ(j["ok"], false) << j;
+  EXPECT_EQ(j["verify"]["errors"], 12) << j;
+  EXPECT_EQ(j["verify"]["first_errors"], nlohmann::json::array({"LBA 1: stale data"})) << j;
+  EXPECT_EQ(j["error"], "WRITE(16) LBA 8, 8 blocks: CHECK CONDITION") << j;
 }
 
 TEST(Report, JsonCarriesFiguresPerOperation) {
-  const std::string j = format_json(sample());
-  EXPECT_NE(j.find("\"ok\": true"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"read\": {\"ios\": 1000, \"bytes\": 4096000, \"iops\": 500.0"),
-            std::string::npos)
-      << j;
-  EXPECT_NE(j.find("\"p99_9\": 100.0"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"p50\": 50.0"), std::string::npos) << j;  // write
-  EXPECT_NE(j.find("\"seed\": 99"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"error\": null"), std::string::npos) << j;
+  const std::string text = format_json(sample());
+  ASSERT_EQ(text.back(), '\n');
+  const auto j = nlohmann::ordered_json::parse(text);  // keeps the keys in the text's order
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : j.items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"ok", "url", "lun", "region", "workload", "elapsed_s",
+                                            "interrupted", "read", "write", "total", "verify",
+                                            "error"}));
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["read"]["ios"], 1000);
+  EXPECT_EQ(j["read"]["bytes"], 4096000);
+  EXPECT_EQ(j["read"]["iops"], 500.0);
+  EXPECT_EQ(j["read"]["latency_us"]["p99_9"], 100.0);
+  EXPECT_EQ(j["write"]["latency_us"]["p50"], 50.0);
+  EXPECT_EQ(j["total"]["ios"], 4000);
+  EXPECT_EQ(j["workload"]["seed"], 99);
+  EXPECT_EQ(j["workload"]["access"], "random");
+  EXPECT_TRUE(j["workload"]["duration_s"].is_null());
+  EXPECT_EQ(j["elapsed_s"], 2.0);
+  EXPECT_TRUE(j["error"].is_null());
+  // Whole numbers stay numbers with a decimal point, as before: "iops": 500.0
+  EXPECT_NE(text.find("\"iops\": 500.0,"), std::string::npos) << text;
 }
 
-TEST(Report, JsonQuoteEscapes) {
-  EXPECT_EQ(json_quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
-  EXPECT_EQ(format_json_failure("no \"target\""),
-            "{\"ok\": false, \"error\": \"no \\\"target\\\"\"}\n");
+// Figures keep the precision the report promises (1 decimal for µs and IOPS, 3 for MiB/s,
+// 6 for elapsed seconds), not the double's last digits.
+TEST(Report, JsonRoundsFiguresToTheirPrecision) {
+  RunReport r = sample();
+  r.elapsed_s = 3.0;  // 1000 reads: 333.333... IOPS
+  r.read.latency_ns = {};
+  r.read.latency_ns.record(123'456);
+  const auto j = nlohmann::json::parse(format_json(r));
+  EXPECT_EQ(j["read"]["iops"], 333.3) << j;
+  EXPECT_EQ(j["elapsed_s"], 3.0) << j;
+  EXPECT_EQ(j["read"]["mib_s"], 1.302) << j;  // 4096000 B / 2^20 / 3 s = 1.30208...
+  EXPECT_EQ(j["read"]["latency_us"]["mean"], 123.5) << j;
+  EXPECT_NE(format_json(r).find("\"iops\": 333.3,"), std::string::npos) << format_json(r);
+}
+
+TEST(Report, JsonFailureIsOneLine) {
+  EXPECT_EQ(format_json_failure("no \"target\"\n\x01"),
+            "{\"ok\":false,\"error\":\"no \\\"target\\\"\\n\\u0001\"}\n");
 }
 
 TEST(DescribeScsiStatus, CheckConditionNamesSenseKeyAndAscq) {

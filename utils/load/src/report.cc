@@ -2,8 +2,11 @@
 // Text and JSON renderings of a run (see report.h).
 #include "tgt_pmem/load/report.h"
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 namespace tgt_pmem::load {
 namespace {
@@ -23,6 +26,15 @@ std::string fixed(double value, int decimals) {
 }
 
 std::string us(std::uint64_t ns) { return fixed(static_cast<double>(ns) / 1000.0, 1); }
+
+// A figure for the JSON report, rounded to the precision the text shows: nlohmann writes the
+// shortest form that reads back as this double, so 123.456 µs rounded to 1 decimal is 123.5.
+double rounded(double value, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
+
+double us_json(std::uint64_t ns) { return rounded(static_cast<double>(ns) / 1000.0, 1); }
 
 const char* access_name(AccessPattern a) {
   return a == AccessPattern::kRandom ? "random" : "sequential";
@@ -53,19 +65,25 @@ void text_row(std::ostringstream& out, const char* name, const OpStats& s, doubl
   out << '\n';
 }
 
-void json_op(std::ostringstream& out, const char* name, const OpStats& s, double elapsed,
-             bool with_latency) {
-  out << "  " << json_quote(name) << ": {\"ios\": " << s.ios << ", \"bytes\": " << s.bytes
-      << ", \"iops\": " << fixed(iops(s, elapsed), 1)
-      << ", \"mib_s\": " << fixed(mib_per_s(s, elapsed), 3);
-  if (with_latency) {
-    const auto& h = s.latency_ns;
-    out << ",\n    \"latency_us\": {\"min\": " << us(h.min())
-        << ", \"mean\": " << fixed(h.mean() / 1000.0, 1);
-    for (const auto& q : kQuantiles) out << ", \"" << q.json_key << "\": " << us(h.percentile(q.p));
-    out << ", \"max\": " << us(h.max()) << "}";
-  }
-  out << "}";
+nlohmann::ordered_json json_op(const OpStats& s, double elapsed) {
+  nlohmann::ordered_json j;
+  j["ios"] = s.ios;
+  j["bytes"] = s.bytes;
+  j["iops"] = rounded(iops(s, elapsed), 1);
+  j["mib_s"] = rounded(mib_per_s(s, elapsed), 3);
+  const auto& h = s.latency_ns;
+  auto& lat = j["latency_us"];
+  lat["min"] = us_json(h.min());
+  lat["mean"] = rounded(h.mean() / 1000.0, 1);
+  for (const auto& q : kQuantiles) lat[q.json_key] = us_json(h.percentile(q.p));
+  lat["max"] = us_json(h.max());
+  return j;
+}
+
+// The report's JSON text: indented by 2 for a person reading it, one newline at the end. Text
+// that is not UTF-8 (a target's message) is written with U+FFFD rather than failing.
+std::string json_text(const nlohmann::ordered_json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
 }
 
 }  // namespace
@@ -117,40 +135,38 @@ std::string format_text(const RunReport& r) {
 
 std::string format_json(const RunReport& r) {
   const auto& o = r.options;
-  std::ostringstream out;
-  out << "{\n  \"ok\": " << (run_succeeded(r) ? "true" : "false") << ",\n"
-      << "  \"url\": " << json_quote(o.url) << ",\n"
-      << "  \"lun\": {\"block_size\": " << r.lun_block_size << ", \"blocks\": " << r.lun_blocks
-      << "},\n"
-      << "  \"region\": {\"offset\": " << r.region_offset << ", \"size\": " << r.region_size
-      << "},\n"
-      << "  \"workload\": {\"access\": " << json_quote(access_name(o.access))
-      << ", \"block_size\": " << o.block_size << ", \"read_percent\": " << o.read_percent
-      << ", \"queue_depth\": " << o.queue_depth << ", \"fua\": " << (o.fua ? "true" : "false")
-      << ", \"verify\": " << (o.verify ? "true" : "false") << ", \"seed\": " << r.seed
-      << ", \"duration_s\": " << (o.duration_s ? fixed(*o.duration_s, 3) : "null")
-      << ", \"ios\": " << (o.io_count ? std::to_string(*o.io_count) : "null")
-      << ", \"ramp_s\": " << fixed(o.ramp_s, 3) << "},\n"
-      << "  \"elapsed_s\": " << fixed(r.elapsed_s, 6) << ",\n"
-      << "  \"interrupted\": " << (r.interrupted ? "true" : "false") << ",\n";
-  json_op(out, "read", r.read, r.elapsed_s, true);
-  out << ",\n";
-  json_op(out, "write", r.write, r.elapsed_s, true);
-  out << ",\n";
-  json_op(out, "total", total_of(r), r.elapsed_s, true);
-  out << ",\n  \"verify\": {\"enabled\": " << (o.verify ? "true" : "false")
-      << ", \"blocks_checked\": " << r.verify.blocks_checked
-      << ", \"blocks_unknown\": " << r.verify.blocks_unknown
-      << ", \"errors\": " << r.verify.errors << ", \"first_errors\": [";
-  for (std::size_t i = 0; i < r.verify.first_errors.size(); ++i) {
-    out << (i ? ", " : "") << json_quote(r.verify.first_errors[i]);
-  }
-  out << "]},\n  \"error\": " << (r.io_error ? json_quote(*r.io_error) : "null") << "\n}\n";
-  return out.str();
+  nlohmann::ordered_json j;
+  j["ok"] = run_succeeded(r);
+  j["url"] = o.url;
+  j["lun"] = {{"block_size", r.lun_block_size}, {"blocks", r.lun_blocks}};
+  j["region"] = {{"offset", r.region_offset}, {"size", r.region_size}};
+  auto& w = j["workload"];
+  w["access"] = access_name(o.access);
+  w["block_size"] = o.block_size;
+  w["read_percent"] = o.read_percent;
+  w["queue_depth"] = o.queue_depth;
+  w["fua"] = o.fua;
+  w["verify"] = o.verify;
+  w["seed"] = r.seed;
+  w["duration_s"] = o.duration_s ? nlohmann::ordered_json(rounded(*o.duration_s, 3)) : nullptr;
+  w["ios"] = o.io_count ? nlohmann::ordered_json(*o.io_count) : nullptr;
+  w["ramp_s"] = rounded(o.ramp_s, 3);
+  j["elapsed_s"] = rounded(r.elapsed_s, 6);
+  j["interrupted"] = r.interrupted;
+  j["read"] = json_op(r.read, r.elapsed_s);
+  j["write"] = json_op(r.write, r.elapsed_s);
+  j["total"] = json_op(total_of(r), r.elapsed_s);
+  j["verify"] = {{"enabled", o.verify},
+                 {"blocks_checked", r.verify.blocks_checked},
+                 {"blocks_unknown", r.verify.blocks_unknown},
+                 {"errors", r.verify.errors},
+                 {"first_errors", r.verify.first_errors}};
+  j["error"] = r.io_error ? nlohmann::ordered_json(*r.io_error) : nullptr;
+  return json_text(j, 2);
 }
 
 std::string format_json_failure(std::string_view message) {
-  return "{\"ok\": false, \"error\": " + json_quote(message) + "}\n";
+  return json_text({{"ok", false}, {"error", std::string(message)}}, -1);
 }
 
 }  // namespace tgt_pmem::load

@@ -3,7 +3,6 @@
 // the formatting is unit-testable.
 #pragma once
 
-#include "tgt_pmem/text/json_quote.h"
 
 #include <cstdint>
 #include <optional>
@@ -57,8 +56,5 @@ struct RunReport {
 [[nodiscard]] std::string format_json(const RunReport& report);
 // {"ok":false,"error":"..."} for failures before any I/O (connection, login, capacity).
 [[nodiscard]] std::string format_json_failure(std::string_view message);
-
-// JSON string literal, quotes included; escapes quote, backslash and control characters.
-using text::json_quote;
 
 }  // namespace tgt_pmem::load
