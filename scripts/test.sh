@@ -42,7 +42,7 @@ if [[ ${TGTPMEM_FLUSH:-1} == 1 ]]; then
   # tgt_pmem::rdma), run directly: most of the suite is not built in this tree.
   flush_tests=(flush_remote_unit_tests rdma_fake_unit_tests rdma_verbs_unit_tests
                push_service_unit_tests push_client_unit_tests push_client_service_tests)
-  BUILD_DIR=build-flush BUILD_TARGETS="bs_pmem lld_srp tgtpmem-push tgtpmem-push-hostile ${flush_tests[*]}" \
+  BUILD_DIR=build-flush BUILD_TARGETS="bs_pmem lld_srp tgtpmem-push tgtpmem-push-hostile tgtpmem-admin ${flush_tests[*]}" \
     scripts/build.sh -DCMAKE_PREFIX_PATH="$rdma_prefix" -DTGTPMEM_WERROR=ON
   grep -q '^TGTPMEM_HAVE_IBV_WR_FLUSH:INTERNAL=1$' build-flush/CMakeCache.txt ||
     { echo "test.sh: build-flush did not find ibv_wr_flush in $rdma_prefix" >&2; exit 1; }
