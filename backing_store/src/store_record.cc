@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tgt_pmem/status/run_dir.h"
+
 namespace tgt_pmem::bs {
 
 namespace fs = std::filesystem;
@@ -56,46 +58,6 @@ std::string today(std::int64_t t) {
   ::gmtime_r(&tt, &tm);
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
   return buf;
-}
-
-// Writes dir/name whole and durably. Error: errno text.
-std::string write_durably(const fs::path& dir, const std::string& name, const std::string& text) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return dir.string() + ": " + ec.message();
-  const fs::path tmp = dir / ("." + name + ".new");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return tmp.string() + ": " + std::strerror(errno);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string e = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return tmp.string() + ": " + e;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const std::string e = std::strerror(errno);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return tmp.string() + ": fsync: " + e;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), (dir / name).c_str()) != 0) {
-    const std::string e = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return (dir / name).string() + ": " + e;
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
 }
 
 }  // namespace
@@ -186,8 +148,9 @@ StoreRecordCheck check_store_record(const fs::path& dir, const std::string& path
     r["id"] = id.id;
     r["block_size"] = block_size;
     r["recorded"] = now;
-    if (const std::string e = write_durably(dir, name, r.dump(1, '\t') + "\n"); !e.empty())
-      return {K::kUnrecorded, "no record of " + path + " kept (" + e + ")"};
+    if (const auto ec = tgt_pmem::status::publish(dir, name, r.dump(1, '\t') + "\n", /*durable=*/true))
+      return {K::kUnrecorded,
+              "no record of " + path + " kept (" + (dir / name).string() + ": " + ec.message() + ")"};
     return result;
   } catch (...) {
     return {K::kUnrecorded, "no record of " + path + " kept (out of memory)"};

@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "scratch_dir.h"
+
 using namespace std::chrono_literals;
 using tgt_pmem::tgt_abi::tgtd_version;
 
@@ -24,21 +26,15 @@ namespace {
 // A shell script in a fresh temporary directory; removed with it.
 class Script {
  public:
-  explicit Script(const std::string& body) {
-    char dir[] = "/tmp/tgt-abi-probe-XXXXXX";
-    dir_ = mkdtemp(dir);
-    path_ = dir_ + "/tgtd";
+  explicit Script(const std::string& body) : path_(dir_.file("tgtd")) {
     std::ofstream(path_) << "#!/bin/sh\n" << body << "\n";
     chmod(path_.c_str(), 0755);
-  }
-  ~Script() {
-    unlink(path_.c_str());
-    rmdir(dir_.c_str());
   }
   [[nodiscard]] const char* path() const { return path_.c_str(); }
 
  private:
-  std::string dir_, path_;
+  tgt_pmem::testing::ScratchDir dir_{"tgt-abi-probe"};
+  std::string path_;
 };
 
 // No child of this process is left, running or zombie.

@@ -22,8 +22,8 @@ fs::path tgtd_dir(int control_port) {
   return run_root() / ("tgtd." + std::to_string(control_port));
 }
 
-std::error_code publish(const fs::path& dir, std::string_view name,
-                        std::string_view text) noexcept {
+std::error_code publish(const fs::path& dir, std::string_view name, std::string_view text,
+                        bool durable) noexcept {
   try {
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -45,13 +45,25 @@ std::error_code publish(const fs::path& dir, std::string_view name,
       }
       done += static_cast<std::size_t>(n);
     }
-    // /run is tmpfs: no fsync; it only has to be whole when renamed.
     ::fchmod(fd, 0644);
+    if (durable && ::fsync(fd) != 0) {
+      const int e = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return {e, std::generic_category()};
+    }
     ::close(fd);
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
       const int e = errno;
       ::unlink(tmp.c_str());
       return {e, std::generic_category()};
+    }
+    if (durable) {
+      const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+      }
     }
     return {};
   } catch (...) {

@@ -22,10 +22,12 @@ namespace tgt_pmem::status {
 // run_root()/tgtd.<control_port>
 [[nodiscard]] std::filesystem::path tgtd_dir(int control_port);
 
-// Makes dir (mode 0755, parents too) and replaces dir/name with text (mode 0644).
-// Errors: the errno of mkdir, open, write or rename.
+// Makes dir (mode 0755, parents too) and replaces dir/name with text (mode 0644). durable:
+// also fsync the file before the rename and the directory after it (for files that must
+// survive a power loss; /run is tmpfs and needs none). Errors: the errno of mkdir, open,
+// write, fsync or rename.
 [[nodiscard]] std::error_code publish(const std::filesystem::path& dir, std::string_view name,
-                                      std::string_view text) noexcept;
+                                      std::string_view text, bool durable = false) noexcept;
 // Removes dir/name; a missing file is not an error.
 void retract(const std::filesystem::path& dir, std::string_view name) noexcept;
 // Removes every dir/<prefix>*.json (files of a tgtd that is gone).
