@@ -9,10 +9,12 @@
 #   3. every test it skips or fails is in conformance-skips.txt for that store, with the
 #      reason, and every entry there for it still skips or fails (the table stays exact);
 # and WRITE ATOMIC(16) is really exercised (not skipped) on the atomic LUN, and COMPARE AND
-# WRITE on both (tgt's own table leaves it out; bs_pmem routes it to its engine).
-# Usage: conformance_test.sh MODULE_DIR OUT_DIR      (results kept in OUT_DIR)
+# WRITE on both (tgt's own table leaves it out; bs_pmem routes it to its engine); and
+# REPORT SUPPORTED OPERATION CODES answers its one-command form for every command it lists
+# (rsoc_check.cc: libiscsi's own test of it cannot tell, see there).
+# Usage: conformance_test.sh MODULE_DIR OUT_DIR RSOC_CHECK      (results kept in OUT_DIR)
 set -uo pipefail
-MODULE_DIR=$1 OUT=$2
+MODULE_DIR=$1 OUT=$2 RSOC_CHECK=$3
 [[ $(id -u) -eq 0 ]] || { echo "needs root (mount namespace for tgtd)"; exit 77; }
 command -v iscsi-test-cu >/dev/null || { echo "iscsi-test-cu missing (libiscsi-bin)"; exit 1; }
 HERE=$(dirname "$(readlink -f "$0")")
@@ -129,6 +131,18 @@ for lun in pmem atomic; do
     passes=$((passes + 1)); echo "PASS: COMPARE AND WRITE ran and passed on $lun (Simple, Miscompare, DpoFua, Unwritten)"
   else
     failures=$((failures + 1)); echo "FAIL: COMPARE AND WRITE on $lun:"; echo "$caw" | sed 's/^/    /'
+  fi
+done
+
+# 6. REPORT SUPPORTED OPERATION CODES, one-command form, for every command listed; COMPARE
+#    AND WRITE (0x89) listed on both layouts, WRITE ATOMIC(16) (0x9c) on the atomic one.
+for spec in "pmem 2 0x89" "atomic 3 0x89 0x9c"; do
+  read -r lun n opcodes <<<"$spec"
+  # shellcheck disable=SC2086
+  if "$RSOC_CHECK" "iscsi://127.0.0.1:$PORT/$IQN/$n" $opcodes >"$OUT/$lun.rsoc" 2>&1; then
+    passes=$((passes + 1)); echo "PASS: REPORT SUPPORTED OPERATION CODES on $lun: $(tail -1 "$OUT/$lun.rsoc")"
+  else
+    failures=$((failures + 1)); echo "FAIL: REPORT SUPPORTED OPERATION CODES on $lun:"; sed 's/^/    /' "$OUT/$lun.rsoc"
   fi
 done
 
