@@ -8,7 +8,9 @@
  * /usr/lib/tgt/backing-store/, which calls register_bs_module().
  *
  * Execution models (bsopts exec=): "inline" runs commands on tgtd's event loop as they are
- * submitted (see bs_pmem_cmd_submit); "threads" uses tgt's bs_thread pool.
+ * submitted (see bs_pmem_cmd_submit); "threads" uses tgt's bs_thread pool; "auto" (the
+ * default) runs small commands inline and those moving more than inline_max bytes on the
+ * pool (bs_pmem_on_worker).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,7 +47,9 @@ struct bs_pmem_lu {
 	tgtpmem_options *opts;
 	tgtpmem_lun *lun;
 	int exec;
-	struct event_data sched;      /* exec=inline: completes deferred commands */
+	uint32_t inline_max;          /* exec=auto: the largest transfer executed inline */
+	int threads_open;             /* thread_info holds running workers */
+	struct event_data sched;      /* inline commands: completes deferred ones */
 	struct list_head pending;     /* to execute, then complete */
 	struct list_head finished;    /* executed (failed), to complete */
 	struct tgtpmem_push_lun *push; /* push=on: attached to the push-mode service */
@@ -134,10 +138,19 @@ static void set_result(struct scsi_cmd *cmd, const struct tgtpmem_result *res)
 		scsi_set_in_resid_by_actual(cmd, 0);
 }
 
+/* tgtd's event loop: the thread that loads the module (register_bs_module). */
+static pthread_t bs_pmem_loop_thread;
+
+static const char *bs_pmem_exec_name(int exec)
+{
+	return exec == TGTPMEM_EXEC_AUTO ? "auto" : exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline";
+}
+
 static void bs_pmem_request(struct scsi_cmd *cmd)
 {
 	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
 	struct tgtpmem_cmd c = {
+		.on_worker = !pthread_equal(pthread_self(), bs_pmem_loop_thread),
 		.cdb = cmd->scb,
 		.cdb_len = (uint32_t)cmd->scb_len,
 		.out_buf = scsi_get_out_buffer(cmd),
@@ -197,7 +210,28 @@ static void bs_pmem_run_pending(struct event_data *ev)
 }
 
 /*
- * exec=inline: a command is executed right here, on tgtd's event loop. When it succeeds,
+ * Whether a command goes to the worker pool: always with exec=threads, never with
+ * exec=inline; with exec=auto when it moves more than inline_max bytes (a 1 MiB copy on the
+ * event loop holds up every other session for its duration, while a 4 KiB one costs less
+ * than the hand-over to a worker), and WRITE SAME, whose work is its blocks, not its
+ * one-block transfer.
+ */
+static int bs_pmem_on_worker(const struct bs_pmem_lu *p, struct scsi_cmd *cmd)
+{
+	uint32_t len;
+
+	if (p->exec != TGTPMEM_EXEC_AUTO)
+		return p->exec == TGTPMEM_EXEC_THREADS;
+	if (cmd->scb[0] == WRITE_SAME || cmd->scb[0] == WRITE_SAME_16)
+		return 1;
+	len = scsi_get_in_length(cmd);
+	if (scsi_get_out_length(cmd) > len)
+		len = scsi_get_out_length(cmd);
+	return len > p->inline_max;
+}
+
+/*
+ * A command executed inline runs right here, on tgtd's event loop. When it succeeds,
  * returning 0 lets tgt's SBC code complete it with GOOD at once (its data is already durable:
  * bs_pmem_request returned). A failure is completed asynchronously from a scheduled event,
  * because tgt would otherwise post GOOD. UNMAP is deferred whole: sbc_unmap() builds sense
@@ -209,7 +243,7 @@ static int bs_pmem_cmd_submit(struct scsi_cmd *cmd)
 
 	/* A mode page changed by tgtadm (not by MODE SELECT, which is hooked) is seen here. */
 	bs_pmem_apply_write_cache(cmd->dev);
-	if (p->exec == TGTPMEM_EXEC_THREADS)
+	if (bs_pmem_on_worker(p, cmd))
 		return bs_thread_cmd_submit(cmd);
 
 	if (cmd->scb[0] == UNMAP) {
@@ -485,14 +519,16 @@ static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
 	bs_pmem_hook_service_actions(lu);
 
 	p->exec = v.exec;
+	p->inline_max = v.inline_max;
 	INIT_LIST_HEAD(&p->pending);
 	INIT_LIST_HEAD(&p->finished);
 	tgt_init_sched_event(&p->sched, bs_pmem_run_pending, p);
-	if (p->exec == TGTPMEM_EXEC_THREADS) {
+	if (p->exec != TGTPMEM_EXEC_INLINE) {
 		if (bs_thread_open(&p->thread_info, bs_pmem_request, v.threads) != TGTADM_SUCCESS) {
 			eprintf("bs_pmem: refused: cannot start %d threads\n", v.threads);
 			goto fail;
 		}
+		p->threads_open = 1;
 	}
 	return TGTADM_SUCCESS;
 fail:
@@ -508,10 +544,10 @@ static void bs_pmem_exit(struct scsi_lu *lu)
 {
 	struct bs_pmem_lu *p = PMEM_LU(lu);
 
-	if (p->exec == TGTPMEM_EXEC_THREADS)
+	if (p->threads_open)
 		bs_thread_close(&p->thread_info);
-	else
-		tgt_remove_sched_event(&p->sched);
+	p->threads_open = 0;
+	tgt_remove_sched_event(&p->sched);
 	tgtpmem_options_free(p->opts);
 	p->opts = NULL;
 	free(p->bsopts);
@@ -763,7 +799,7 @@ static void bs_pmem_publish(struct bs_pmem_lu *p)
 	id.write_cache = write_cache_enabled(lu);
 	id.online = lu->attrs.online;
 	id.readonly = lu->attrs.readonly || lu->attrs.swp;
-	id.exec = p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline";
+	id.exec = bs_pmem_exec_name(p->exec);
 	id.serial = lu->attrs.scsi_sn;
 	if (p->push) {
 		total = tgtpmem_push_sessions(p->push, pushed, BS_PMEM_STATUS_SESSIONS);
@@ -867,7 +903,7 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 		info.block_size, info.durability,
 		info.emulated ? " (emulated pmem: survives a crash of tgtd, not a power loss)" : "",
 		write_cache_enabled(lu) ? "on" : "off",
-		p->exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline", info.layout);
+		bs_pmem_exec_name(p->exec), info.layout);
 	tgt_init_sched_event(&p->published, bs_pmem_publish_first, p);
 	tgt_add_sched_event(&p->published);
 	bs_pmem_status_arm();
@@ -989,8 +1025,10 @@ __attribute__((visibility("default"))) void register_bs_module(void)
 	bs_create_opcode_map(&pmem_bst, opcodes, ARRAY_SIZE(opcodes));
 	register_backingstore_template(&pmem_bst);
 	eprintf("%s registered as bstype %s\n", tgtpmem_version(), BS_PMEM_NAME);
+	bs_pmem_loop_thread = pthread_self();
 	/* tgtd still has one thread here: the one moment its environment may be changed. */
 	forced = tgtpmem_module_init();
+	eprintf("%s\n", tgtpmem_tune_tgtd_heap());
 	if (forced)
 		eprintf("bs_pmem: PMEM2_FORCE_GRANULARITY=%s in tgtd's environment is ignored: "
 			"every LUN gets what its medium needs; to treat a plain file as pmem, give "

@@ -22,6 +22,7 @@
 #include "pmem_medium.h"
 #include "scsi_codes.h"
 #include "scsi_exec.h"
+#include "tgtd_heap.h"
 #include "store_record.h"
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/flush/flusher.h"
@@ -90,9 +91,13 @@ void tgtpmem_options_get(const tgtpmem_options* opts, struct tgtpmem_options_val
   v->block_size = opts->o.block_size;
   v->write_cache = opts->o.write_cache;
   v->unmap = opts->o.unmap;
-  v->exec = opts->o.exec == tgt_pmem::bs::Exec::kThreads ? TGTPMEM_EXEC_THREADS
-                                                         : TGTPMEM_EXEC_INLINE;
+  switch (opts->o.exec) {
+    case tgt_pmem::bs::Exec::kInline: v->exec = TGTPMEM_EXEC_INLINE; break;
+    case tgt_pmem::bs::Exec::kThreads: v->exec = TGTPMEM_EXEC_THREADS; break;
+    case tgt_pmem::bs::Exec::kAuto: v->exec = TGTPMEM_EXEC_AUTO; break;
+  }
   v->threads = opts->o.threads;
+  v->inline_max = opts->o.inline_max;
   v->atomic_layout = opts->o.layout == tgt_pmem::bs::LayoutKind::kAtomic;
   v->push = opts->o.push;
   v->push_port = opts->o.push_port;
@@ -160,7 +165,7 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
       l->notice = rec.message;
       l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
     }
-    if (!opts || opts->o.exec == tgt_pmem::bs::Exec::kInline) l->lun->set_single_threaded();
+    if (opts && opts->o.exec == tgt_pmem::bs::Exec::kInline) l->lun->set_single_threaded();
     *out = l.release();
     return 0;
   } catch (const std::bad_alloc&) {
@@ -227,6 +232,7 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   if (cmd->in_buf) c.in = {static_cast<std::byte*>(cmd->in_buf), cmd->in_len};
   const tgt_pmem::bs::Result r = tgt_pmem::bs::execute(*lun->lun, c);
   lun->counters.commands.fetch_add(1, std::memory_order_relaxed);
+  if (cmd->on_worker) lun->counters.on_workers.fetch_add(1, std::memory_order_relaxed);
   res->status = r.status;
   res->sense_key = r.sense_key;
   res->asc = r.asc;
@@ -316,6 +322,16 @@ const char* tgtpmem_module_init(void) noexcept {
   } catch (...) {
   }
   return nullptr;
+}
+
+const char* tgtpmem_tune_tgtd_heap(void) noexcept {
+  try {
+    static std::string line;
+    line = tgt_pmem::bs::tune_tgtd_heap();
+    return line.c_str();
+  } catch (...) {
+    return "bs_pmem: tgtd's malloc thresholds left as they are (out of memory)";
+  }
 }
 
 const char* tgtpmem_version(void) noexcept {

@@ -24,6 +24,7 @@ struct LunCounters {
   std::atomic<std::uint64_t> commands{0};
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> media_errors{0};
+  std::atomic<std::uint64_t> on_workers{0};  // executed on a worker thread (exec=threads, auto)
 };
 
 // What the engine knows of a LUN that the Lun itself does not keep.

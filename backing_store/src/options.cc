@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include "tgt_pmem/text/size.h"
+
 namespace tgt_pmem::bs {
 
 namespace {
@@ -72,9 +74,11 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         o.exec = Exec::kInline;
       } else if (val == "threads") {
         o.exec = Exec::kThreads;
+      } else if (val == "auto") {
+        o.exec = Exec::kAuto;
       } else {
         return std::unexpected("bsopts: exec=" + std::string(val) +
-                               ": expected inline or threads");
+                               ": expected auto, inline or threads");
       }
     } else if (key == "threads") {
       auto n = parse_uint(key, val);
@@ -82,6 +86,13 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       if (*n < 1 || *n > 128)
         return std::unexpected("bsopts: threads=" + std::string(val) + ": must be 1 to 128");
       o.threads = static_cast<int>(*n);
+    } else if (key == "inline_max") {
+      auto n = text::parse_size(val);
+      if (!n) return std::unexpected("bsopts: inline_max=" + std::string(val) + ": " + n.error());
+      if (*n > kMaxInlineMax)
+        return std::unexpected("bsopts: inline_max=" + std::string(val) + ": must be 0 to " +
+                               std::to_string(kMaxInlineMax / (1024 * 1024)) + "m");
+      o.inline_max = static_cast<std::uint32_t>(*n);
     } else if (key == "layout") {
       if (val == "raw") {
         o.layout = LayoutKind::kRaw;
@@ -131,7 +142,7 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
-                             "durability, push, push_port, push_address, push_poll_us)");
+                             "durability, push, push_port, push_address, push_poll_us, inline_max)");
     }
   }
   if (seen.contains("push_port") && !o.push)
@@ -151,8 +162,10 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       return std::unexpected("bsopts: unmap=on cannot be combined with push=on");
     o.unmap = false;
   }
-  if (seen.contains("threads") && o.exec != Exec::kThreads)
-    return std::unexpected("bsopts: threads= needs exec=threads");
+  if (seen.contains("threads") && o.exec == Exec::kInline)
+    return std::unexpected("bsopts: threads= needs exec=threads or exec=auto");
+  if (seen.contains("inline_max") && o.exec != Exec::kAuto)
+    return std::unexpected("bsopts: inline_max= needs exec=auto");
   if (o.layout == LayoutKind::kAtomic) {
     // The atomic layout makes every write durable and failure-atomic before it is
     // acknowledged, and remaps blocks (no hole punching): say so rather than pretend.

@@ -11,7 +11,12 @@
 
 namespace tgt_pmem::bs {
 
-enum class Exec { kInline, kThreads };
+// Where a LUN's commands run (bs_pmem(8), EXECUTION):
+//   kInline   on tgtd's event loop, as they are submitted;
+//   kThreads  on tgt's bs_thread workers;
+//   kAuto     small commands inline, those moving more than inline_max bytes (and WRITE
+//             SAME, whose work is not its transfer) on workers.
+enum class Exec { kInline, kThreads, kAuto };
 // How the LUN's writes are made durable (bs_pmem(8), DURABILITY):
 //   kAuto        what the medium needs: fence-only (eADR), cache-flush (pmem), msync (a file);
 //   kCacheFlush  CPU cache flushes even where the platform reports eADR; refused on a medium
@@ -23,13 +28,17 @@ enum class LayoutKind { kRaw, kAtomic };
 
 // push_poll_us's ceiling: 10 ms, beyond which tgtd's other connections would wait too long.
 inline constexpr std::uint32_t kMaxPushPollUs = 10000;
+// inline_max's ceiling: a command of 16 MiB on the event loop already stalls it ~2 ms.
+inline constexpr std::uint64_t kMaxInlineMax = 16 * 1024 * 1024;
 
 struct Options {
   std::uint32_t block_size = 0;  // 0: tgtadm's --blocksize (tgt's default is 512)
   bool write_cache = false;      // volatile write cache (WCE=1); default write-through
   bool unmap = true;             // thin provisioning: UNMAP / WRITE SAME(UNMAP) deallocate
-  Exec exec = Exec::kInline;
-  int threads = 4;               // bs_thread workers with exec=threads
+  Exec exec = Exec::kAuto;
+  int threads = 4;               // bs_thread workers with exec=threads or auto
+  // exec=auto: the largest transfer executed inline; a larger one goes to a worker.
+  std::uint32_t inline_max = 64 * 1024;
   LayoutKind layout = LayoutKind::kRaw;  // atomic: torn-write-free, WRITE ATOMIC (no unmap)
   Durability durability = Durability::kAuto;
   bool push = false;             // push mode (iser_ext): initiators RDMA into the mapping

@@ -299,7 +299,7 @@ tgtadm_c --lld iscsi --mode target --op new --tid 1 --targetname "$IQN1" &&
   tgtadm_c --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL ||
   fail "tgtadm could not create the pmem LUN"
 # A plain file: msync, whatever tgtd's environment says (issue 13).
-grep -qF "bs_pmem: opened $work/a.img: file, 67108864 bytes, block size 512, durability msync, write cache off, exec inline" "$log" &&
+grep -qF "bs_pmem: opened $work/a.img: file, 67108864 bytes, block size 512, durability msync, write cache off, exec auto" "$log" &&
   pass "log: opened with durability msync" || fail "no 'opened' line with msync"
 url1=iscsi://127.0.0.1:$PORT/$IQN1/1
 iscsi-inq "$url1" >"$work/inq.out" 2>&1 && grep -q 'Peripheral Device Type:DIRECT_ACCESS' "$work/inq.out" &&
@@ -492,7 +492,7 @@ sed -n "/Target [0-9]*: $IQN2/,\$p" "$work/show.out" >"$work/show2.out"
 grep -q "Backing store type: pmem" "$work/show2.out" && grep -q "Backing store path: $work/lun1.img" "$work/show2.out" &&
   grep -q "Block size: 4096" "$work/show2.out" &&
   pass "tgt-admin made a pmem LUN with block size 4096" || { fail "LUN from targets.conf"; cat "$work/show.out"; }
-grep -qF "bs_pmem: opened $work/lun1.img: file, 67108864 bytes, block size 4096, durability msync, write cache off, exec inline" "$log" &&
+grep -qF "bs_pmem: opened $work/lun1.img: file, 67108864 bytes, block size 4096, durability msync, write cache off, exec auto" "$log" &&
   pass "log: both bsopts keys arrived (block_size=4096, write_cache=off)" || fail "bsopts did not reach the module"
 url2=iscsi://127.0.0.1:$PORT/$IQN2/1
 iscsi-readcapacity16 "$url2" >"$work/rc16.out" 2>&1 && grep -q 'LOGICAL BLOCK LENGTH IN BYTES:4096' "$work/rc16.out" &&

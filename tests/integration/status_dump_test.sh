@@ -77,7 +77,7 @@ tgt_new_lun 1 1 pmem "$W/raw4k.img" "block_size=4096;write_cache=on" &&
 n=$(status_json | jq '.luns | length')
 [[ $n == 4 ]] && pass "status lists the 4 pmem LUNs (not the rdwr one)" || fail "status lists $n LUNs, want 4"
 check_field "raw 4k LUN" 1 1 '[.target, .path, .bsopts, .block_size, .layout, .write_cache, .exec]' \
-  "[\"$IQN1\",\"$W/raw4k.img\",\"block_size=4096;write_cache=on\",4096,\"raw\",true,\"inline\"]"
+  "[\"$IQN1\",\"$W/raw4k.img\",\"block_size=4096;write_cache=on\",4096,\"raw\",true,\"auto\"]"
 uuid=$(field 1 5 .uuid | tr -d '"')
 [[ -n $uuid && $uuid == "$want_uuid" ]] && pass "atomic LUN: the UUID of its header ($uuid)" ||
   fail "atomic LUN: uuid '$uuid', header says '$want_uuid'"

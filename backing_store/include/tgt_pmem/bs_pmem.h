@@ -44,8 +44,9 @@ typedef struct tgtpmem_lun tgtpmem_lun;
 
 /* Execution model of a LUN's commands, chosen by the bsopts key "exec". */
 enum tgtpmem_exec {
-	TGTPMEM_EXEC_INLINE = 0,  /* on tgtd's event loop (default, see docs/design) */
+	TGTPMEM_EXEC_INLINE = 0,  /* on tgtd's event loop */
 	TGTPMEM_EXEC_THREADS = 1, /* on tgt's bs_thread worker pool */
+	TGTPMEM_EXEC_AUTO = 2,    /* (default) inline up to inline_max bytes, larger on workers */
 };
 
 /* Parsed bsopts. Values of 0 mean "not given". */
@@ -54,7 +55,8 @@ struct tgtpmem_options_values {
 	int write_cache;       /* 1: volatile write cache on (WCE=1); 0: write-through */
 	int unmap;             /* 1: thin provisioning (UNMAP, WRITE SAME UNMAP) enabled */
 	int exec;              /* enum tgtpmem_exec */
-	int threads;           /* worker threads for TGTPMEM_EXEC_THREADS */
+	int threads;           /* worker threads for TGTPMEM_EXEC_THREADS and _AUTO */
+	uint32_t inline_max;   /* TGTPMEM_EXEC_AUTO: largest transfer executed inline, bytes */
 	int atomic_layout;     /* 1: layout=atomic */
 	int push;              /* 1: push=on (iser_ext push mode for this LUN) */
 	uint16_t push_port;    /* push_port=, default 5566 */
@@ -143,6 +145,7 @@ struct tgtpmem_cmd {
 	uint32_t out_len;
 	void *in_buf;             /* Data-In (target to initiator), may be NULL */
 	uint32_t in_len;
+	int on_worker;            /* runs on a worker thread, not tgtd's event loop (counted) */
 };
 /* The write cache is the LUN's state (tgtpmem_lun_set_write_cache), not the command's. */
 
@@ -198,7 +201,7 @@ struct tgtpmem_lun_ident {
 	int write_cache;         /* WCE of the caching mode page */
 	int online;
 	int readonly;            /* tgtadm --params readonly=1, or software write protect */
-	const char *exec;        /* "inline" or "threads" */
+	const char *exec;        /* "auto", "inline" or "threads" */
 	const char *serial;      /* VPD 0x80 unit serial number */
 	const char *push_address; /* push=on: the RDMA CM listener; NULL: push mode off */
 	unsigned push_port;
@@ -222,6 +225,14 @@ void tgtpmem_lun_retract(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
  * was set (for a log line), else NULL.
  */
 const char *tgtpmem_module_init(void) TGTPMEM_NOEXCEPT;
+
+/*
+ * Once, when the module registers: fixes glibc's malloc thresholds in tgtd so that the data
+ * buffers tgt allocates for each large command are reused instead of mapped and faulted in
+ * afresh (src/tgtd_heap.h; unless the administrator tuned malloc or set
+ * TGTPMEM_TGTD_HEAP=default). Returns a line for the log.
+ */
+const char *tgtpmem_tune_tgtd_heap(void) TGTPMEM_NOEXCEPT;
 
 /* The engine's version and the tgt version it was built against. */
 const char *tgtpmem_version(void) TGTPMEM_NOEXCEPT;

@@ -14,7 +14,18 @@ TEST(ParseOptions, EmptyGivesDefaults) {
   EXPECT_EQ(*o, Options{});
   EXPECT_FALSE(o->write_cache) << "write-through is the default durability contract";
   EXPECT_TRUE(o->unmap);
-  EXPECT_EQ(o->exec, Exec::kInline);
+  EXPECT_EQ(o->exec, Exec::kAuto) << "small commands inline, large ones on workers";
+  EXPECT_EQ(o->inline_max, 64u * 1024);
+}
+
+TEST(ParseOptions, AutoTakesThreadsAndInlineMax) {
+  auto o = parse_options("exec=auto;threads=2;inline_max=256k");
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->exec, Exec::kAuto);
+  EXPECT_EQ(o->threads, 2);
+  EXPECT_EQ(o->inline_max, 256u * 1024);
+  EXPECT_EQ(parse_options("inline_max=0")->inline_max, 0u) << "0: every data transfer on workers";
+  EXPECT_EQ(parse_options("exec=inline")->exec, Exec::kInline);
 }
 
 TEST(ParseOptions, AcceptsEveryKey) {
@@ -51,9 +62,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"write_cache=maybe", "expected on or off"},
                       Refused{"write_cache", "is not key=value"},
                       Refused{"unmap=on;unmap=off", "given twice"},
-                      Refused{"exec=fast", "expected inline or threads"},
+                      Refused{"exec=fast", "expected auto, inline or threads"},
                       Refused{"exec=threads;threads=0", "must be 1 to 128"},
-                      Refused{"threads=4", "needs exec=threads"},
+                      Refused{"exec=inline;threads=4", "needs exec=threads or exec=auto"},
+                      Refused{"exec=threads;inline_max=64k", "needs exec=auto"},
+                      Refused{"inline_max=17m", "must be 0 to 16m"},
+                      Refused{"inline_max=lots", "inline_max=lots"},
                       Refused{"block_size=99999999999999999999999", "expected a decimal number"},
                       Refused{"push=maybe", "expected on or off"},
                       Refused{"push_port=5566", "needs push=on"},

@@ -46,7 +46,7 @@ class CApi : public ::testing::Test {
   tgtpmem_result write(std::uint64_t lba, std::uint32_t blocks, bool fua = false) {
     auto c = testing::cdb16(op::kWrite16, lba, blocks, fua ? 0x08 : 0);
     std::vector<std::uint8_t> data(std::size_t{blocks} * 512, 0x6b);
-    tgtpmem_cmd cmd{c.data(), 16, data.data(), static_cast<std::uint32_t>(data.size()), nullptr, 0};
+    tgtpmem_cmd cmd{c.data(), 16, data.data(), static_cast<std::uint32_t>(data.size()), nullptr, 0, 0};
     tgtpmem_result r{};
     tgtpmem_execute(lun_, &cmd, &r);
     return r;
@@ -154,7 +154,7 @@ TEST_F(CApi, FailedCommandLogLinesAreRateLimitedAndNameTheLba) {
   open();
   std::vector<std::uint8_t> c = testing::cdb16(op::kRead16, 1u << 30, 8);  // past the end
   std::vector<std::uint8_t> in(8 * 512);
-  tgtpmem_cmd cmd{c.data(), 16, nullptr, 0, in.data(), static_cast<std::uint32_t>(in.size())};
+  tgtpmem_cmd cmd{c.data(), 16, nullptr, 0, in.data(), static_cast<std::uint32_t>(in.size()), 0};
   tgtpmem_result r{};
   tgtpmem_execute(lun_, &cmd, &r);
   EXPECT_EQ(r.status, TGTPMEM_STATUS_CHECK_CONDITION);
