@@ -196,6 +196,7 @@ if (( have_pmem )); then
 else
   echo "pmem:     not measured: no bs_pmem module given (--module-dir DIR with bs_pmem.so)"
 fi
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start; tgtd and the initiator" \
      "share these CPUs"
 echo
@@ -263,7 +264,9 @@ jq -cs 'map(select(.store == "null")) as $null | .[] | . as $r
 
 name=iscsi-backends
 title="tgtd over iSCSI/TCP on 127.0.0.1: $block_size random I/O, null vs rdwr vs pmem (libiscsi initiator, ${seconds} s per point, $rounds round(s), medians)"
-figures_document "$rows.ratio" "$out/$name.json" "$name" "$title" "${command_line% }"
+# The load beside the machine: tgtd and the initiator share its CPUs with whatever else runs.
+figures_document "$rows.ratio" "$out/$name.json" "$name" "$title" "${command_line% }" \
+  "$(figures_host), load average $load_start at start"
 figures_header "$out/$name.json" "$out/$name.md"
 columns=("workload=.workload" "store=.store" "QD:=.queue_depth" "IOPS:=.iops | fix(0)"
          "MiB/s:=.mib_s | fix(1)" "p50 us:=.p50_us" "p99 us:=.p99_us"
