@@ -89,7 +89,7 @@ set ylabel "latency per durable 4 KiB write (us, log scale)"
 set logscale y
 set yrange [10:*]
 set xtics rotate by -20 left font ",8"
-set key below horizontal
+set key below horizontal width 3
 plot '$work/lat.dat' u 2:xtic(1) t 'p50', '' u 3 t 'mean', '' u 4 t 'p99'
 GNUPLOT
 else
