@@ -269,7 +269,7 @@ figures_document "$rows.ratio" "$out/$name.json" "$name" "$title" "${command_lin
   "$(figures_host), load average $load_start at start"
 figures_header "$out/$name.json" "$out/$name.md"
 columns=("workload=.workload" "store=.store" "QD:=.queue_depth" "IOPS:=.iops | fix(0)"
-         "MiB/s:=.mib_s | fix(1)" "p50 us:=.p50_us" "p99 us:=.p99_us"
+         "MiB/s:=.mib_s | fix(1)" "p50 us:=.p50_us | fix(1)" "p99 us:=.p99_us | fix(1)"
          "vs null:=.vs_null | fix(2)")
 (( rounds > 1 )) && columns+=("IOPS range:=\"\(.iops_low | fix(0))-\(.iops_high | fix(0))\"")
 figures_table "$out/$name.json" "$out/$name.md" true "${columns[@]}" || die "no table"
