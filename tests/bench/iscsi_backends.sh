@@ -14,7 +14,13 @@
 # warm-up; then 4 KiB random write and 4 KiB random read are measured for each LUN in turn;
 # every row is also given as a ratio to null. With --rounds N the whole sequence is repeated
 # N times, interleaved (so drift on a shared host hits every store alike), and each row shows
-# medians plus the spread of IOPS over the rounds.
+# medians plus the spread of IOPS over the rounds. --qd takes a list: every queue depth is
+# measured in every round.
+#
+# The figures go to --out as iscsi-backends.json (tests/lib/figures.sh: date, machine,
+# command, one row per workload, store and queue depth), iscsi-backends.md (the table, also
+# printed) and iscsi-backends.png (gnuplot: IOPS, ratio to null and latency percentiles
+# against the queue depth).
 #
 # Where the files live: by default on /dev/shm (tmpfs), because what the pmem file emulates
 # is memory: pmem has no page cache and nothing writes it back. On a disk file system (--dir
@@ -28,6 +34,9 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/tgtd.sh
 source "$here/../lib/tgtd.sh"
+# shellcheck source=../lib/figures.sh
+source "$here/../lib/figures.sh"
+command_line=$(printf '%q ' "$0" "$@")
 
 usage() {
   cat <<USAGE
@@ -36,7 +45,7 @@ Usage: iscsi_backends.sh [OPTIONS]
   --load PATH          tgtpmem-load executable (default: tgtpmem-load in PATH)
   --module-dir DIR     directory with bs_pmem.so; without it only null and rdwr are measured
   --pmem-bsopts OPTS   --bsopts for the pmem LUN (default: none, the module's defaults)
-  --qd N               queue depth (default 16)
+  --qd LIST            queue depth, or a list of them: "1 4 16 32" (default 16)
   --block-size SIZE    I/O size (default 4k)
   --seconds S          measured seconds per row (default 10)
   --warmup S           random-write warm-up per LUN before measuring (default 3)
@@ -50,6 +59,7 @@ Usage: iscsi_backends.sh [OPTIONS]
                        else \${TMPDIR:-/tmp}); the file system matters (see above)
   --control-port N     tgtd control port (default 9202)
   --iscsi-port N       iSCSI port on 127.0.0.1 (default 3392)
+  --out DIR            where iscsi-backends.{json,md,png} go (default: current directory)
   -h, --help
 USAGE
 }
@@ -57,7 +67,7 @@ USAGE
 load=$(command -v tgtpmem-load || true)
 module_dir=""
 pmem_bsopts=""
-qd=16
+qds=16
 block_size=4k
 seconds=10
 warmup=3
@@ -70,12 +80,13 @@ dir=${TMPDIR:-/tmp}
 [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]] && dir=/dev/shm
 control_port=9202
 iscsi_port=3392
+out=$PWD
 while (( $# )); do
   case $1 in
     --load) load=$2; shift 2 ;;
     --module-dir) module_dir=$2; shift 2 ;;
     --pmem-bsopts) pmem_bsopts=$2; shift 2 ;;
-    --qd) qd=$2; shift 2 ;;
+    --qd) qds=$2; shift 2 ;;
     --block-size) block_size=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
@@ -86,6 +97,7 @@ while (( $# )); do
     --dir) dir=$2; shift 2 ;;
     --control-port) control_port=$2; shift 2 ;;
     --iscsi-port) iscsi_port=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "iscsi_backends: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -97,6 +109,13 @@ for tool in tgtd tgtadm unshare jq truncate; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+read -ra qd_list <<<"$qds"
+(( ${#qd_list[@]} )) || die "--qd needs at least one queue depth"
+for qd in "${qd_list[@]}"; do
+  [[ $qd =~ ^[1-9][0-9]*$ ]] || die "--qd: '$qd' is not a positive integer"
+done
+mkdir -p "$out" || die "cannot create --out $out"
+out=$(readlink -f "$out")
 [[ -n $load && -x $load ]] || die "tgtpmem-load not found; pass --load PATH"
 load=$(readlink -f "$load")
 if [[ -n $module_dir ]]; then
@@ -152,9 +171,9 @@ tgt_allow_all 1
 
 url() { echo "iscsi://127.0.0.1:$iscsi_port/$iqn/${lun[$1]}"; }
 
-# run BACKEND READ_PERCENT SECONDS OUT: one tgtpmem-load run, JSON to OUT; dies on failure.
+# run BACKEND READ_PERCENT SECONDS OUT QD: one tgtpmem-load run, JSON to OUT; dies on failure.
 run() {
-  local backend=$1 read_percent=$2 secs=$3 out=$4
+  local backend=$1 read_percent=$2 secs=$3 out=$4 qd=$5
   if ! "$load" --json --queue-depth "$qd" --block-size "$block_size" --access random \
       --read-percent "$read_percent" --duration "$secs" --size "$size" "${fua[@]}" \
       "$(url "$backend")" >"$out" 2>"$out.err"; then
@@ -164,12 +183,11 @@ run() {
 }
 
 fs_type=$(stat -f -c %T "$work")
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo "iSCSI backing stores: tgtd $(tgtd -V 2>/dev/null | head -n 1 || echo '?') on 127.0.0.1," \
      "initiator tgtpmem-load (libiscsi), all rows from one run"
-echo "host:     ${cpu:-unknown CPU}, $(nproc) CPUs, kernel $(uname -r)"
+echo "host:     $(figures_host)"
 (( fill )) && fill_label="every block written once, then a" || fill_label="no fill, only a"
-echo "workload: $block_size random, QD $qd, ${seconds} s per row; per LUN $fill_label ${warmup} s" \
+echo "workload: $block_size random, QD $qds, ${seconds} s per row; per LUN $fill_label ${warmup} s" \
      "random-write warm-up; region $size; FUA $fua_label; $rounds round(s), medians shown"
 echo "files:    $work ($fs_type)"
 if (( have_pmem )); then
@@ -178,6 +196,7 @@ if (( have_pmem )); then
 else
   echo "pmem:     not measured: no bs_pmem module given (--module-dir DIR with bs_pmem.so)"
 fi
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start; tgtd and the initiator" \
      "share these CPUs"
 echo
@@ -195,58 +214,115 @@ fill() {
 }
 for b in "${backends[@]}"; do
   (( fill )) && fill "$b"
-  run "$b" 0 "$warmup" "$work/warmup-$b.json"
+  run "$b" 0 "$warmup" "$work/warmup-$b.json" "${qd_list[-1]}"
 done
 
 workloads=(randwrite randread)
 for (( r = 1; r <= rounds; r++ )); do
-  for workload in "${workloads[@]}"; do
-    [[ $workload == randwrite ]] && rp=0 || rp=100
-    for b in "${backends[@]}"; do
-      run "$b" "$rp" "$seconds" "$work/$workload-$b-$r.json"
+  for qd in "${qd_list[@]}"; do
+    for workload in "${workloads[@]}"; do
+      [[ $workload == randwrite ]] && rp=0 || rp=100
+      for b in "${backends[@]}"; do
+        run "$b" "$rp" "$seconds" "$work/$workload-$b-qd$qd-$r.json" "$qd"
+      done
     done
   done
 done
 
-# median: the median of the numbers on stdin, one per line
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-                                              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# field WORKLOAD BACKEND JQ-PATH: the median of that figure over the rounds
-field() {
-  local workload=$1 b=$2 path=$3 op
-  [[ $workload == randwrite ]] && op=write || op=read
-  for (( r = 1; r <= rounds; r++ )); do
-    jq -r --arg op "$op" ".[\$op] | $path" "$work/$workload-$b-$r.json"
-  done | median
+# rounds_of WORKLOAD BACKEND QD: that cell's tgtpmem-load reports, one per round, as one
+# array: [{op, iops, mib_s, latency_us}...] of the workload's direction.
+rounds_of() {
+  local op
+  [[ $1 == randwrite ]] && op=write || op=read
+  jq -s --arg op "$op" 'map(.[$op])' "$work/$1-$2-qd$3-"[0-9]*.json
 }
-spread() {
-  local workload=$1 b=$2 op
-  [[ $workload == randwrite ]] && op=write || op=read
-  for (( r = 1; r <= rounds; r++ )); do
-    jq -r --arg op "$op" '.[$op].iops' "$work/$workload-$b-$r.json"
-  done | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f-%.0f", lo, hi }'
-}
-
-if (( rounds > 1 )); then
-  printf '%-10s %-6s %10s %9s %9s %9s %8s  %s\n' workload store IOPS MiB/s 'p50 us' 'p99 us' \
-    'vs null' 'IOPS range'
-else
-  printf '%-10s %-6s %10s %9s %9s %9s %8s\n' workload store IOPS MiB/s 'p50 us' 'p99 us' 'vs null'
-fi
+# One row per workload, store and queue depth: medians over the rounds, the IOPS range, and
+# the ratio of the median IOPS to null's at the same workload and queue depth.
+rows="$work/rows.jsonl"
+: >"$rows"
+median='sort | if length % 2 == 1 then .[length / 2 | floor]
+                else (.[length / 2 - 1] + .[length / 2]) / 2 end'
 for workload in "${workloads[@]}"; do
-  null_iops=""
-  for b in "${backends[@]}"; do
-    iops=$(field "$workload" "$b" .iops)
-    mib=$(field "$workload" "$b" .mib_s)
-    p50=$(field "$workload" "$b" .latency_us.p50)
-    p99=$(field "$workload" "$b" .latency_us.p99)
-    [[ $b == null ]] && null_iops=$iops
-    ratio=$(awk -v a="$iops" -v b="$null_iops" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    printf '%-10s %-6s %10.0f %9.1f %9.1f %9.1f %8s' "$workload" "$b" "$iops" "$mib" "$p50" \
-      "$p99" "$ratio"
-    (( rounds > 1 )) && printf '  %s' "$(spread "$workload" "$b")"
-    printf '\n'
+  for qd in "${qd_list[@]}"; do
+    for b in "${backends[@]}"; do
+      figures_row "$rows" --arg w "$workload" --arg b "$b" --argjson q "$qd" \
+        --argjson r "$(rounds_of "$workload" "$b" "$qd")" --arg bs "$block_size" \
+        "def median: $median;
+         {workload: \$w, store: \$b, block_size: \$bs, queue_depth: \$q, rounds: (\$r | length),
+          iops: (\$r | map(.iops) | median), iops_low: (\$r | map(.iops) | min),
+          iops_high: (\$r | map(.iops) | max), mib_s: (\$r | map(.mib_s) | median),
+          p50_us: (\$r | map(.latency_us.p50) | median),
+          p99_us: (\$r | map(.latency_us.p99) | median),
+          p99_9_us: (\$r | map(.latency_us.p99_9) | median)}"
+    done
   done
 done
-echo
+# Each row's ratio to null's row of the same workload and queue depth.
+jq -cs 'map(select(.store == "null")) as $null | .[] | . as $r
+  | ($null | map(select(.workload == $r.workload and .queue_depth == $r.queue_depth))[0].iops)
+  as $n | $r + {vs_null: (if $n > 0 then $r.iops / $n else null end)}' "$rows" >"$rows.ratio"
+
+name=iscsi-backends
+title="tgtd over iSCSI/TCP on 127.0.0.1: $block_size random I/O, null vs rdwr vs pmem (libiscsi initiator, ${seconds} s per point, $rounds round(s), medians)"
+# The load beside the machine: tgtd and the initiator share its CPUs with whatever else runs.
+figures_document "$rows.ratio" "$out/$name.json" "$name" "$title" "${command_line% }" \
+  "$(figures_host), load average $load_start at start"
+figures_header "$out/$name.json" "$out/$name.md"
+columns=("workload=.workload" "store=.store" "QD:=.queue_depth" "IOPS:=.iops | fix(0)"
+         "MiB/s:=.mib_s | fix(1)" "p50 us:=.p50_us | fix(1)" "p99 us:=.p99_us | fix(1)"
+         "vs null:=.vs_null | fix(2)")
+(( rounds > 1 )) && columns+=("IOPS range:=\"\(.iops_low | fix(0))-\(.iops_high | fix(0))\"")
+figures_table "$out/$name.json" "$out/$name.md" true "${columns[@]}" || die "no table"
+
+# The plot: four panels against the queue depth; a colour per store, writes solid, reads
+# dashed.
+plot_iops="" plot_ratio="" plot_wlat="" plot_rlat="" ci=0
+for b in "${backends[@]}"; do
+  ci=$(( ci + 1 ))
+  for workload in "${workloads[@]}"; do
+    dat="$work/$b-$workload.dat"
+    figures_dat "$out/$name.json" "select(.store == \"$b\" and .workload == \"$workload\") |
+      \"\(.queue_depth) \(.iops) \(.vs_null // 0) \(.p50_us) \(.p99_us)\"" >"$dat"
+    [[ $workload == randwrite ]] && dt=1 || dt=2
+    plot_iops+="'$dat' u 1:2 w lp lw 2 lc $ci dt $dt pt 7 t '$b $workload', "
+    [[ $b != null ]] &&
+      plot_ratio+="'$dat' u 1:3 w lp lw 2 lc $ci dt $dt pt 7 t '$b $workload', "
+    if [[ $workload == randwrite ]]; then
+      plot_wlat+="'$dat' u 1:4 w lp lw 2 lc $ci dt 1 pt 7 t '$b p50', '$dat' u 1:5 w lp lw 1 lc $ci dt 3 pt 6 t '$b p99', "
+    else
+      plot_rlat+="'$dat' u 1:4 w lp lw 2 lc $ci dt 1 pt 7 t '$b p50', '$dat' u 1:5 w lp lw 1 lc $ci dt 3 pt 6 t '$b p99', "
+    fi
+  done
+done
+xtics=$(IFS=,; echo "${qd_list[*]}")
+plot_rc=0
+figures_plot "$out/$name.json" "$out/$name.png" 1200 1000 <<GNUPLOT || plot_rc=$?
+set multiplot layout 2,2 title heading
+set logscale x 2
+set xrange [${qd_list[0]} * 0.7:${qd_list[-1]} * 1.4]
+set xtics ($xtics)
+set xlabel "queue depth (commands in flight, one session)"
+set key below horizontal
+set ylabel "IOPS ($block_size)"
+set yrange [0:*]
+set title "throughput"
+plot ${plot_iops%, }
+set ylabel "IOPS / null's IOPS"
+set yrange [0:1.2<*]
+set title "ratio to tgt's null store (1 = the iSCSI path's ceiling)"
+plot ${plot_ratio%, }, 1 w l lc rgb "gray" dt 2 notitle
+set ylabel "latency (us, log scale)"
+set logscale y
+set yrange [*:*]
+set title "random write latency, p50 and p99"
+plot ${plot_wlat%, }
+set title "random read latency, p50 and p99"
+plot ${plot_rlat%, }
+unset multiplot
+GNUPLOT
+(( plot_rc == 0 || plot_rc == 77 )) || die "the plot failed"
+(( plot_rc == 0 )) && echo "![$name]($name.png)" >>"$out/$name.md"
+
+cat "$out/$name.md"
+echo "figures:  $out/$name.json, $out/$name.md$( (( plot_rc == 0 )) && echo ", $out/$name.png")"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the end"

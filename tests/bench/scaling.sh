@@ -15,8 +15,9 @@
 #   4. Sessions x queue depth: 1, 4, 16 iSCSI sessions (one tgtpmem-load each, its own
 #      initiator name) x queue depth 1, 8, 32, 4 KiB random writes to one LUN: total IOPS.
 #
-# Also writes the figures as JSON (jq) and, if gnuplot is installed, a PNG plot of open time
-# and tgtd's peak memory against LUN size, into --out.
+# Also writes the figures into --out (tests/lib/figures.sh): scaling.json (date, machine,
+# command, every row of the four tables), scaling.md (table 1) and, if gnuplot is installed,
+# scaling.png (open time and tgtd's peak memory against LUN size).
 #
 # Needs root (tgtd runs in a private mount namespace, tests/lib/tgtd.sh), jq, and a file
 # system with sparse files for --dir (ext4, xfs, tmpfs: SEEK_DATA/SEEK_HOLE).
@@ -25,6 +26,9 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/tgtd.sh
 source "$here/../lib/tgtd.sh"
+# shellcheck source=../lib/figures.sh
+source "$here/../lib/figures.sh"
+command_line=$(printf '%q ' "$0" "$@")
 
 usage() {
   cat <<USAGE
@@ -132,12 +136,12 @@ sparse() { rm -f "$1"; truncate -s "$2" "$1"; }
 
 json_rows="$work/rows.jsonl"
 : >"$json_rows"
-row() { jq -cn "$@" >>"$json_rows"; }
+row() { figures_row "$json_rows" "$@"; }
 
 fs_type=$(stat -f -c %T "$work")
 echo "# bs_pmem scaling on tgtd $(tgtd -V 2>/dev/null | head -n 1 || echo '?')"
 echo
-echo "host: $(nproc) CPUs, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM, kernel $(uname -r);" \
+echo "host: $(figures_host), $(free -g | awk '/^Mem/ { print $2 }') GiB RAM;" \
      "files: sparse, on $work ($fs_type); module: $(readlink -f "$module_dir/bs_pmem.so")" \
      "(sha256 $(sha256sum "$work/modules/bs_pmem.so" | cut -c1-12)); bsopts durability=emulated"
 echo
@@ -286,41 +290,46 @@ if wants 4; then
   echo
 fi
 
-jq -s '{benchmark: "scaling", rows: .}' "$json_rows" >"$out/scaling.json"
+figures_document "$json_rows" "$out/scaling.json" scaling \
+  "bs_pmem on tgtd: cost of opening a LUN against its size (sparse file, 512-byte blocks)" \
+  "${command_line% }"
+figures_header "$out/scaling.json" "$out/scaling.md"
 echo "JSON: $out/scaling.json"
-if wants 1 && command -v gnuplot >/dev/null; then
-  # dat JSON LAYOUT: "GiB first_open_ms reopen_ms vmhwm_mib" per size row
-  dat() {
-    jq -r --arg l "$2" '.rows[] | select(.table == "size" and .layout == $l) |
-      "\(.bytes / 1073741824) \(.first_open_ms) \(.reopen_ms) \(.vmhwm_kib / 1024)"' "$1"
-  }
+if wants 1; then
+  figures_table "$out/scaling.json" "$out/scaling.md" '.table == "size"' "layout=.layout" \
+    "size=.size" "first open ms:=.first_open_ms" "reopen ms:=.reopen_ms" \
+    "VmHWM MiB:=.vmhwm_kib / 1024 | fix(1)" || die "no table"
   plots_t="" plots_m=""
   for l in raw atomic; do
-    dat "$out/scaling.json" "$l" >"$work/$l.dat"
+    # "GiB first_open_ms reopen_ms vmhwm_mib" per size row
+    dat='select(.table == "size" and .layout == "'$l'") |
+      "\(.bytes / 1073741824) \(.first_open_ms) \(.reopen_ms) \(.vmhwm_kib / 1024)"'
+    figures_dat "$out/scaling.json" "$dat" >"$work/$l.dat"
     plots_t+="'$work/$l.dat' u 1:2 w lp lw 2 t '$l first open', '$work/$l.dat' u 1:3 w lp t '$l reopen', "
     plots_m+="'$work/$l.dat' u 1:4 w lp lw 2 t '$l', "
     if [[ -n $before ]]; then
-      dat "$before" "$l" >"$work/$l-before.dat"
+      figures_dat "$before" "$dat" >"$work/$l-before.dat"
       plots_t+="'$work/$l-before.dat' u 1:2 w lp dt 2 t '$l first open, before', "
       plots_m+="'$work/$l-before.dat' u 1:4 w lp dt 2 t '$l, before', "
     fi
   done
-  gnuplot <<GNUPLOT
-set terminal pngcairo noenhanced size 1100,460
-set output "$out/scaling.png"
-set multiplot layout 1,2 title "bs_pmem: cost of opening a LUN against its size (sparse file, 512-byte blocks, real tgtd)"
+  plot_rc=0
+  figures_plot "$out/scaling.json" "$out/scaling.png" 1100 480 <<GNUPLOT || plot_rc=$?
+set multiplot layout 1,2 title heading
 set logscale xy
 set xrange [0.7:1500]
 set xlabel "LUN size (GiB)"
 set key top left
-set grid
 set ylabel "open time, tgtadm round trip (ms)"
 plot ${plots_t%, }
 set ylabel "tgtd VmHWM (MiB)"
 plot ${plots_m%, }
 unset multiplot
 GNUPLOT
-  echo "plot: $out/scaling.png"
-elif wants 1; then
-  echo "(no plot: gnuplot is not installed; scripts/setup-deps.sh installs gnuplot-nox)"
+  (( plot_rc == 0 || plot_rc == 77 )) || die "the plot failed"
+  if (( plot_rc == 0 )); then
+    echo "![scaling](scaling.png)" >>"$out/scaling.md"
+    echo "plot: $out/scaling.png"
+  fi
+  echo "table: $out/scaling.md"
 fi

@@ -14,7 +14,9 @@
 #     --bstype NAME    backing store to test (default: pmem with --module, else rdwr)
 #     --bsopts STR     --bsopts for the LUN (bs_pmem: "key=value;key=value")
 #     --out DIR        logs and scratch files (default: /tmp/tgt-pmem-e2e); the console is
-#                      DIR/console.log, the scenarios' logs DIR/guest/<scenario>/
+#                      DIR/console.log, the scenarios' logs DIR/guest/<scenario>/, the
+#                      perf scenarios' figures DIR/figures/<scenario>.{json,md,png}
+#                      (figures.sh)
 #     --timeout SEC    hard limit for the whole boot (default 1500)
 #     --kernel NAME    default (Debian 12's 6.1) or backports (bookworm-backports' kernel:
 #                      rxe implements RDMA FLUSH from 6.2 on)
@@ -34,6 +36,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+command_line=$(printf '%q ' "$0" "$@")
 modules=() bins=() systemd_dir="" bstype="" bsopts="" out=${TMPDIR:-/tmp}/tgt-pmem-e2e timeout=1500 shell=0
 kernel=default rdma_core=""
 scenarios=()
@@ -234,6 +237,19 @@ t_boot=$((SECONDS - t_boot))
 mkdir -p "$out/guest"
 debugfs -R "rdump /out $out/guest" "$artefacts" >/dev/null 2>&1 || log "could not copy the guest's logs"
 [[ -d $out/guest/out ]] && { cp -a "$out/guest/out/." "$out/guest/"; rm -rf "$out/guest/out"; }
+
+# The perf scenarios' figures (JSON, markdown table, PNG) in $out/figures, rendered here: the
+# guest has neither jq nor gnuplot. A scenario without figures leaves nothing; one whose
+# figures cannot be rendered is reported and still judged by its own result line.
+if command -v jq >/dev/null; then
+  for s in "${scenarios[@]}"; do
+    [[ -d $out/guest/$s ]] || continue
+    "$here/figures.sh" --command "${command_line% }" "$s" "$out/guest/$s" "$out/figures" ||
+      log "the figures of $s could not be rendered (see above)"
+  done
+else
+  log "no figures: jq is not installed"
+fi
 
 # ---- verdict -------------------------------------------------------------------------------
 tr -d '\r' < "$out/console.log" > "$out/console.txt"

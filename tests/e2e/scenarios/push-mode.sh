@@ -186,8 +186,12 @@ iser_login "$iqn"
 verify_at "$DEV" "$mib" "$W/pattern" "committed push pattern read over iSER after SIGKILL"
 
 step "benchmark: durable 4 KiB writes, push vs iSER"
+# bench_record SETTING JSON: one line of push-bench.jsonl, from which the host renders the
+# figures (tests/e2e/figures.sh: the guest has no jq or gnuplot) beside fio-iser-qd1.json.
+bench_record() { printf '{"setting":"%s","bench":%s}\n' "$1" "$2" >> "$E2E_LOG/push-bench.jsonl"; }
 must_push --bench --size 4K --count 2000 --region 1M --json > /dev/null
 bench_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
+bench_record "tgtd's event loop" "$bench_json"
 must fio --name=iser-durable --filename="$DEV" --ioengine=libaio --direct=1 --iodepth=1 \
          --bs=4k --rw=randwrite --offset=$((512 * mib)) --size=$((16 * mib)) --number_ios=2000 \
          --output-format=json --output="$E2E_LOG/fio-iser-qd1.json" >/dev/null
@@ -201,9 +205,11 @@ grep -q "polled $poll_us us after each request" "$E2E_LOG/tgtd.log" ||
   fail "tgtd did not report push_poll_us=$poll_us (tgtd.log)"
 must_push --bench --size 4K --count 2000 --region 1M --json > /dev/null
 polled_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
+bench_record "push_poll_us=$poll_us" "$polled_json"
 # And the client polling too (tgtpmem-push --poll-us): no wake-up on either side.
 must_push --poll-us "$poll_us" --bench --size 4K --count 2000 --region 1M --json > /dev/null
 both_json=$(grep '^{' "$E2E_LOG/push.log" | tail -n 1)
+bench_record "both poll $poll_us us" "$both_json"
 # field FIELD METHOD JSON: that field of that row of a tgtpmem-push --bench --json line
 field() { sed 's/},{/}\n{/g' <<<"$3" | grep "\"method\":\"$2\"" | sed "s/.*\"$1\":\([0-9.]*\).*/\1/"; }
 mean() { field mean_us "$@"; }
