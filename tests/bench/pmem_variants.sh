@@ -34,7 +34,7 @@ for r in $(seq 1 "$ROUNDS"); do
       # shellcheck disable=SC2086
       json=$("$LOAD" --json -t "$SECONDS_PER" $args "iscsi://127.0.0.1:$PORT/$IQN/$l")
       iops[$name,$l]+="$(jq -r '.write.iops' <<<"$json") "
-      mibs[$name,$l]+="$(jq -r '.write.mib_per_s // .write.mibps // empty' <<<"$json") "
+      mibs[$name,$l]+="$(jq -r '.write.mib_s' <<<"$json") "
     done
   done
 done

@@ -4,7 +4,8 @@
 # (libaio, O_DIRECT, QD 16, time-based) on the iSER disk of four targets in the same guest:
 # tgt with bs_pmem, tgt's `null` (no data at all: the ceiling of tgt's iSER path) and `rdwr`
 # stores, and LIO, the kernel's target (ib_isert, fileio backstore), configured through
-# configfs. pmem, rdwr and LIO serve a 256 MiB file each on the same ext4 -o dax. Prints a
+# configfs. pmem, rdwr and LIO serve a 256 MiB file each on the same ext4 -o dax. Large I/O
+# too, on tgt's null and pmem (issue 17, item 1): 1 MiB random read and write at QD 4. Prints a
 # table with ratios to `null`: under TCG absolute numbers mean little, ratios do. Passes when
 # all four produced numbers (exit 77 if the run's store is not pmem).
 set -u
@@ -24,6 +25,31 @@ json_iops() {
   awk -v sec="\"$2\"" '
     $1 == sec && $2 == ":" && $3 == "{" { on = 1; next }
     on && $1 == "\"iops\"" { v = $3; sub(/,$/, "", v); printf "%.0f\n", v; exit }' "$1"
+}
+
+# json_mibs FILE read|write: MiB/s of that direction in fio's JSON report (its bw, KiB/s).
+json_mibs() {
+  awk -v sec="\"$2\"" '
+    $1 == sec && $2 == ":" && $3 == "{" { on = 1; next }
+    on && $1 == "\"bw\"" { v = $3; sub(/,$/, "", v); printf "%.1f\n", v / 1024; exit }' "$1"
+}
+
+# measure_large NAME DEV: 1 MiB random write, then read, QD 4 (after measure's fill); sets
+# MIBS_W[NAME], MIBS_R[NAME]. Files fio-NAME-large-*.json (not figures.sh's 4 KiB pairs).
+declare -A MIBS_R MIBS_W
+measure_large() {
+  local name=$1 dev=$2 dir out
+  for dir in write read; do
+    out=$E2E_LOG/fio-$name-large-$dir.json
+    must fio --name="$name-large-$dir" --filename="$dev" --ioengine=libaio --direct=1 \
+             --iodepth=4 --bs=1M --rw="rand$dir" --size="$span" --time_based \
+             --runtime="$runtime" --randrepeat=0 --norandommap --output-format=json \
+             --output="$out" >/dev/null
+    grep -q '"error" : 0,' "$out" || fail "fio 1 MiB rand$dir on $name reported an error ($out)"
+    if [[ $dir == read ]]; then MIBS_R[$name]=$(json_mibs "$out" read)
+    else MIBS_W[$name]=$(json_mibs "$out" write); fi
+  done
+  step "$name: 1 MiB randread ${MIBS_R[$name]} MiB/s, randwrite ${MIBS_W[$name]} MiB/s"
 }
 
 # measure NAME DEV: fills the span once (sequential 1 MiB writes), then a random write and a
@@ -91,6 +117,7 @@ E2E_BSTYPE=rdwr E2E_BSOPTS='' iser_export 3 "$E2E_IQN_PREFIX:perf-rdwr" "$E2E_PM
 for name in null pmem rdwr; do
   iser_login "$E2E_IQN_PREFIX:perf-$name"
   measure "tgt-$name" "$DEV"
+  [[ $name == rdwr ]] || measure_large "tgt-$name" "$DEV"
   iser_logout "$E2E_IQN_PREFIX:perf-$name"
 done
 tgtd_kill9
@@ -112,9 +139,20 @@ lio_teardown
         -v r0="${IOPS_R[tgt-null]}" -v w0="${IOPS_W[tgt-null]}" \
         'BEGIN { printf "%-12s %10d %8.2f %10d %8.2f\n", n, r, r / r0, w, w / w0 }'
   done
+  echo "1 MiB random MiB/s over iSER, libaio QD 4, ${runtime}s each"
+  printf '%-12s %10s %8s %10s %8s\n' target randread /null randwrite /null
+  for name in tgt-null tgt-pmem; do
+    awk -v n="$name" -v r="${MIBS_R[$name]}" -v w="${MIBS_W[$name]}" \
+        -v r0="${MIBS_R[tgt-null]}" -v w0="${MIBS_W[tgt-null]}" \
+        'BEGIN { printf "%-12s %10.1f %8.2f %10.1f %8.2f\n", n, r, r / r0, w, w / w0 }'
+  done
 } > "$E2E_LOG/perf.txt"
 sed 's/^/    /' "$E2E_LOG/perf.txt" >&2
 for name in tgt-null tgt-pmem tgt-rdwr lio-fileio; do
   (( ${IOPS_R[$name]:-0} > 0 && ${IOPS_W[$name]:-0} > 0 )) || fail "no IOPS figure for $name"
 done
-summary "IOPS rr/rw: null ${IOPS_R[tgt-null]}/${IOPS_W[tgt-null]}, pmem ${IOPS_R[tgt-pmem]}/${IOPS_W[tgt-pmem]}, rdwr ${IOPS_R[tgt-rdwr]}/${IOPS_W[tgt-rdwr]}, LIO fileio ${IOPS_R[lio-fileio]}/${IOPS_W[lio-fileio]}"
+for name in tgt-null tgt-pmem; do
+  awk -v r="${MIBS_R[$name]:-0}" -v w="${MIBS_W[$name]:-0}" 'BEGIN { exit !(r > 0 && w > 0) }' ||
+    fail "no 1 MiB figure for $name"
+done
+summary "1 MiB MiB/s rr/rw: null ${MIBS_R[tgt-null]}/${MIBS_W[tgt-null]}, pmem ${MIBS_R[tgt-pmem]}/${MIBS_W[tgt-pmem]}; IOPS rr/rw: null ${IOPS_R[tgt-null]}/${IOPS_W[tgt-null]}, pmem ${IOPS_R[tgt-pmem]}/${IOPS_W[tgt-pmem]}, rdwr ${IOPS_R[tgt-rdwr]}/${IOPS_W[tgt-rdwr]}, LIO fileio ${IOPS_R[lio-fileio]}/${IOPS_W[lio-fileio]}"
