@@ -340,10 +340,14 @@ void Channel::post(PendingWork chain) {
 }
 
 // Chains in order, each as one post_chain when the send queue has room for all of it (a
-// chain is at most 2 * kMaxDescriptors + 1 requests, within send_depth).
+// chain is at most kMaxDescriptors + 1 requests: the data-in WRITEs and the SRP_RSP).
 void Channel::drain_pending() {
   while (!pending_.empty() && state_ == State::kLive) {
     const std::vector<Work>& wrs = pending_.front().wrs;
+    if (wrs.size() > config_.send_depth) {  // would wait for ever (a configuration error)
+      fatal("a chain of " + std::to_string(wrs.size()) + " work requests exceeds the send queue");
+      return;
+    }
     if (send_in_flight_ + wrs.size() > config_.send_depth) return;  // room comes back later
     chain_.clear();
     for (const Work& w : wrs) {
