@@ -52,7 +52,8 @@ std::uint64_t sum_lengths(const std::vector<Descriptor>& d) {
 
 }  // namespace
 
-// Registered memory owned by a slot: data buffers grow on demand and are kept for reuse.
+// Registered memory owned by a slot: the descriptor table buffer, and the fallback data
+// buffer of a command the pool could not serve (kept for reuse up to 1 MiB, see release_slot).
 struct Channel::Buffer {
   std::byte* data = nullptr;
   std::size_t capacity = 0;
@@ -85,18 +86,30 @@ struct Channel::Slot {
   Descriptor out_table{}, in_table{};
   std::uint64_t out_len = 0, in_len = 0;
   std::uint32_t reads_outstanding = 0;
+  std::uint32_t sq_unsignalled = 0;  // unsignalled RDMA WRITEs of its response chain
   bool rdma_failed = false;
-  Buffer data;   // data-out, then data-in (a command has one direction in practice; BIDI
-                 // uses the first out_len bytes for data-out and the rest for data-in)
+  // The data buffer: data-out, then data-in (a command has one direction in practice; BIDI
+  // uses the first out_len bytes for data-out and the rest for data-in). From the pool
+  // (lease), else the slot's own registration (data).
+  std::byte* buf = nullptr;
+  std::uint32_t buf_lkey = 0;
+  BufferPool::Lease lease;
+  Buffer data;
   Buffer table;  // indirect descriptor tables fetched with RDMA READ
   std::byte* rsp = nullptr;  // this slot's SRP_RSP buffer (inside rsp_mem_)
 };
 
-struct Channel::PendingWork {
+struct Channel::Work {
   rdma::WorkType type = rdma::WorkType::kSend;
   std::uint64_t wr_id = 0;
   rdma::LocalBuffer local{};
   rdma::RemoteBuffer remote{};
+  bool signaled = true;
+};
+
+// Work requests posted together with one post_chain.
+struct Channel::PendingWork {
+  std::vector<Work> wrs;
 };
 
 Channel& Channel::of(void* cookie) noexcept { return *static_cast<Slot*>(cookie)->channel; }
@@ -112,6 +125,9 @@ Channel::~Channel() {
   // Slots (and their registrations) go before recv/rsp registrations, all before conn_.
   for (auto& s : slots_) drop_data(*s);
   slots_.clear();
+  held_ -= pool_.bytes();
+  budget_.total -= pool_.bytes();
+  pool_.reset();
   rsp_mr_.reset();
   recv_mr_.reset();
   --nexus_.channels;
@@ -136,12 +152,34 @@ rdma::Status Channel::start() {
     slots_.push_back(std::move(slot));
   }
   std::reverse(free_slots_.begin(), free_slots_.end());
+  start_pool();
   for (std::uint32_t i = 0; i < config_.credits; ++i) {
     rdma::LocalBuffer buf{recv_mem_.data() + std::size_t{i} * config_.max_it_iu_len,
                           config_.max_it_iu_len, recv_mr_->lkey()};
     if (auto p = conn_->post_recv(make_wr_id(Kind::kRecv, i), buf); !p) return p;
   }
   return {};
+}
+
+void Channel::start_pool() {
+  const std::uint64_t chunk = config_.pool_chunk;
+  if (chunk == 0) return;
+  std::uint64_t bytes = std::uint64_t{config_.pool_chunks != 0 ? config_.pool_chunks
+                                                                : config_.credits} * chunk;
+  // Held for the channel's life, like kept buffers: at most half of what the channel may
+  // hold, and only while the service holds less than half its budget (BufferBudget).
+  bytes = std::min(bytes, budget_.max_per_channel / 2);
+  const std::uint64_t half_total = budget_.max_total / 2;
+  bytes = std::min(bytes, half_total > budget_.total ? half_total - budget_.total : 0);
+  const auto chunks = static_cast<std::uint32_t>(bytes / chunk);
+  if (chunks == 0) return;  // every command registers its own buffer (the fallback)
+  if (auto p = pool_.init(*conn_, chunk, chunks); !p) {
+    host_.log(true, "srp: channel " + std::to_string(id()) + ": no data buffer pool (" +
+                        p.error().message() + "): buffers are registered per command");
+    return;
+  }
+  held_ += pool_.bytes();
+  budget_.total += pool_.bytes();
 }
 
 bool Channel::finished() const noexcept {
@@ -220,8 +258,12 @@ void Channel::release_slot(Slot& slot) {
   slot.out_desc.clear();
   slot.in_desc.clear();
   slot.reads_outstanding = 0;
+  slot.sq_unsignalled = 0;
   slot.rdma_failed = false;
-  // Large buffers are not kept: a burst of 16 MiB commands must not pin memory forever; nor
+  pool_.give(slot.lease);
+  slot.buf = nullptr;
+  slot.buf_lkey = 0;
+  // The fallback's large buffers are not kept: a burst of 16 MiB commands must not pin memory forever; nor
   // any while the service holds half its budget (BufferBudget).
   if (slot.data.capacity > (1u << 20) || budget_.total > budget_.max_total / 2) drop_data(slot);
   free_slots_.push_back(&slot);
@@ -234,7 +276,23 @@ void Channel::drop_data(Slot& slot) {
 }
 
 bool Channel::ensure_data_buffer(Slot& slot, std::uint64_t len) {
-  if (len <= slot.data.capacity) return true;
+  if (len == 0) return true;
+  // The pool first: nothing to allocate or register.
+  slot.lease = pool_.take(len);
+  if (slot.lease) {
+    slot.buf = slot.lease.data;
+    slot.buf_lkey = slot.lease.lkey;
+    return true;
+  }
+  // The fallback, for a command larger than the pool or when no run of free chunks is long
+  // enough: a buffer of the slot's own, registered for it (kept for reuse up to 1 MiB, see
+  // release_slot), within the budget.
+  ++budget_.fallbacks;
+  if (len <= slot.data.capacity) {
+    slot.buf = slot.data.data;
+    slot.buf_lkey = slot.data.mr->lkey();
+    return true;
+  }
   std::size_t cap = 64 * 1024;
   while (cap < len) cap *= 2;
   drop_data(slot);
@@ -261,6 +319,8 @@ bool Channel::ensure_data_buffer(Slot& slot, std::uint64_t len) {
     return false;
   }
   slot.data.mr = std::move(*mr);
+  slot.buf = slot.data.data;
+  slot.buf_lkey = slot.data.mr->lkey();
   return true;
 }
 
@@ -273,41 +333,47 @@ void Channel::post_recv(std::uint32_t index) {
   }
 }
 
-void Channel::post(PendingWork work) {
-  if (state_ != State::kLive) return;
-  pending_.push_back(work);
+void Channel::post(PendingWork chain) {
+  if (state_ != State::kLive || chain.wrs.empty()) return;
+  pending_.push_back(std::move(chain));
   drain_pending();
 }
 
+// Chains in order, each as one post_chain when the send queue has room for all of it (a
+// chain is at most kMaxDescriptors + 1 requests: the data-in WRITEs and the SRP_RSP).
 void Channel::drain_pending() {
-  while (!pending_.empty() && send_in_flight_ < config_.send_depth && state_ == State::kLive) {
-    const PendingWork& w = pending_.front();
-    rdma::Status s;
-    switch (w.type) {
-      case rdma::WorkType::kSend:
-        s = conn_->post_send(w.wr_id, w.local);
-        break;
-      case rdma::WorkType::kRdmaRead:
-        s = conn_->post_rdma_read(w.wr_id, std::span(&w.local, 1), w.remote);
-        break;
-      case rdma::WorkType::kRdmaWrite:
-        s = conn_->post_rdma_write(w.wr_id, std::span(&w.local, 1), w.remote);
-        break;
-      case rdma::WorkType::kRecv:
-        break;
+  while (!pending_.empty() && state_ == State::kLive) {
+    const std::vector<Work>& wrs = pending_.front().wrs;
+    if (wrs.size() > config_.send_depth) {  // would wait for ever (a configuration error)
+      fatal("a chain of " + std::to_string(wrs.size()) + " work requests exceeds the send queue");
+      return;
     }
-    if (!s) {
+    if (send_in_flight_ + wrs.size() > config_.send_depth) return;  // room comes back later
+    chain_.clear();
+    for (const Work& w : wrs) {
+      rdma::SendWork sw;
+      sw.wr_id = w.wr_id;
+      sw.type = w.type;
+      sw.local = std::span(&w.local, 1);
+      sw.remote = w.remote;
+      sw.signaled = w.signaled;
+      chain_.push_back(sw);
+    }
+    if (auto s = conn_->post_chain(chain_); !s) {
       if (s.error() == std::errc::not_enough_memory && send_in_flight_ > 0) return;  // full
       fatal("posting to the send queue failed: " + s.error().message());
       return;
     }
     if (config_.trace) {
-      trace("posted " + std::to_string(static_cast<int>(w.type)) + " wr " +
-            std::to_string(w.wr_id >> 56) + "/" + std::to_string(wr_index(w.wr_id)) + " len " +
-            std::to_string(w.local.length) + " remote " + std::to_string(w.remote.addr) + "/" +
-            std::to_string(w.remote.rkey) + "/" + std::to_string(w.remote.length));
+      for (const Work& w : wrs)
+        trace("posted " + std::to_string(static_cast<int>(w.type)) + " wr " +
+              std::to_string(w.wr_id >> 56) + "/" + std::to_string(wr_index(w.wr_id)) +
+              " len " + std::to_string(w.local.length) + " remote " +
+              std::to_string(w.remote.addr) + "/" + std::to_string(w.remote.rkey) + "/" +
+              std::to_string(w.remote.length) + (w.signaled ? "" : " unsignalled") +
+              (wrs.size() > 1 ? " chain of " + std::to_string(wrs.size()) : ""));
     }
-    ++send_in_flight_;
+    send_in_flight_ += static_cast<std::uint32_t>(wrs.size());
     pending_.pop_front();
   }
 }
@@ -333,12 +399,20 @@ void Channel::on_work_done(const rdma::Completion& wc) {
     handle_iu(index, wc.byte_len);
     return;
   }
-  if (send_in_flight_ > 0) --send_in_flight_;
   if (index >= slots_.size()) {
     fatal("completion for an unknown slot");
     return;
   }
   Slot& slot = *slots_[index];
+  // Send-queue slots back: this request's, and with an SRP_RSP those of the unsignalled
+  // RDMA WRITEs chained before it that reported nothing (a WRITE reports only a failure).
+  std::uint32_t freed = 1;
+  if (kind == Kind::kSend) {
+    freed += std::exchange(slot.sq_unsignalled, 0);
+  } else if (kind == Kind::kDataWrite && slot.sq_unsignalled > 0) {
+    --slot.sq_unsignalled;
+  }
+  send_in_flight_ -= std::min(freed, send_in_flight_);
   if (!wc.ok) {
     // E.g. a descriptor outside what the initiator registered: remote access error. The
     // queue pair is now in the error state; nothing more can be exchanged on it.
@@ -377,7 +451,7 @@ void Channel::on_work_done(const rdma::Completion& wc) {
       if (--slot.reads_outstanding == 0) submit_to_tgt(slot);
       break;
     case Kind::kDataWrite:
-      break;  // the SRP_RSP posted after it completes the slot
+      break;  // signalled only if it failed; the SRP_RSP chained after it completes the slot
     case Kind::kSend:
       release_slot(slot);
       break;
@@ -496,7 +570,7 @@ void Channel::handle_command(std::span<const std::byte> iu) {
       fail_command(*slot, kIllegalRequest, 0x0e, 0x03);
       return;
     }
-    std::memcpy(slot->data.data, cmd->immediate_data.data(), cmd->immediate_data.size());
+    std::memcpy(slot->buf, cmd->immediate_data.data(), cmd->immediate_data.size());
     slot->out_desc.clear();
   }
   if (slot->out_table_pending || slot->in_table_pending) {
@@ -525,15 +599,17 @@ void Channel::handle_command(std::span<const std::byte> iu) {
     }
     slot->phase = Slot::Phase::kTableRead;
     std::uint32_t off = 0;
+    PendingWork reads;
     for (const Descriptor* t : {slot->out_table_pending ? &slot->out_table : nullptr,
                                 slot->in_table_pending ? &slot->in_table : nullptr}) {
       if (t == nullptr) continue;
       ++slot->reads_outstanding;
-      post({rdma::WorkType::kRdmaRead, make_wr_id(Kind::kTableRead, slot->index, off),
-            {slot->table.data + off, t->len, slot->table.mr->lkey()},
-            {t->va, t->key, t->len}});
+      reads.wrs.push_back({rdma::WorkType::kRdmaRead, make_wr_id(Kind::kTableRead, slot->index, off),
+                           {slot->table.data + off, t->len, slot->table.mr->lkey()},
+                           {t->va, t->key, t->len}});
       off += t->len;
     }
+    post(std::move(reads));
     return;
   }
   start_data_out(*slot);
@@ -551,15 +627,20 @@ void Channel::start_data_out(Slot& slot) {
   slot.phase = Slot::Phase::kDataRead;
   std::uint64_t off = 0;
   std::uint32_t part = 0;
+  PendingWork reads;  // one chain, each READ signalled: the last one in sends it to tgt
   for (const Descriptor& d : slot.out_desc) {
     if (d.len == 0) continue;
     ++slot.reads_outstanding;
-    post({rdma::WorkType::kRdmaRead, make_wr_id(Kind::kDataRead, slot.index, part++),
-          {slot.data.data + off, d.len, slot.data.mr->lkey()},
-          {d.va, d.key, d.len}});
+    reads.wrs.push_back({rdma::WorkType::kRdmaRead, make_wr_id(Kind::kDataRead, slot.index, part++),
+                         {slot.buf + off, d.len, slot.buf_lkey},
+                         {d.va, d.key, d.len}});
     off += d.len;
   }
-  if (slot.reads_outstanding == 0) submit_to_tgt(slot);
+  if (slot.reads_outstanding == 0) {
+    submit_to_tgt(slot);
+    return;
+  }
+  post(std::move(reads));
 }
 
 void Channel::submit_to_tgt(Slot& slot) {
@@ -576,9 +657,9 @@ void Channel::submit_to_tgt(Slot& slot) {
   cmd.cdb = slot.cdb.data();
   cmd.cdb_len = static_cast<std::uint32_t>(slot.cdb.size());
   cmd.task_attr = static_cast<int>(slot.attr);
-  cmd.out_buf = slot.out_len ? slot.data.data : nullptr;
+  cmd.out_buf = slot.out_len ? slot.buf : nullptr;
   cmd.out_len = static_cast<std::uint32_t>(slot.out_len);
-  cmd.in_buf = slot.in_len ? slot.data.data + slot.out_len : nullptr;
+  cmd.in_buf = slot.in_len ? slot.buf + slot.out_len : nullptr;
   cmd.in_len = static_cast<std::uint32_t>(slot.in_len);
   slot.phase = Slot::Phase::kInTgt;
   ++in_tgt_;
@@ -610,17 +691,20 @@ void Channel::command_done(void* cookie, int status, std::span<const std::uint8_
     return;
   }
   // Data-in: what tgt produced (the buffer minus an underflow residual) goes to the
-  // initiator's descriptors in order, before the response.
+  // initiator's descriptors in order, before the response: unsignalled RDMA WRITEs chained
+  // before the SRP_RSP, whose completion says they are done.
   std::uint64_t n = slot.in_len;
   if (in_resid > 0) n = in_resid >= static_cast<std::int64_t>(n) ? 0 : n - in_resid;
   std::uint64_t off = 0;
   std::uint32_t part = 0;
+  PendingWork chain;
   for (const Descriptor& d : slot.in_desc) {
     if (off >= n) break;
     const std::uint32_t len = static_cast<std::uint32_t>(std::min<std::uint64_t>(d.len, n - off));
-    post({rdma::WorkType::kRdmaWrite, make_wr_id(Kind::kDataWrite, slot.index, part++),
-          {slot.data.data + slot.out_len + off, len, slot.data.mr->lkey()},
-          {d.va, d.key, len}});
+    chain.wrs.push_back({rdma::WorkType::kRdmaWrite, make_wr_id(Kind::kDataWrite, slot.index, part++),
+                         {slot.buf + slot.out_len + off, len, slot.buf_lkey},
+                         {d.va, d.key, len},
+                         /*signaled=*/false});
     off += len;
   }
   Response rsp;
@@ -629,10 +713,14 @@ void Channel::command_done(void* cookie, int status, std::span<const std::uint8_
   rsp.sense = sense;
   rsp.data_in_residual = in_resid;
   rsp.data_out_residual = out_resid;
-  send_response(slot, rsp);
+  send_response(slot, rsp, std::move(chain));
 }
 
-void Channel::send_response(Slot& slot, const Response& in) {
+void Channel::send_response(Slot& slot, const Response& rsp) {
+  send_response(slot, rsp, PendingWork{});
+}
+
+void Channel::send_response(Slot& slot, const Response& in, PendingWork chain) {
   Response rsp = in;
   rsp.req_lim_delta = 1 + unreturned_credits_;
   unreturned_credits_ = 0;
@@ -642,9 +730,11 @@ void Channel::send_response(Slot& slot, const Response& in) {
     return;
   }
   slot.phase = Slot::Phase::kResponding;
-  post({rdma::WorkType::kSend, make_wr_id(Kind::kSend, slot.index),
-        {slot.rsp, static_cast<std::uint32_t>(len), rsp_mr_->lkey()},
-        {}});
+  slot.sq_unsignalled = static_cast<std::uint32_t>(chain.wrs.size());
+  chain.wrs.push_back({rdma::WorkType::kSend, make_wr_id(Kind::kSend, slot.index),
+                       {slot.rsp, static_cast<std::uint32_t>(len), rsp_mr_->lkey()},
+                       {}});
+  post(std::move(chain));
 }
 
 void Channel::handle_tmf(std::span<const std::byte> iu) {

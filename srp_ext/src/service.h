@@ -63,6 +63,8 @@ class Service final : public rdma_host::Protocol {
   [[nodiscard]] std::optional<PortId> initiator_of(int tid, std::uint64_t itn_id) const;
   [[nodiscard]] std::size_t channel_count() const { return channels_.size(); }
   [[nodiscard]] std::size_t nexus_count() const { return nexuses_.size(); }
+  // What channels that log in from now on are given (tests: a small pool or send queue).
+  void set_channel_config(const ChannelConfig& config) { config_ = config; }
   // The data buffers of all channels (limits included).
   [[nodiscard]] BufferBudget& buffers() noexcept { return buffers_; }
   [[nodiscard]] const std::map<std::uint64_t, std::unique_ptr<Channel>>& channels() const {

@@ -66,6 +66,7 @@ struct Work {
   RemoteBuffer remote;
   int post_status = IBV_WC_SUCCESS;  // a send from a bad buffer fails when it runs
   bool flush = false;                // RDMA FLUSH (type kRdmaWrite, no local buffers)
+  bool signaled = true;              // false: no completion when it succeeds (post_chain)
 };
 
 struct Recv {
@@ -86,6 +87,11 @@ struct QpState : std::enable_shared_from_this<QpState> {
   std::deque<Work> send_queue;
   std::deque<Recv> recv_queue;
   std::deque<Completion> completions;
+  // Per completion: the send-queue slots its poll frees (itself and the unsignalled
+  // requests that ran before it); 1 for receives.
+  std::deque<std::uint32_t> completion_frees;
+  std::uint32_t unsignalled_done = 0;  // ran successfully, slot held until the next completion
+  std::vector<std::vector<PostedWork>> send_posts;  // every send-queue post call
   std::uint32_t send_outstanding = 0;
   std::uint32_t recv_outstanding = 0;
   std::array<std::deque<int>, 4> failures;
@@ -127,6 +133,7 @@ struct QpState : std::enable_shared_from_this<QpState> {
     c.vendor_status = status;
     c.byte_len = c.ok ? byte_len : 0;
     completions.push_back(c);
+    completion_frees.push_back(type == WorkType::kRecv ? 1 : 1 + std::exchange(unsignalled_done, 0));
   }
 
   void queue_event(EventType type);
@@ -229,7 +236,10 @@ struct QpState : std::enable_shared_from_this<QpState> {
     const Work w = std::move(send_queue.front());
     send_queue.pop_front();
     const int status = execute(w);
-    complete(w.wr_id, w.type, status);
+    if (status == IBV_WC_SUCCESS && !w.signaled)
+      ++unsignalled_done;  // no completion; the slot stays taken until the next one is polled
+    else
+      complete(w.wr_id, w.type, status);  // an error is reported signalled or not
     if (status != IBV_WC_SUCCESS) enter_error();
     return true;
   }
@@ -253,10 +263,43 @@ struct QpState : std::enable_shared_from_this<QpState> {
     for (const LocalBuffer& b : w.local) total += b.length;
     const std::uint64_t expected = w.type == WorkType::kSend || w.flush ? total : w.remote.length;
     if (auto ok = check_post(w.local.size(), total, expected, false); !ok) return ok;
+    send_posts.push_back({{w.wr_id, w.type, w.signaled}});
+    enqueue(std::move(w));
+    return {};
+  }
+  // As ibv_post_send with a list: all or nothing here (the provider's partial post is not
+  // modelled: the verbs connection disconnects then).
+  rdma::Status post_chain(std::span<const rdma::SendWork> chain) {
+    if (fail_post) return std::unexpected(std::exchange(fail_post, {}));
+    const auto invalid = std::unexpected(std::make_error_code(std::errc::invalid_argument));
+    if (chain.empty() || !chain.back().signaled) return invalid;
+    for (const rdma::SendWork& w : chain) {
+      if (w.type == WorkType::kRecv || w.local.size() > limits.max_sge) return invalid;
+      std::uint64_t total = 0;
+      for (const LocalBuffer& b : w.local) total += b.length;
+      if (w.type != WorkType::kSend && total != w.remote.length) return invalid;
+    }
+    if (chain.size() > limits.send_depth - send_outstanding)
+      return std::unexpected(std::make_error_code(std::errc::not_enough_memory));
+    std::vector<PostedWork> log;
+    for (const rdma::SendWork& w : chain) log.push_back({w.wr_id, w.type, w.signaled});
+    send_posts.push_back(std::move(log));
+    const bool was_auto = std::exchange(auto_complete, false);  // all posted, then run
+    for (const rdma::SendWork& w : chain) {
+      Work work{w.wr_id, w.type, {w.local.begin(), w.local.end()}, w.remote};
+      work.signaled = w.signaled;
+      enqueue(std::move(work));
+    }
+    auto_complete = was_auto;
+    if (auto_complete) run_all();
+    return {};
+  }
+  // Takes a send-queue slot and queues w (or flushes it at once on a QP in the error state).
+  void enqueue(Work w) {
     ++send_outstanding;
     if (error) {  // like verbs: accepted, then flushed
       complete(w.wr_id, w.type, IBV_WC_WR_FLUSH_ERR);
-      return {};
+      return;
     }
     if (w.type == WorkType::kSend) {
       w.post_status = check_local(w.local.front(), false);
@@ -267,7 +310,6 @@ struct QpState : std::enable_shared_from_this<QpState> {
     }
     send_queue.push_back(std::move(w));
     if (auto_complete) run_all();
-    return {};
   }
 };
 
@@ -511,6 +553,10 @@ std::vector<rdma::RemoteBuffer> FakePeer::rdma_flushes_run() const {
   return state_->flushes_run;
 }
 
+const std::vector<std::vector<PostedWork>>& FakePeer::send_posts() const {
+  return state_->send_posts;
+}
+std::size_t FakePeer::send_slots_held() const { return state_->send_outstanding; }
 std::size_t FakePeer::pending_work() const { return state_->send_queue.size(); }
 std::size_t FakePeer::posted_receives() const { return state_->recv_queue.size(); }
 std::size_t FakePeer::queued_completions() const { return state_->completions.size(); }
@@ -603,6 +649,10 @@ rdma::Status FakeConnection::post_rdma_write(std::uint64_t wr_id, std::span<cons
   return state_->post({wr_id, WorkType::kRdmaWrite, {src.begin(), src.end()}, dst});
 }
 
+rdma::Status FakeConnection::post_chain(std::span<const rdma::SendWork> chain) {
+  return state_->post_chain(chain);
+}
+
 rdma::Result<std::size_t> FakeConnection::poll(std::span<Completion> out) {
   QpState& s = *state_;
   if (s.on_poll) {
@@ -614,10 +664,12 @@ rdma::Result<std::size_t> FakeConnection::poll(std::span<Completion> out) {
   while (n < out.size() && !s.completions.empty()) {
     out[n] = s.completions.front();
     s.completions.pop_front();
+    const std::uint32_t frees = s.completion_frees.front();
+    s.completion_frees.pop_front();
     if (out[n].type == WorkType::kRecv)
       --s.recv_outstanding;
     else
-      --s.send_outstanding;
+      s.send_outstanding -= frees;
     ++n;
   }
   return n;

@@ -15,6 +15,10 @@
 //    completes with IBV_WC_WR_FLUSH_ERR. disconnect() does the same, like rdma_disconnect.
 //  - A queue's slots are free again when poll() has returned the completion: posting more
 //    than send_depth (sends + RDMA) or recv_depth not yet polled fails with ENOMEM.
+//  - post_chain: one post of several send-queue requests (all or nothing: EINVAL, ENOMEM
+//    without room for all, an injected post failure). An unsignalled request that succeeds
+//    queues no completion and keeps its slot until the next send-queue completion (of a
+//    later request) is polled; one that fails, or flushes, queues its completion.
 //  - RDMA FLUSH (rdma::FlushCapable), on a connection made to offer it (connect_flush_capable,
 //    FakeRequest::rdma_flush), like a device that supports it: a send-queue request of type
 //    kRdmaWrite, run in order, that moves no data and needs a region registered with
@@ -47,6 +51,13 @@ struct ListenerQueue;
 
 class FakeConnection;
 class FakeFlushConnection;
+
+// One work request as the code posted it to the send queue (FakePeer::send_posts).
+struct PostedWork {
+  std::uint64_t wr_id = 0;
+  rdma::WorkType type = rdma::WorkType::kSend;
+  bool signaled = true;
+};
 
 // What a FakeListener's connect request carries besides the private data.
 struct FakeRequest {
@@ -136,6 +147,12 @@ class FakePeer {
   [[nodiscard]] int peer_rdma_flush(std::uint32_t rkey, std::uint64_t addr, std::uint32_t len);
 
   // --- Looking --------------------------------------------------------------------------
+  // Every post to the send queue, one entry per call (post_send, post_rdma_*, post_chain:
+  // one ibv_post_send each) with its requests in order.
+  [[nodiscard]] const std::vector<std::vector<PostedWork>>& send_posts() const;
+  // Send-queue slots taken: posted, and no completion that frees them polled yet (an
+  // unsignalled request that ran holds its slot until a later completion is polled).
+  [[nodiscard]] std::size_t send_slots_held() const;
   [[nodiscard]] std::size_t pending_work() const;        // posted, not run yet
   [[nodiscard]] std::size_t posted_receives() const;     // waiting for deliver()
   [[nodiscard]] std::size_t queued_completions() const;  // not polled yet
@@ -194,6 +211,7 @@ class FakeConnection : public rdma::Connection {
                               rdma::RemoteBuffer src) override;
   rdma::Status post_rdma_write(std::uint64_t wr_id, std::span<const rdma::LocalBuffer> src,
                                rdma::RemoteBuffer dst) override;
+  rdma::Status post_chain(std::span<const rdma::SendWork> chain) override;
   rdma::Result<std::size_t> poll(std::span<rdma::Completion> out) override;
   int completion_fd() const noexcept override { return -1; }
   rdma::Status arm() override;

@@ -60,6 +60,12 @@ class RecordingConnection : public rdma::Connection {
     posts.push_back({WorkType::kRdmaWrite, wr_id, dst, {src.begin(), src.end()}});
     return inner_->post_rdma_write(wr_id, src, dst);
   }
+  rdma::Status post_chain(std::span<const rdma::SendWork> chain) override {
+    for (const rdma::SendWork& w : chain)
+      if (w.type != WorkType::kSend)
+        posts.push_back({w.type, w.wr_id, w.remote, {w.local.begin(), w.local.end()}});
+    return inner_->post_chain(chain);
+  }
   rdma::Result<std::size_t> poll(std::span<Completion> out) override { return inner_->poll(out); }
   int completion_fd() const noexcept override { return inner_->completion_fd(); }
   rdma::Status arm() override { return inner_->arm(); }

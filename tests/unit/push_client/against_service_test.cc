@@ -98,6 +98,29 @@ class Bridge : public rdma::Connection {
     return {};
   }
 
+  // Each request as its own post does it (the bridge runs work at once); an unsignalled
+  // one that succeeded leaves no completion.
+  rdma::Status post_chain(std::span<const rdma::SendWork> chain) override {
+    if (chain.empty() || !chain.back().signaled)
+      return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+    for (const rdma::SendWork& w : chain) {
+      const std::size_t before = completions_.size();
+      rdma::Status s;
+      if (w.type == rdma::WorkType::kSend && w.local.size() == 1)
+        s = post_send(w.wr_id, w.local[0]);
+      else if (w.type == rdma::WorkType::kRdmaWrite)
+        s = post_rdma_write(w.wr_id, w.local, w.remote);
+      else if (w.type == rdma::WorkType::kRdmaRead)
+        s = post_rdma_read(w.wr_id, w.local, w.remote);
+      else
+        return std::unexpected(std::make_error_code(std::errc::invalid_argument));
+      if (!s) return s;
+      if (!w.signaled && completions_.size() > before && completions_.back().ok)
+        completions_.pop_back();
+    }
+    return {};
+  }
+
   rdma::Result<std::size_t> poll(std::span<rdma::Completion> out) override {
     std::size_t n = 0;
     while (n < out.size() && !completions_.empty()) {

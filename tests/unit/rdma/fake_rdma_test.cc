@@ -580,5 +580,97 @@ TEST(FakeRdmaFlush, TakesASendQueueSlotAndSharesInjectedFaults) {
   EXPECT_EQ(c[0].vendor_status, IBV_WC_RETRY_EXC_ERR);
 }
 
+// --- post_chain: several send-queue requests in one post, some unsignalled -----------------
+
+// WRITE, WRITE (unsignalled) then SEND (signalled): run in order, one post, one completion;
+// the unsignalled requests keep their slots until that completion is polled.
+TEST_F(FakeRdma, ChainRunsInOrderAndOnlyTheSignalledOneCompletes) {
+  const auto a = peer.add_region(16);
+  const auto b = peer.add_region(16);
+  std::memcpy(buf.data(), "0123456789abcdefSRP_RSP", 23);
+  const LocalBuffer l1 = local(0, 16), l2 = local(0, 16), l3 = local(16, 7);
+  const rdma::SendWork chain[] = {{1, WorkType::kRdmaWrite, {&l1, 1}, a, false},
+                                  {2, WorkType::kRdmaWrite, {&l2, 1}, b, false},
+                                  {3, WorkType::kSend, {&l3, 1}, {}, true}};
+  ASSERT_TRUE(conn->post_chain(chain));
+  ASSERT_EQ(peer.send_posts().size(), 1u);
+  ASSERT_EQ(peer.send_posts()[0].size(), 3u);
+  EXPECT_FALSE(peer.send_posts()[0][0].signaled);
+  EXPECT_TRUE(peer.send_posts()[0][2].signaled);
+  EXPECT_EQ(peer.send_slots_held(), 3u);
+  EXPECT_EQ(peer.complete_all(), 3u);
+  EXPECT_EQ(std::memcmp(peer.region(a.rkey).data(), "0123456789abcdef", 16), 0);
+  EXPECT_EQ(std::memcmp(peer.region(b.rkey).data(), "0123456789abcdef", 16), 0);
+  EXPECT_EQ(peer.send_slots_held(), 3u);  // ran, but nothing polled yet
+  const auto c = poll_all();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].wr_id, 3u);
+  EXPECT_TRUE(c[0].ok);
+  EXPECT_EQ(peer.send_slots_held(), 0u);
+}
+
+// The slots of unsignalled requests count against send_depth (4 here) until a later
+// completion is polled.
+TEST_F(FakeRdma, UnsignalledRequestsHoldTheirSlotsUntilALaterCompletion) {
+  const auto a = peer.add_region(8);
+  const LocalBuffer l = local(0, 8);
+  const rdma::SendWork three[] = {{1, WorkType::kRdmaWrite, {&l, 1}, a, false},
+                                  {2, WorkType::kRdmaWrite, {&l, 1}, a, false},
+                                  {3, WorkType::kRdmaWrite, {&l, 1}, a, true}};
+  ASSERT_TRUE(conn->post_chain(three));
+  // Room for one more, not two: all or nothing.
+  const rdma::SendWork two[] = {{4, WorkType::kRdmaWrite, {&l, 1}, a, false},
+                                {5, WorkType::kRdmaWrite, {&l, 1}, a, true}};
+  auto full = conn->post_chain(two);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error(), std::errc::not_enough_memory);
+  EXPECT_EQ(peer.send_posts().size(), 1u);
+  peer.complete_all();
+  EXPECT_FALSE(conn->post_chain(two));  // ran, not polled: still taken
+  EXPECT_EQ(poll_all().size(), 1u);
+  EXPECT_TRUE(conn->post_chain(two));
+}
+
+// A failing unsignalled request reports its error; everything after it flushes, the
+// signalled SEND included; every slot comes back.
+TEST_F(FakeRdma, FailedUnsignalledRequestReportsAndTheRestFlush) {
+  const auto a = peer.add_region(8);
+  const LocalBuffer l = local(0, 8);
+  peer.fail_next(WorkType::kRdmaWrite, IBV_WC_REM_ACCESS_ERR);
+  const rdma::SendWork chain[] = {{1, WorkType::kRdmaWrite, {&l, 1}, a, false},
+                                  {2, WorkType::kRdmaWrite, {&l, 1}, a, false},
+                                  {3, WorkType::kSend, {&l, 1}, {}, true}};
+  ASSERT_TRUE(conn->post_chain(chain));
+  peer.complete_all();
+  const auto c = poll_all();
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].wr_id, 1u);
+  EXPECT_EQ(c[0].vendor_status, IBV_WC_REM_ACCESS_ERR);
+  EXPECT_EQ(c[1].vendor_status, IBV_WC_WR_FLUSH_ERR);
+  EXPECT_EQ(c[2].wr_id, 3u);
+  EXPECT_EQ(c[2].vendor_status, IBV_WC_WR_FLUSH_ERR);
+  EXPECT_EQ(peer.send_slots_held(), 0u);
+}
+
+TEST_F(FakeRdma, ChainThatCannotReturnItsSlotsOrFailsToPostPostsNothing) {
+  const auto a = peer.add_region(8);
+  const LocalBuffer l = local(0, 8);
+  const rdma::SendWork open_end[] = {{1, WorkType::kRdmaWrite, {&l, 1}, a, true},
+                                     {2, WorkType::kRdmaWrite, {&l, 1}, a, false}};
+  auto r = conn->post_chain(open_end);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), std::errc::invalid_argument);
+  EXPECT_FALSE(conn->post_chain({}));
+  peer.fail_next_post(std::make_error_code(std::errc::io_error));
+  const rdma::SendWork ok[] = {{1, WorkType::kRdmaWrite, {&l, 1}, a, false},
+                               {2, WorkType::kSend, {&l, 1}, {}, true}};
+  r = conn->post_chain(ok);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), std::errc::io_error);
+  EXPECT_TRUE(peer.send_posts().empty());
+  EXPECT_EQ(peer.send_slots_held(), 0u);
+  EXPECT_TRUE(conn->post_chain(ok));
+}
+
 }  // namespace
 }  // namespace tgt_pmem::testing

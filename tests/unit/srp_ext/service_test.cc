@@ -397,14 +397,19 @@ TEST_F(SrpService, OneTurnHandlesAtMostItsBudgetOfCompletions) {
   EXPECT_GT(handled, 0u);
 }
 
+// The pools (taken at login) and the buffers of commands the pools cannot serve stay within
+// the per-channel and total budgets; over them a command is answered BUSY.
 TEST_F(SrpService, DataBuffersStayWithinTheBudgetOverBudgetIsBusy) {
   service.buffers().max_per_channel = 1 << 20;
-  service.buffers().max_total = (1 << 20) + (512 << 10);
+  service.buffers().max_total = 2 << 20;
   host.defer = true;
+  // Pools: min(128 x 64 KiB, half the channel's 1 MiB, what keeps the service's held memory
+  // at most half its 2 MiB): 512 KiB, 512 KiB, then none.
   FakePeer a = login(login_request(kTid, kNodeGuid, 0x80, 8260, 0x01));
   FakePeer b = login(login_request(kTid, kNodeGuid, 0x80, 8260, 0x02));
-  a.set_auto_complete(true);
-  b.set_auto_complete(true);
+  FakePeer c = login(login_request(kTid, kNodeGuid, 0x80, 8260, 0x03));
+  EXPECT_EQ(service.buffers().total, 1u << 20);
+  for (FakePeer* p : {&a, &b, &c}) p->set_auto_complete(true);
   std::uint64_t tag = 1;
   auto read_512k = [&](FakePeer& p) {
     const auto dst = p.add_region(512 << 10, rdma::kRemoteWrite);
@@ -418,33 +423,266 @@ TEST_F(SrpService, DataBuffersStayWithinTheBudgetOverBudgetIsBusy) {
     for (const auto& m : p.take_sent()) n += parse_rsp(m).status == 0x08;
     return n;
   };
-  read_512k(a);
-  read_512k(a);
+  read_512k(a);  // the pool
+  read_512k(a);  // a buffer of its own: a holds 1 MiB
   EXPECT_EQ(busy_answers(a), 0);
-  read_512k(a);  // the channel's 1 MiB is taken
+  read_512k(a);  // over the channel's 1 MiB
   EXPECT_EQ(busy_answers(a), 1);
-  read_512k(b);
-  EXPECT_EQ(busy_answers(b), 0);
-  read_512k(b);  // the service's 1.5 MiB is taken
-  EXPECT_EQ(busy_answers(b), 1);
-  EXPECT_EQ(host.held.size(), 3u);
-  EXPECT_EQ(service.buffers().total, (1u << 20) + (512u << 10));
+  read_512k(b);  // the pool
+  read_512k(c);  // no pool: its own; the service holds 2 MiB
+  EXPECT_EQ(busy_answers(b) + busy_answers(c), 0);
+  read_512k(c);  // over the service's 2 MiB, though c holds only 512 KiB
+  EXPECT_EQ(busy_answers(c), 1);
+  EXPECT_EQ(host.held.size(), 4u);
+  EXPECT_EQ(service.buffers().total, 2u << 20);
   EXPECT_EQ(service.buffers().busy, 2u);
+  EXPECT_EQ(service.buffers().fallbacks, 4u);
 
   host.complete_held();
   pump();
-  EXPECT_EQ(a.take_sent().size() + b.take_sent().size(), 3u);
-  // Kept for reuse only below half the budget.
-  EXPECT_LE(service.buffers().total, service.buffers().max_total / 2);
-  read_512k(b);  // room again
-  EXPECT_EQ(busy_answers(b), 0);
+  EXPECT_EQ(a.take_sent().size() + b.take_sent().size() + c.take_sent().size(), 4u);
+  // Kept for reuse only below half the budget: the pools hold that half.
+  EXPECT_EQ(service.buffers().total, 1u << 20);
+  read_512k(c);  // room again
+  EXPECT_EQ(busy_answers(c), 0);
   host.complete_held();
   pump();
-  a.disconnect();
-  b.disconnect();
+  for (FakePeer* p : {&a, &b, &c}) p->disconnect();
   pump_listener();
   pump();
   EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_EQ(service.buffers().total, 0u);
+}
+
+Channel& only_channel(Service& service) { return *service.channels().begin()->second; }
+
+// A READ of data-in in `parts` direct pieces (an indirect buffer with its table in the IU).
+Bytes read_indirect(std::uint64_t tag, std::uint32_t lba, const std::vector<rdma::RemoteBuffer>& parts) {
+  std::uint32_t total = 0;
+  for (const auto& p : parts) total += p.length;
+  Bytes v = command(tag, 0x28, lba, static_cast<std::uint16_t>(total / kBlock));
+  v[5] = 0x02;  // indirect data-in
+  v[7] = static_cast<std::uint8_t>(parts.size());
+  const std::size_t off = v.size();
+  v.resize(off + 20 + 16 * parts.size());
+  put32(v, off + 12, static_cast<std::uint32_t>(16 * parts.size()));
+  put32(v, off + 16, total);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    put64(v, off + 20 + 16 * i, parts[i].addr);
+    put32(v, off + 28 + 16 * i, parts[i].rkey);
+    put32(v, off + 32 + 16 * i, parts[i].length);
+  }
+  return v;
+}
+
+// Data-in and the SRP_RSP go as one post: the RDMA WRITEs unsignalled, then the SEND
+// signalled, and only the SEND reports a completion.
+TEST_F(SrpService, ReadDataAndResponseArePostedAsOneChain) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  for (std::size_t i = 0; i < 3 * 4096; ++i) host.disk[8 * kBlock + i] = static_cast<std::uint8_t>(i * 5 + 1);
+  std::vector<rdma::RemoteBuffer> parts;
+  for (int i = 0; i < 3; ++i) parts.push_back(peer.add_region(4096, rdma::kRemoteWrite));
+  ASSERT_TRUE(peer.deliver(bytes(read_indirect(0x31, 8, parts))));
+  pump();
+  ASSERT_EQ(peer.send_posts().size(), 1u);  // one post for the whole of it
+  const auto& chain = peer.send_posts()[0];
+  ASSERT_EQ(chain.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(chain[i].type, rdma::WorkType::kRdmaWrite);
+    EXPECT_FALSE(chain[i].signaled) << "WRITE " << i;
+  }
+  EXPECT_EQ(chain[3].type, rdma::WorkType::kSend);
+  EXPECT_TRUE(chain[3].signaled);
+  for (int i = 0; i < 3; ++i) {
+    auto got = peer.region(parts[i].rkey);
+    EXPECT_EQ(std::memcmp(got.data(), &host.disk[8 * kBlock + i * 4096], 4096), 0) << i;
+  }
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(parse_rsp(sent[0]).status, 0);
+  // Every send-queue slot came back with the SEND's completion.
+  EXPECT_EQ(peer.send_slots_held(), 0u);
+  EXPECT_EQ(only_channel(service).send_in_flight(), 0u);
+}
+
+// The channel counts the unsignalled WRITEs in its send queue until the SEND after them
+// completes: a chain waits (in order, not lost) while the queue has no room for all of it.
+TEST_F(SrpService, UnsignalledWritesCountInTheSendQueueUntilTheirResponseCompletes) {
+  ChannelConfig config;
+  config.send_depth = 3;  // one READ's chain (WRITE + SEND) fits, two do not
+  service.set_channel_config(config);
+  FakePeer peer = login(login_request());
+  Channel& ch = only_channel(service);
+  for (std::size_t i = 0; i < 8192; ++i) host.disk[i] = static_cast<std::uint8_t>(i * 3 + 7);
+  const auto d1 = peer.add_region(4096, rdma::kRemoteWrite);
+  const auto d2 = peer.add_region(4096, rdma::kRemoteWrite);
+  Bytes r1 = command(0x41, 0x28, 0, 8);
+  add_direct(r1, false, d1, 4096);
+  Bytes r2 = command(0x42, 0x28, 8, 8);
+  add_direct(r2, false, d2, 4096);
+  ASSERT_TRUE(peer.deliver(bytes(r1)));
+  pump();
+  ASSERT_TRUE(peer.deliver(bytes(r2)));
+  pump();
+  EXPECT_EQ(peer.send_posts().size(), 1u) << "the second chain needs 2 slots, 1 is free";
+  EXPECT_EQ(ch.send_in_flight(), 2u);
+  EXPECT_EQ(peer.send_slots_held(), 2u);
+  ASSERT_TRUE(peer.complete_next());  // the WRITE: no completion, its slot still taken
+  pump();
+  EXPECT_EQ(peer.send_posts().size(), 1u);
+  EXPECT_EQ(ch.send_in_flight(), 2u);
+  ASSERT_TRUE(peer.complete_next());  // the SEND: both slots back, the second chain goes
+  pump();
+  EXPECT_EQ(peer.send_posts().size(), 2u);
+  EXPECT_EQ(ch.send_in_flight(), 2u);
+  peer.complete_all();
+  pump();
+  EXPECT_EQ(ch.send_in_flight(), 0u);
+  EXPECT_EQ(peer.send_slots_held(), 0u);
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(parse_rsp(sent[1]).tag, 0x42u);
+  EXPECT_EQ(std::memcmp(peer.region(d2.rkey).data(), &host.disk[4096], 4096), 0);
+  EXPECT_FALSE(peer.disconnect_called());
+}
+
+// The pool serves commands without registering anything; when it has no run of free chunks
+// long enough a command gets a buffer of its own (registered for it), within the budget,
+// else BUSY; the chunks come back with the responses.
+TEST_F(SrpService, PoolExhaustionFallsBackThenAnswersBusy) {
+  ChannelConfig config;
+  config.pool_chunks = 2;  // a pool of 2 x 64 KiB
+  service.set_channel_config(config);
+  host.defer = true;
+  FakePeer peer = login(login_request());
+  service.buffers().max_per_channel = 192 << 10;  // the pool and one 64 KiB buffer more
+  peer.set_auto_complete(true);
+  const Channel& ch = only_channel(service);
+  ASSERT_EQ(ch.pool().bytes(), 128u << 10);
+  const std::size_t registered = peer.registrations();
+  std::uint64_t tag = 1;
+  auto read = [&](std::uint32_t len) {
+    const auto dst = peer.add_region(len, rdma::kRemoteWrite);
+    Bytes rd = command(tag++, 0x28, 0, static_cast<std::uint16_t>(len / kBlock));
+    add_direct(rd, false, dst, len);
+    EXPECT_TRUE(peer.deliver(bytes(rd)));
+    pump();
+    return dst;
+  };
+  read(64 << 10);
+  read(64 << 10);
+  EXPECT_EQ(ch.pool().chunks_free(), 0u);
+  EXPECT_EQ(peer.registrations(), registered) << "served from the pool";
+  read(64 << 10);  // the pool is empty: a registration of its own
+  EXPECT_EQ(peer.registrations(), registered + 1);
+  EXPECT_TRUE(peer.take_sent().empty());
+  read(64 << 10);  // and no room for another one
+  auto sent = peer.take_sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(parse_rsp(sent[0]).status, 0x08);  // BUSY
+  EXPECT_EQ(service.buffers().busy, 1u);
+  EXPECT_EQ(service.buffers().fallbacks, 2u);
+  EXPECT_EQ(host.held.size(), 3u);
+
+  for (std::size_t i = 0; i < (128u << 10); ++i) host.disk[i] = static_cast<std::uint8_t>(i * 11);
+  host.complete_held();
+  pump();
+  EXPECT_EQ(peer.take_sent().size(), 3u);
+  EXPECT_EQ(ch.pool().chunks_free(), 2u);
+  // 128 KiB: two contiguous chunks, from the pool again.
+  const std::size_t before = peer.registrations();
+  const auto dst = read(128 << 10);
+  host.complete_held();
+  pump();
+  EXPECT_EQ(peer.registrations(), before);
+  EXPECT_EQ(std::memcmp(peer.region(dst.rkey).data(), host.disk.data(), 128 << 10), 0);
+  // Larger than the pool: its own buffer, and the data still right.
+  service.buffers().max_per_channel = 1 << 20;
+  const auto big = read(256 << 10);
+  host.complete_held();
+  pump();
+  EXPECT_EQ(parse_rsp(peer.take_sent().back()).status, 0);
+  EXPECT_EQ(std::memcmp(peer.region(big.rkey).data(), host.disk.data(), 256 << 10), 0);
+  EXPECT_FALSE(peer.disconnect_called());
+}
+
+// A data-in WRITE fails (the initiator's memory went away): its error completion and the
+// SEND's flush give every send-queue slot back; the channel disconnects; nothing leaks.
+TEST_F(SrpService, FailedUnsignalledWriteDisconnectsAndFreesEverything) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  const auto dst = peer.add_region(4096, rdma::kRemoteWrite);
+  Bytes rd = command(0x51, 0x28, 0, 8);
+  add_direct(rd, false, dst, 4096);
+  peer.fail_next(rdma::WorkType::kRdmaWrite, IBV_WC_REM_ACCESS_ERR);
+  ASSERT_TRUE(peer.deliver(bytes(rd)));
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+  EXPECT_EQ(only_channel(service).send_in_flight(), 0u);
+  EXPECT_EQ(peer.send_slots_held(), 0u);
+  peer.disconnect();
+  pump_listener();
+  pump();
+  EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_EQ(peer.regions_live_at_close(), 0u);
+  EXPECT_EQ(service.buffers().total, 0u);
+}
+
+// The post of a response chain fails: the channel disconnects, nothing leaks.
+TEST_F(SrpService, FailedPostOfAChainDisconnects) {
+  FakePeer peer = login(login_request());
+  peer.set_auto_complete(true);
+  const auto dst = peer.add_region(4096, rdma::kRemoteWrite);
+  Bytes rd = command(0x52, 0x28, 0, 8);
+  add_direct(rd, false, dst, 4096);
+  peer.fail_next_post(std::make_error_code(std::errc::io_error));
+  ASSERT_TRUE(peer.deliver(bytes(rd)));
+  pump();
+  EXPECT_TRUE(peer.disconnect_called());
+  EXPECT_TRUE(peer.send_posts().empty());
+  peer.disconnect();
+  pump_listener();
+  pump();
+  EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_EQ(peer.regions_live_at_close(), 0u);
+  EXPECT_EQ(service.buffers().total, 0u);
+}
+
+// A disconnect with every kind of work in flight: a command in tgt holding pool chunks, one
+// holding a buffer of its own, a response chain posted and not run, one waiting for room.
+// The channel waits for tgt, then everything goes: registrations, pool, budget.
+TEST_F(SrpService, DisconnectWithChainsAndPoolBuffersInFlightFreesEverything) {
+  ChannelConfig config;
+  config.pool_chunks = 1;
+  config.send_depth = 2;
+  service.set_channel_config(config);
+  FakePeer peer = login(login_request());
+  std::uint64_t tag = 1;
+  auto read = [&](std::uint32_t len) {
+    const auto dst = peer.add_region(len, rdma::kRemoteWrite);
+    Bytes rd = command(tag++, 0x28, 0, static_cast<std::uint16_t>(len / kBlock));
+    add_direct(rd, false, dst, len);
+    EXPECT_TRUE(peer.deliver(bytes(rd)));
+    pump();
+  };
+  read(4096);  // pool; its chain (WRITE + SEND) posted, not run
+  read(4096);  // its own buffer; its chain waits for room
+  host.defer = true;
+  read(4096);  // in tgt, own buffer
+  EXPECT_EQ(peer.send_posts().size(), 1u);
+  EXPECT_EQ(host.held.size(), 1u);
+  EXPECT_GT(service.buffers().total, 0u);
+  peer.disconnect();
+  pump_listener();
+  pump();
+  EXPECT_EQ(service.channel_count(), 1u);  // tgt holds a command
+  EXPECT_FALSE(peer.connection_destroyed());
+  host.complete_held();
+  service.reap();
+  EXPECT_EQ(service.channel_count(), 0u);
+  EXPECT_TRUE(peer.connection_destroyed());
+  EXPECT_EQ(peer.regions_live_at_close(), 0u);
   EXPECT_EQ(service.buffers().total, 0u);
 }
 

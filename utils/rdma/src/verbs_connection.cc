@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The data path: a connected RC queue pair with its own PD, one CQ for sends and receives
-// and a completion channel. Every work request is signalled; its wr_id given to verbs is a
-// slot of WorkSlots that remembers the caller's wr_id and the kind of request, because an
-// error completion carries no valid opcode.
+// and a completion channel. The wr_id given to verbs is a slot of WorkSlots that remembers
+// the caller's wr_id and the kind of request, because an error completion carries no valid
+// opcode. Work requests are signalled but for the ones post_chain is asked not to signal:
+// those keep their slot (and their place in the send queue's count) until the completion of
+// a later signalled request retires them (sq_order_).
 #include <sys/epoll.h>
 
 #include <algorithm>
@@ -129,7 +131,7 @@ Status VerbsConnection::create_queues() {
   attr.send_cq = cq_.get();
   attr.recv_cq = cq_.get();
   attr.qp_type = IBV_QPT_RC;
-  attr.sq_sig_all = 1;
+  attr.sq_sig_all = 0;  // each request says (IBV_SEND_SIGNALED): post_chain leaves some out
   attr.cap.max_send_wr = limits_.send_depth;
   attr.cap.max_recv_wr = limits_.recv_depth;
   attr.cap.max_send_sge = limits_.max_sge;
@@ -208,7 +210,7 @@ Status VerbsConnection::post_send(std::uint64_t wr_id, LocalBuffer buf) {
     (void)slots_.release(static_cast<std::uint64_t>(slot), unused);
     return fail(e);
   }
-  ++send_outstanding_;
+  sq_posted(slot, true);
   return {};
 }
 
@@ -251,8 +253,110 @@ Status VerbsConnection::post_rdma(std::uint64_t wr_id, WorkType type, ibv_wr_opc
     (void)slots_.release(static_cast<std::uint64_t>(slot), unused);
     return fail(e);
   }
-  ++send_outstanding_;
+  sq_posted(slot, true);
   return {};
+}
+
+Status VerbsConnection::post_chain(std::span<const SendWork> chain) {
+  if (chain.empty() || !chain.back().signaled) return fail(std::errc::invalid_argument);
+  std::size_t sge_count = 0;
+  for (const SendWork& w : chain) {
+    if (w.type == WorkType::kRecv || w.local.size() > limits_.max_sge)
+      return fail(std::errc::invalid_argument);
+    if (w.type != WorkType::kSend) {
+      std::uint64_t total = 0;
+      for (const LocalBuffer& b : w.local) total += b.length;
+      if (total != w.remote.length) return fail(std::errc::invalid_argument);
+    }
+    sge_count += w.local.size();
+  }
+  // send_outstanding_ <= send_depth always.
+  if (chain.size() > limits_.send_depth - send_outstanding_)
+    return fail(std::errc::not_enough_memory);
+  try {
+    chain_wrs_.assign(chain.size(), ibv_send_wr{});
+    chain_sges_.resize(sge_count);  // not resized again below: the requests point into it
+  } catch (const std::bad_alloc&) {
+    return fail(std::errc::not_enough_memory);
+  }
+  std::size_t next_sge = 0;
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const SendWork& w = chain[i];
+    const std::int64_t slot = slots_.acquire(w.wr_id, w.type);
+    if (slot < 0) {
+      for (std::size_t j = 0; j < i; ++j) {
+        WorkSlots::Entry unused;
+        (void)slots_.release(chain_wrs_[j].wr_id, unused);
+      }
+      return fail(std::errc::not_enough_memory);
+    }
+    ibv_send_wr& wr = chain_wrs_[i];
+    wr.wr_id = static_cast<std::uint64_t>(slot);
+    wr.sg_list = chain_sges_.data() + next_sge;
+    for (const LocalBuffer& b : w.local) {
+      if (b.length == 0) continue;  // a zero-length SGE means 2 GiB to some HCAs
+      chain_sges_[next_sge++] = ibv_sge{reinterpret_cast<std::uintptr_t>(b.addr), b.length, b.lkey};
+    }
+    wr.num_sge = static_cast<int>(chain_sges_.data() + next_sge - wr.sg_list);
+    wr.send_flags = w.signaled ? IBV_SEND_SIGNALED : 0;
+    switch (w.type) {
+      case WorkType::kSend:
+        wr.opcode = IBV_WR_SEND;
+        break;
+      case WorkType::kRdmaRead:
+      case WorkType::kRdmaWrite:
+        wr.opcode = w.type == WorkType::kRdmaRead ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
+        wr.wr.rdma.remote_addr = w.remote.addr;
+        wr.wr.rdma.rkey = w.remote.rkey;
+        break;
+      case WorkType::kRecv:
+        break;  // refused above
+    }
+    wr.next = i + 1 < chain.size() ? &chain_wrs_[i + 1] : nullptr;
+  }
+  ibv_send_wr* bad = nullptr;
+  const int e = ibv_post_send(qp_.get(), chain_wrs_.data(), &bad);
+  // Posted: everything before bad (all of them on success).
+  const std::size_t posted =
+      e == 0 ? chain.size() : (bad == nullptr ? 0 : static_cast<std::size_t>(bad - chain_wrs_.data()));
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    if (i < posted) {
+      sq_posted(static_cast<std::int64_t>(chain_wrs_[i].wr_id), chain[i].signaled);
+    } else {
+      WorkSlots::Entry unused;
+      (void)slots_.release(chain_wrs_[i].wr_id, unused);
+    }
+  }
+  if (e == 0) return {};
+  if (posted > 0) disconnect();  // half a chain: see connection.h
+  return fail(e);
+}
+
+void VerbsConnection::sq_posted(std::int64_t slot, bool signaled) {
+  sq_order_.push_back({static_cast<std::uint64_t>(slot), signaled});
+  ++send_outstanding_;
+}
+
+void VerbsConnection::sq_retire(std::uint64_t slot) noexcept {
+  // The unsignalled requests before it completed (successfully: a failed one reported its
+  // own completion, which retired it).
+  while (!sq_order_.empty() && sq_order_.front().slot != slot && !sq_order_.front().signaled) {
+    WorkSlots::Entry unused;
+    (void)slots_.release(sq_order_.front().slot, unused);
+    sq_order_.pop_front();
+    --send_outstanding_;
+  }
+  if (!sq_order_.empty() && sq_order_.front().slot == slot) {
+    sq_order_.pop_front();
+  } else {
+    // Never expected (a signalled request before it has not completed): keep the rest.
+    for (auto it = sq_order_.begin(); it != sq_order_.end(); ++it)
+      if (it->slot == slot) {
+        sq_order_.erase(it);
+        break;
+      }
+  }
+  --send_outstanding_;
 }
 
 Result<std::size_t> VerbsConnection::poll(std::span<Completion> out) {
@@ -270,7 +374,7 @@ Result<std::size_t> VerbsConnection::poll(std::span<Completion> out) {
       if (entry.type == WorkType::kRecv)
         --recv_outstanding_;
       else
-        --send_outstanding_;
+        sq_retire(wc.wr_id);
       Completion& c = out[done++];
       c.wr_id = entry.wr_id;
       c.type = entry.type;

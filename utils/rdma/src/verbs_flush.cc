@@ -112,7 +112,7 @@ Status VerbsConnection::post_flush(std::uint64_t wr_id, RemoteBuffer dst) {
     (void)slots_.release(static_cast<std::uint64_t>(slot), unused);
     return fail(e);
   }
-  ++send_outstanding_;
+  sq_posted(slot, true);
   return {};
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <deque>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -133,6 +134,7 @@ class VerbsConnection : public Connection {
                         RemoteBuffer src) override;
   Status post_rdma_write(std::uint64_t wr_id, std::span<const LocalBuffer> src,
                          RemoteBuffer dst) override;
+  Status post_chain(std::span<const SendWork> chain) override;
   Result<std::size_t> poll(std::span<Completion> out) override;
   int completion_fd() const noexcept override;
   Status arm() override;
@@ -170,6 +172,11 @@ class VerbsConnection : public Connection {
   Status take_cm_events();
   Status post_rdma(std::uint64_t wr_id, WorkType type, ibv_wr_opcode opcode,
                    std::span<const LocalBuffer> local, RemoteBuffer remote);
+  // A send-queue request was posted with this slot (every post to the send queue).
+  void sq_posted(std::int64_t slot, bool signaled);
+  // The completion of send-queue slot came (released from slots_ already): the unsignalled
+  // requests posted before it are done too; their slots are freed here.
+  void sq_retire(std::uint64_t slot) noexcept;
 
   // Creation order: they are destroyed in reverse (QP, CQ, completion channel, PD, id).
   EventChannelPtr channel_;
@@ -183,7 +190,16 @@ class VerbsConnection : public Connection {
   QueueLimits limits_;  // as negotiated: rdma_read_depth/responder_resources clamped
   WorkSlots slots_;
   std::vector<ibv_sge> sges_;  // max_sge entries: RDMA work requests are built here
-  std::uint32_t send_outstanding_ = 0;
+  std::vector<ibv_send_wr> chain_wrs_;  // post_chain builds its requests here (reused)
+  std::vector<ibv_sge> chain_sges_;
+  // Send-queue requests posted and not yet retired, in posting order: a signalled
+  // completion retires the unsignalled ones before it (RC completes in order).
+  struct SqEntry {
+    std::uint64_t slot = 0;
+    bool signaled = true;
+  };
+  std::deque<SqEntry> sq_order_;
+  std::uint32_t send_outstanding_ = 0;  // send-queue slots held, unsignalled ones included
   std::uint32_t recv_outstanding_ = 0;
   bool disconnected_ = false;
   bool established_reported_ = false;

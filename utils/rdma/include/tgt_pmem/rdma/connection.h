@@ -77,6 +77,16 @@ struct Completion {
   std::uint32_t byte_len = 0;  // bytes received (kRecv only)
 };
 
+// One work request of a send-queue chain (Connection::post_chain).
+struct SendWork {
+  std::uint64_t wr_id = 0;
+  WorkType type = WorkType::kSend;     // kSend, kRdmaRead or kRdmaWrite
+  std::span<const LocalBuffer> local;  // kSend: the message (gathered); RDMA: as post_rdma_*
+  RemoteBuffer remote{};               // RDMA only: the lengths of local must sum to its length
+  // false: no completion when it succeeds (see post_chain). The last of a chain must be true.
+  bool signaled = true;
+};
+
 // Queue sizes asked for when a connection is accepted.
 struct QueueLimits {
   std::uint32_t send_depth = 128;  // sends + RDMA READs + RDMA WRITEs outstanding
@@ -105,7 +115,7 @@ class Connection {
   [[nodiscard]] virtual Result<std::unique_ptr<MemoryRegion>> register_memory_at(
       void* addr, std::size_t len, unsigned access, std::uint64_t iova) = 0;
 
-  // Work requests. Every one is signalled and reports one Completion with its wr_id.
+  // Work requests. Every one of these is signalled and reports one Completion with its wr_id.
   // Errors: the errno of ibv_post_* (ENOMEM when the queue is full, EINVAL).
   [[nodiscard]] virtual Status post_recv(std::uint64_t wr_id, LocalBuffer buf) = 0;
   [[nodiscard]] virtual Status post_send(std::uint64_t wr_id, LocalBuffer buf) = 0;
@@ -117,6 +127,23 @@ class Connection {
   [[nodiscard]] virtual Status post_rdma_write(std::uint64_t wr_id,
                                                std::span<const LocalBuffer> src,
                                                RemoteBuffer dst) = 0;
+
+  // Posts the requests of chain in order with one ibv_post_send (one doorbell for all), e.g.
+  // the RDMA WRITEs of a command's data followed by its response SEND. A request with
+  // signaled == false reports no Completion when it succeeds; it still occupies a slot of
+  // the send queue (send_depth) until a later signalled request of this connection
+  // completes and poll() has returned that completion (RC completes a send queue in order,
+  // so that completion says the unsignalled requests before it are done). An unsignalled
+  // request that fails does report its Completion (ok == false), as verbs reports every
+  // error, and so do the flush errors of every request after it, signalled or not.
+  // The last request must be signalled, so that every slot of a chain comes back.
+  // Errors, nothing posted: EINVAL (empty chain, a kRecv, last request unsignalled, more
+  // local buffers than max_sge, RDMA lengths that do not sum up), ENOMEM (the send queue has
+  // no room for the whole chain). The errno of ibv_post_send: when the provider refused a
+  // request after accepting some before it, those are posted, and the connection is
+  // disconnected (QP in the error state, the posted requests flush): half a chain is of
+  // no use, and its slots could never all come back.
+  [[nodiscard]] virtual Status post_chain(std::span<const SendWork> chain) = 0;
 
   // Moves up to out.size() completions into out without blocking; returns how many.
   // Errors: the errno of ibv_poll_cq.
