@@ -48,7 +48,6 @@ struct bs_pmem_lu {
 	tgtpmem_lun *lun;
 	int exec;
 	uint32_t inline_max;          /* exec=auto: the largest transfer executed inline */
-	int threads_open;             /* thread_info holds running workers */
 	struct event_data sched;      /* inline commands: completes deferred ones */
 	struct list_head pending;     /* to execute, then complete */
 	struct list_head finished;    /* executed (failed), to complete */
@@ -528,7 +527,6 @@ static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
 			eprintf("bs_pmem: refused: cannot start %d threads\n", v.threads);
 			goto fail;
 		}
-		p->threads_open = 1;
 	}
 	return TGTADM_SUCCESS;
 fail:
@@ -544,9 +542,9 @@ static void bs_pmem_exit(struct scsi_lu *lu)
 {
 	struct bs_pmem_lu *p = PMEM_LU(lu);
 
-	if (p->threads_open)
+	/* bs_init succeeded (tgt calls bs_exit only then): every exec but inline has workers. */
+	if (p->exec != TGTPMEM_EXEC_INLINE)
 		bs_thread_close(&p->thread_info);
-	p->threads_open = 0;
 	tgt_remove_sched_event(&p->sched);
 	tgtpmem_options_free(p->opts);
 	p->opts = NULL;

@@ -8,7 +8,7 @@
 // buffers). At queue depth 4 and more, a 1 MiB command therefore gets new memory nearly every
 // time: 256 page faults and 1 MiB of zeroing before a byte of data is copied, on tgtd's
 // event loop. Measured on this project's host, 1 MiB random reads at QD 4 from tgt's null
-// store: one minor fault per 4 KiB transferred (tests/integration/tgtd_heap_test.sh).
+// store: one minor fault per 4 KiB transferred (tests/integration/large_io_test.sh).
 //
 // bs_pmem, once loaded into tgtd, fixes both thresholds (mallopt): allocations up to 32 MiB
 // come from the heap, and up to 64 MiB of free heap top is kept for the next commands. That
