@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The write path of a mirrored LUN's primary (issue 16; docs/replication-design.md): every
+// write goes to the local medium and to the secondary (replica.h) in parallel and completes
+// only when both are durable. What it promises, whatever fails:
+//   - a write answered kGood is durable on both copies, or (policy degrade, the secondary
+//     lost) durable locally with its regions marked in the write-intent bitmap and the
+//     primary's generation moved on (generations.h: diverge) - both durable before the answer;
+//   - a write's regions are marked, durably, before either half starts (intent_bitmap.h), so
+//     after any crash every region the copies may differ in is marked;
+//   - overlapping writes are never in flight together (extent_table.h), so both copies see
+//     them in the same order;
+//   - with policy fail, once the secondary is lost no write is started at all (kNotReplicated)
+//     and the one that found it lost is answered kRemoteFailed: nothing acknowledged exists
+//     on one copy only.
+// A region's bit is cleared (clear_idle) only if every write to it since it was marked went
+// to both copies successfully and none is in flight. Bits found set when the writer is made
+// (a crash, an earlier degraded period) stay until a resync copies those regions.
+//
+// Not thread-safe: one thread (tgtd's event loop) calls everything, and the local and remote
+// halves complete on it. Completions may be called from inside submit() (a local half that
+// completes at once and a secondary that is not there).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "mirror/extent_table.h"
+#include "mirror/meta_store.h"
+#include "mirror/replica.h"
+#include "tgt_pmem/flush/flusher.h"
+
+namespace tgt_pmem::bs::mirror {
+
+class MirrorWriter {
+ public:
+  enum class Policy { kFail, kDegrade };
+  enum class State {
+    kSynchronous,  // writes go to both copies
+    kDegraded,     // policy degrade, the secondary lost: local writes, marked in the bitmap
+    kStopped,      // policy fail, the secondary lost: writes are refused
+  };
+  enum class Outcome {
+    kGood,
+    kLocalFailed,    // the local half failed (its error is given)
+    kRemoteFailed,   // policy fail: the secondary failed this write
+    kNotReplicated,  // policy fail: the secondary was already lost; nothing was written
+    kMetaFailed,     // the bitmap or the generation record could not be made durable
+  };
+  using LocalDone = std::function<void(std::error_code)>;
+  // Starts the local half (the engine's write and its flush, on the loop or a worker) and
+  // calls its argument once, on the loop, with the outcome.
+  using LocalWrite = std::function<void(LocalDone)>;
+  using Completion = std::function<void(Outcome, std::error_code)>;
+  using Log = std::function<void(const std::string&)>;
+
+  struct Counters {
+    std::uint64_t good = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t held = 0;            // writes that waited for an overlapping one
+    std::uint64_t remote_failures = 0;
+    std::uint64_t degraded_writes = 0;  // kGood on the local copy only
+    std::uint64_t regions_cleared = 0;
+  };
+
+  // meta and replica are not owned and must outlive the writer. initial: kSynchronous, or
+  // kDegraded when the record says the primary is already apart (its bitmap generation set;
+  // with policy fail that is kStopped). Destroy it only with nothing in flight.
+  MirrorWriter(MetaStore& meta, Replica& replica, Policy policy, State initial, Log log = {});
+  ~MirrorWriter();
+  MirrorWriter(const MirrorWriter&) = delete;
+  MirrorWriter& operator=(const MirrorWriter&) = delete;
+
+  // A write of data at the LUN's byte offset (data.size() > 0, within the LUN). data must
+  // stay valid until done is called; done is called exactly once.
+  void submit(std::uint64_t offset, std::span<const std::byte> data, LocalWrite local,
+              Completion done);
+
+  // Clears the bits of regions that were marked only for writes that have all completed on
+  // both copies, with none in flight now. Called from a timer (and by tests). Errors: the
+  // bitmap's (the bits then stay set, which is always safe).
+  [[nodiscard]] flush::Status clear_idle();
+
+  [[nodiscard]] State state() const noexcept { return state_; }
+  [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] std::size_t in_flight() const noexcept { return writes_.size(); }
+
+ private:
+  struct Write;
+  void start(std::uint64_t ticket);
+  void on_local(std::uint64_t ticket, std::error_code ec);
+  void on_remote(std::uint64_t ticket, std::error_code ec);
+  void maybe_complete(std::uint64_t ticket);
+  // The secondary was lost: policy degrade moves the generation on (durably), policy fail
+  // stops writes. Returns the error if the record could not be written.
+  std::error_code secondary_lost(std::error_code why);
+  void finish(std::uint64_t ticket, Outcome o, std::error_code ec);
+  void regions_of(const Write& w, std::uint64_t& first, std::uint64_t& last) const noexcept;
+  void log(const std::string& s) const {
+    if (log_) log_(s);
+  }
+
+  MetaStore& meta_;
+  Replica& replica_;
+  Policy policy_;
+  State state_;
+  Log log_;
+  ExtentTable extents_;
+  std::uint64_t next_ticket_ = 1;
+  std::map<std::uint64_t, std::unique_ptr<Write>> writes_;
+  std::vector<std::uint32_t> in_flight_;  // per region: writes started and not finished
+  std::vector<bool> sticky_;    // per region: may differ between the copies (resync only)
+  std::vector<bool> activity_;  // per region: marked by this writer, clearable when idle
+  Counters counters_;
+};
+
+[[nodiscard]] const char* to_string(MirrorWriter::Outcome o) noexcept;
+[[nodiscard]] const char* to_string(MirrorWriter::State s) noexcept;
+
+}  // namespace tgt_pmem::bs::mirror
