@@ -127,6 +127,19 @@ constexpr std::size_t kReserved = 20;  // 4 bytes, zero
 constexpr std::size_t kSize = 24;
 }  // namespace simple
 
+// MIRROR_STATE and MIRROR_STATE_REPLY: 56 bytes each, the generations at 24.
+namespace mirror {
+constexpr std::size_t kFlags = 16;     // MIRROR_STATE: MirrorStateFlags
+constexpr std::size_t kReserved = 20;  // MIRROR_STATE: 4 bytes, zero
+constexpr std::size_t kStatus = 16;    // MIRROR_STATE_REPLY
+constexpr std::size_t kRole = 20;      // MIRROR_STATE_REPLY: MirrorRole
+constexpr std::size_t kCurrent = 24;
+constexpr std::size_t kBitmap = 32;
+constexpr std::size_t kHistory0 = 40;
+constexpr std::size_t kHistory1 = 48;
+constexpr std::size_t kSize = 56;
+}  // namespace mirror
+
 constexpr std::uint8_t kAccessMask = kRead | kWrite;
 
 bool known_status(std::uint32_t s) noexcept {
@@ -457,6 +470,63 @@ std::expected<Unregister, ParseError> parse_unregister(std::span<const std::byte
   if (const auto e = exact(msg, unreg::kSize); !e) return fail(e.error());
   if (!zero(msg, unreg::kReserved, 4)) return fail(ParseError::kBadField);
   return Unregister{h->request_id, load_be32(msg, unreg::kHandle)};
+}
+
+// --- MIRROR_STATE, MIRROR_STATE_REPLY ---------------------------------------------------
+
+namespace {
+void store_generations(Out o, const MirrorGenerations& g) noexcept {
+  store_be64(o, mirror::kCurrent, g.current);
+  store_be64(o, mirror::kBitmap, g.bitmap);
+  store_be64(o, mirror::kHistory0, g.history0);
+  store_be64(o, mirror::kHistory1, g.history1);
+}
+MirrorGenerations load_generations(Bytes msg) noexcept {
+  return MirrorGenerations{load_be64(msg, mirror::kCurrent), load_be64(msg, mirror::kBitmap),
+                           load_be64(msg, mirror::kHistory0), load_be64(msg, mirror::kHistory1)};
+}
+}  // namespace
+
+std::vector<std::byte> encode(const MirrorState& m) {
+  auto b = start(MessageType::kMirrorState, mirror::kSize, m.request_id);
+  const Out o(b);
+  store_be32(o, mirror::kFlags, m.flags);
+  store_generations(o, m.generations);
+  return b;
+}
+
+std::expected<MirrorState, ParseError> parse_mirror_state(std::span<const std::byte> msg) {
+  const auto h = expect(msg, MessageType::kMirrorState, mirror::kSize);
+  if (!h) return fail(h.error());
+  if (const auto e = exact(msg, mirror::kSize); !e) return fail(e.error());
+  const std::uint32_t flags = load_be32(msg, mirror::kFlags);
+  if ((flags & ~kKnownMirrorStateFlags) != 0 || !zero(msg, mirror::kReserved, 4)) {
+    return fail(ParseError::kBadField);
+  }
+  return MirrorState{h->request_id, flags, load_generations(msg)};
+}
+
+std::vector<std::byte> encode(const MirrorStateReply& m) {
+  auto b = start(MessageType::kMirrorStateReply, mirror::kSize, m.request_id);
+  const Out o(b);
+  store_be32(o, mirror::kStatus, static_cast<std::uint32_t>(m.status));
+  store_be32(o, mirror::kRole, static_cast<std::uint32_t>(m.role));
+  store_generations(o, m.generations);
+  return b;
+}
+
+std::expected<MirrorStateReply, ParseError> parse_mirror_state_reply(
+    std::span<const std::byte> msg) {
+  const auto h = expect(msg, MessageType::kMirrorStateReply, mirror::kSize);
+  if (!h) return fail(h.error());
+  if (const auto e = exact(msg, mirror::kSize); !e) return fail(e.error());
+  const std::uint32_t status = load_be32(msg, mirror::kStatus);
+  const std::uint32_t role = load_be32(msg, mirror::kRole);
+  if (!known_status(status) || role > static_cast<std::uint32_t>(MirrorRole::kSecondary)) {
+    return fail(ParseError::kBadField);
+  }
+  return MirrorStateReply{h->request_id, static_cast<Status>(status),
+                          static_cast<MirrorRole>(role), load_generations(msg)};
 }
 
 // --- COMMIT_REPLY, UNREGISTER_REPLY -----------------------------------------------------

@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
+
+#include "tgt_pmem/push/protocol.h"
 
 namespace tgt_pmem::push {
 
@@ -26,6 +29,16 @@ struct PushLun {
   LunAccess access = LunAccess::kReadWrite;
   // Makes [offset, offset + len) durable: 0 or a negative errno.
   std::function<int(std::uint64_t offset, std::uint64_t len)> persist;
+
+  // The LUN's mirror metadata (issue 16; MIRROR_STATE), both empty when it has none.
+  struct MirrorView {
+    MirrorRole role = MirrorRole::kNone;
+    MirrorGenerations generations;
+  };
+  std::function<MirrorView()> mirror_get;
+  // Records generations on a secondary, durably: 0, or a negative errno (-EPERM: the LUN is
+  // not a secondary; -EIO: not durable).
+  std::function<int(const MirrorGenerations&)> mirror_set;
 };
 
 }  // namespace tgt_pmem::push

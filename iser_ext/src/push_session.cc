@@ -253,6 +253,9 @@ void Session::handle(std::span<const std::byte> msg) {
     case MessageType::kUnregister:
       if (state_ == State::kReady) return on_unregister(msg);
       break;
+    case MessageType::kMirrorState:
+      if (state_ == State::kReady) return on_mirror_state(msg);
+      break;
     default:
       break;
   }
@@ -529,6 +532,39 @@ void Session::on_unregister(std::span<const std::byte> msg) {
     drop_region(it);
   }
   reply(encode(MessageType::kUnregisterReply, r));
+}
+
+// A mirror primary reads, or after a resync sets, this (secondary) LUN's generations. Setting
+// needs what a write needs: the LUN read-write for this session's initiator.
+void Session::on_mirror_state(std::span<const std::byte> msg) {
+  auto m = parse_mirror_state(msg);
+  if (!m) {
+    fail(std::string("malformed MIRROR_STATE: ") + std::string(to_string(m.error())));
+    return;
+  }
+  MirrorStateReply r{m->request_id, Status::kOk, MirrorRole::kNone, {}};
+  if (lun_ == nullptr) {
+    r.status = Status::kIoError;  // the LUN went away
+  } else if (!lun_->mirror_get) {
+    r.status = Status::kUnsupported;
+  } else if (m->flags & kMirrorSet) {
+    if (lun_->access != LunAccess::kReadWrite) {
+      r.status = Status::kAccessDenied;
+    } else if (const int rc = lun_->mirror_set ? lun_->mirror_set(m->generations) : -EPERM;
+               rc == -EPERM) {
+      r.status = Status::kAccessDenied;
+    } else if (rc != 0) {
+      r.status = Status::kIoError;
+      log(true, std::string("MIRROR_STATE: recording the generations failed (") +
+                    std::strerror(-rc) + ")");
+    }
+  }
+  if (lun_ != nullptr && lun_->mirror_get && r.status != Status::kIoError) {
+    const PushLun::MirrorView v = lun_->mirror_get();
+    r.role = v.role;
+    r.generations = v.generations;
+  }
+  reply(encode(r));
 }
 
 }  // namespace tgt_pmem::push

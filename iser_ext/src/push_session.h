@@ -111,6 +111,7 @@ class Session final : public rdma_host::Link {
   bool continue_commit();
   void drop_region(std::map<std::uint32_t, Region>::iterator it);
   void on_unregister(std::span<const std::byte> msg);
+  void on_mirror_state(std::span<const std::byte> msg);
   void connect_ok(std::uint32_t request_id);
   void reply(const std::vector<std::byte>& msg);
   void post_recv(std::uint32_t index);

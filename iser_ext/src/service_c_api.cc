@@ -129,6 +129,7 @@ void stop_port(Port* port) {
 struct tgtpmem_push_lun {
   Port* port;
   PushLun* lun;
+  void* lun_ctx;
 };
 
 extern "C" {
@@ -167,7 +168,7 @@ __attribute__((visibility("default"))) tgtpmem_push_lun* tgtpmem_push_attach(
     l.persist = [persist, lun_ctx](std::uint64_t off, std::uint64_t len) {
       return persist(lun_ctx, off, len);
     };
-    auto handle = std::make_unique<tgtpmem_push_lun>(tgtpmem_push_lun{port, nullptr});
+    auto handle = std::make_unique<tgtpmem_push_lun>(tgtpmem_push_lun{port, nullptr, lun_ctx});
     handle->lun = port->service.attach(std::move(l));
     *err = 0;
     return handle.release();
@@ -195,6 +196,34 @@ __attribute__((visibility("default"))) void tgtpmem_push_set_access(tgtpmem_push
     rdma_host::Runtime::Enter enter(h->port->runtime);
     h->port->service.set_access(h->lun, a);
   } catch (...) {
+  }
+}
+
+__attribute__((visibility("default"))) void tgtpmem_push_set_mirror(
+    tgtpmem_push_lun* h, int (*get)(void*, tgtpmem_push_mirror*),
+    int (*set)(void*, const tgtpmem_push_mirror*)) noexcept {
+  if (h == nullptr || h->lun == nullptr || get == nullptr || set == nullptr) return;
+  using tgt_pmem::push::MirrorGenerations;
+  using tgt_pmem::push::MirrorRole;
+  void* ctx = h->lun_ctx;
+  try {
+    h->lun->mirror_get = [get, ctx] {
+      tgtpmem_push_mirror m{};
+      PushLun::MirrorView v;
+      if (get(ctx, &m) != 0) return v;
+      v.role = m.role == 1 ? MirrorRole::kPrimary
+               : m.role == 2 ? MirrorRole::kSecondary
+                             : MirrorRole::kNone;
+      v.generations = MirrorGenerations{m.current, m.bitmap, m.history0, m.history1};
+      return v;
+    };
+    h->lun->mirror_set = [set, ctx](const MirrorGenerations& g) {
+      const tgtpmem_push_mirror m{2, g.current, g.bitmap, g.history0, g.history1};
+      return set(ctx, &m);
+    };
+  } catch (...) {
+    h->lun->mirror_get = nullptr;
+    h->lun->mirror_set = nullptr;
   }
 }
 

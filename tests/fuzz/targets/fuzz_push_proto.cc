@@ -94,6 +94,10 @@ void check_parsers(Bytes msg) {
                            [](const Commit& v) { return encode(v); });
   accepted += check_parser(msg, MessageType::kUnregister, parse_unregister,
                            [](const Unregister& v) { return encode(v); });
+  accepted += check_parser(msg, MessageType::kMirrorState, parse_mirror_state,
+                           [](const MirrorState& v) { return encode(v); });
+  accepted += check_parser(msg, MessageType::kMirrorStateReply, parse_mirror_state_reply,
+                           [](const MirrorStateReply& v) { return encode(v); });
   for (MessageType t : {MessageType::kCommitReply, MessageType::kUnregisterReply}) {
     accepted += check_parser(
         msg, t, [t](Bytes b) { return parse_simple_reply(t, b); },
@@ -194,6 +198,24 @@ void check_builders(Bytes data) {
   u.request_id = in.u32();
   u.handle = in.u32();
   check_builder(u, true, true, encode(u), parse_unregister);
+
+  const auto generations = [&in] {
+    return MirrorGenerations{in.u64(), in.u64(), in.u64(), in.u64()};
+  };
+  MirrorState ms;
+  ms.request_id = in.u32();
+  ms.flags = in.u8() % 4;  // kMirrorSet (1) or nothing; any other bit is refused
+  ms.generations = generations();
+  check_builder(ms, true, (ms.flags & ~kKnownMirrorStateFlags) == 0, encode(ms),
+                parse_mirror_state);
+
+  MirrorStateReply mr;
+  mr.request_id = in.u32();
+  mr.status = status();
+  mr.role = static_cast<MirrorRole>(in.u8() % 4);  // 0-2 valid, 3 refused
+  mr.generations = generations();
+  check_builder(mr, true, status_ok(mr.status) && static_cast<std::uint32_t>(mr.role) <= 2,
+                encode(mr), parse_mirror_state_reply);
 
   SimpleReply s;
   s.request_id = in.u32();

@@ -242,6 +242,45 @@ TEST(PushProtocol, RoundTripsUnregister) {
   EXPECT_EQ(encode(*back), m);
 }
 
+// MIRROR_STATE (issue 16): every field where the documentation says, unknown flags, roles
+// and statuses refused, reserved bytes checked.
+TEST(PushProtocol, RoundTripsMirrorStateAndRefusesWhatV1DoesNotDefine) {
+  const MirrorGenerations g{0x0102030405060708, 0x1112131415161718, 0x2122232425262728,
+                            0x3132333435363738};
+  const MirrorState q{.request_id = 77, .flags = kMirrorSet, .generations = g};
+  const Msg m = encode(q);
+  ASSERT_EQ(m.size(), 56u);
+  EXPECT_EQ(m[16 + 3], std::byte{1}) << "flags, big-endian at 16";
+  EXPECT_EQ(m[24], std::byte{0x01}) << "current at 24";
+  EXPECT_EQ(m[48 + 7], std::byte{0x38}) << "history1 ends the message";
+  const auto back = parse_mirror_state(m);
+  ASSERT_TRUE(back.has_value()) << to_string(back.error());
+  EXPECT_EQ(*back, q);
+  EXPECT_EQ(encode(*back), m);
+  Msg bad_flags = m;
+  bad_flags[16 + 3] = std::byte{2};
+  EXPECT_EQ(parse_mirror_state(bad_flags).error(), ParseError::kBadField);
+  Msg reserved = m;
+  reserved[21] = std::byte{1};
+  EXPECT_EQ(parse_mirror_state(reserved).error(), ParseError::kBadField);
+  Msg longer = m;
+  longer.push_back(std::byte{0});
+  set32(longer, 8, 57);
+  EXPECT_FALSE(parse_mirror_state(longer).has_value());
+
+  const MirrorStateReply r{.request_id = 78, .status = Status::kOk,
+                           .role = MirrorRole::kSecondary, .generations = g};
+  const Msg rm = encode(r);
+  ASSERT_EQ(rm.size(), 56u);
+  const auto rback = parse_mirror_state_reply(rm);
+  ASSERT_TRUE(rback.has_value()) << to_string(rback.error());
+  EXPECT_EQ(*rback, r);
+  Msg bad_role = rm;
+  bad_role[20 + 3] = std::byte{3};
+  EXPECT_EQ(parse_mirror_state_reply(bad_role).error(), ParseError::kBadField);
+  EXPECT_EQ(parse_mirror_state_reply(m).error(), ParseError::kWrongType);
+}
+
 TEST(PushProtocol, RoundTripsSimpleReplies) {
   for (MessageType t : {MessageType::kCommitReply, MessageType::kUnregisterReply}) {
     const SimpleReply r{.request_id = 0xffffffff, .status = Status::kNoSuchHandle};
@@ -266,6 +305,8 @@ TEST(PushProtocol, ParsesHeaderOfEveryMessage) {
       {MessageType::kUnregister, encode(sample_unregister())},
       {MessageType::kUnregisterReply,
        encode(MessageType::kUnregisterReply, SimpleReply{.request_id = 6})},
+      {MessageType::kMirrorState, encode(MirrorState{.request_id = 7, .flags = 0, .generations = {}})},
+      {MessageType::kMirrorStateReply, encode(MirrorStateReply{.request_id = 8, .status = Status::kOk, .role = MirrorRole::kNone, .generations = {}})},
   };
   for (const auto& [type, m] : msgs) {
     const auto h = parse_header(m);

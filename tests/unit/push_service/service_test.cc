@@ -246,8 +246,10 @@ TEST_F(PushService, PollingFollowsAClientThatKeepsSending) {
   RegisterReply r = reg(peer, 0, 4096, kRead | kWrite);
   ASSERT_EQ(r.status, Status::kOk);
   using Clock = std::chrono::steady_clock;
-  const auto gap = std::chrono::milliseconds(20);
-  lun->poll_us = 50000;  // > gap, < the 4 gaps the client spends
+  // Margins wide enough for a loaded CI host (a sanitizer build beside other tests): the
+  // client's gap is far inside the polling window, and a turn (one slice, 1 ms) far below it.
+  const auto gap = std::chrono::milliseconds(50);
+  lun->poll_us = 300000;  // > gap, < the 4 gaps the client spends
   constexpr std::size_t kRequests = 5;
   // The client: its next COMMIT `gap` after it saw the reply to the last one.
   Clock::time_point replied{};
@@ -819,6 +821,69 @@ TEST_F(PushService, AVanishedPeersSessionAndRegionsGoWhenTheProbeFails) {
   EXPECT_EQ(peer.live_regions(), 0u);
   EXPECT_TRUE(peer.connection_destroyed());
   EXPECT_EQ(service.exposure().total, 0u);
+}
+
+// MIRROR_STATE (issue 16): a LUN without mirror metadata says so; one with it answers its
+// role and generations; a set reaches the LUN's metadata only on a writable secondary, and
+// its reply says what was recorded. Bugs these catch: a primary's generations overwritten by
+// a peer (split brain made silently), a set on a read-only LUN, a failed record reported ok.
+TEST_F(PushService, MirrorStateReadsAndSetsOnlyAWritableSecondary) {
+  FakePeer peer = connect_peer();
+  ASSERT_EQ(connect(peer).status, Status::kOk);
+  auto ask = [&](MirrorState m) {
+    auto r = parse_mirror_state_reply(request(peer, encode(m)));
+    EXPECT_TRUE(r);
+    return r ? *r : MirrorStateReply{};
+  };
+  EXPECT_EQ(ask(MirrorState{30, 0, {}}).status, Status::kUnsupported) << "not a mirror";
+
+  PushLun::MirrorView view{MirrorRole::kSecondary, MirrorGenerations{0xa, 0, 0, 0}};
+  int set_rc = 0;
+  std::vector<MirrorGenerations> recorded;
+  lun->mirror_get = [&] { return view; };
+  lun->mirror_set = [&](const MirrorGenerations& g) {
+    if (view.role != MirrorRole::kSecondary) return -EPERM;
+    if (set_rc != 0) return set_rc;
+    recorded.push_back(g);
+    view.generations = g;
+    return 0;
+  };
+  MirrorStateReply r = ask(MirrorState{31, 0, {}});
+  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.request_id, 31u);
+  EXPECT_EQ(r.role, MirrorRole::kSecondary);
+  EXPECT_EQ(r.generations.current, 0xau);
+
+  const MirrorGenerations next{0xb, 0, 0xa, 0};
+  r = ask(MirrorState{32, kMirrorSet, next});
+  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.generations, next);
+  ASSERT_EQ(recorded.size(), 1u);
+
+  set_rc = -EIO;
+  r = ask(MirrorState{33, kMirrorSet, MirrorGenerations{0xc, 0, 0xb, 0xa}});
+  EXPECT_EQ(r.status, Status::kIoError) << "not durable: never ok";
+  EXPECT_FALSE(host.logs.empty());
+  set_rc = 0;
+
+  lun->access = LunAccess::kRead;
+  r = ask(MirrorState{34, kMirrorSet, MirrorGenerations{0xd, 0, 0, 0}});
+  EXPECT_EQ(r.status, Status::kAccessDenied) << "read-only";
+  lun->access = LunAccess::kReadWrite;
+
+  view.role = MirrorRole::kPrimary;
+  r = ask(MirrorState{35, kMirrorSet, MirrorGenerations{0xe, 0, 0, 0}});
+  EXPECT_EQ(r.status, Status::kAccessDenied) << "a primary's generations are its own";
+  EXPECT_EQ(r.generations, next);
+  EXPECT_EQ(recorded.size(), 1u);
+}
+
+TEST_F(PushService, MirrorStateBeforeConnectEndsTheSession) {
+  FakePeer peer = connect_peer();
+  auto reply = request(peer, encode(MirrorState{40, 0, {}}));
+  auto r = parse_simple_reply(MessageType::kCommitReply, reply);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Status::kBadRequest);
 }
 
 }  // namespace

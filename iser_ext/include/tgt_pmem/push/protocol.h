@@ -48,6 +48,8 @@ enum class MessageType : std::uint16_t {
   kCommitReply = 7,
   kUnregister = 8,
   kUnregisterReply = 9,
+  kMirrorState = 10,       // a mirror primary asks (or sets) a secondary LUN's generations
+  kMirrorStateReply = 11,
 };
 
 // Status codes of replies.
@@ -162,6 +164,34 @@ struct Unregister {
   friend bool operator==(const Unregister&, const Unregister&) = default;
 };
 // COMMIT_REPLY and UNREGISTER_REPLY.
+// MIRROR_STATE (issue 16, synchronous replication): the primary of a mirrored LUN reads the
+// secondary LUN's role and generation identifiers, and - with kMirrorSet, once a resync has
+// made the secondary equal to the primary - records new ones on it, durably, before the reply.
+enum MirrorStateFlags : std::uint32_t { kMirrorSet = 1 };
+inline constexpr std::uint32_t kKnownMirrorStateFlags = kMirrorSet;
+struct MirrorGenerations {
+  std::uint64_t current = 0;
+  std::uint64_t bitmap = 0;
+  std::uint64_t history0 = 0;
+  std::uint64_t history1 = 0;
+  friend bool operator==(const MirrorGenerations&, const MirrorGenerations&) = default;
+};
+struct MirrorState {
+  std::uint32_t request_id = 0;
+  std::uint32_t flags = 0;           // MirrorStateFlags; a parser refuses unknown bits
+  MirrorGenerations generations;     // with kMirrorSet: what the secondary records
+  friend bool operator==(const MirrorState&, const MirrorState&) = default;
+};
+// The LUN's mirror role, as its metadata says (MIRROR_STATE_REPLY).
+enum class MirrorRole : std::uint32_t { kNone = 0, kPrimary = 1, kSecondary = 2 };
+struct MirrorStateReply {
+  std::uint32_t request_id = 0;
+  Status status = Status::kOk;       // kUnsupported: the LUN has no mirror metadata
+  MirrorRole role = MirrorRole::kNone;
+  MirrorGenerations generations;     // the LUN's, after a kMirrorSet that succeeded
+  friend bool operator==(const MirrorStateReply&, const MirrorStateReply&) = default;
+};
+
 struct SimpleReply {
   std::uint32_t request_id = 0;
   Status status = Status::kOk;
@@ -181,6 +211,8 @@ struct SimpleReply {
 [[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const RegisterReply& m);
 [[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const Commit& m);
 [[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const Unregister& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const MirrorState& m);
+[[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(const MirrorStateReply& m);
 // type is kCommitReply or kUnregisterReply.
 [[nodiscard]] TGTPMEM_PUSH_API std::vector<std::byte> encode(MessageType type,
                                                              const SimpleReply& m);
@@ -200,6 +232,10 @@ struct SimpleReply {
     std::span<const std::byte> msg);
 [[nodiscard]] TGTPMEM_PUSH_API std::expected<Unregister, ParseError> parse_unregister(
     std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<MirrorState, ParseError> parse_mirror_state(
+    std::span<const std::byte> msg);
+[[nodiscard]] TGTPMEM_PUSH_API std::expected<MirrorStateReply, ParseError>
+parse_mirror_state_reply(std::span<const std::byte> msg);
 // kCommitReply or kUnregisterReply.
 [[nodiscard]] TGTPMEM_PUSH_API std::expected<SimpleReply, ParseError> parse_simple_reply(
     MessageType type, std::span<const std::byte> msg);

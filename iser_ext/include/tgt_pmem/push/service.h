@@ -84,6 +84,20 @@ void tgtpmem_push_set_poll(struct tgtpmem_push_lun *lun, uint32_t poll_us) TGTPM
 void tgtpmem_push_set_access(struct tgtpmem_push_lun *lun, int access) TGTPMEM_PUSH_NOEXCEPT;
 
 /*
+ * Synchronous replication (issue 16): the LUN's mirror metadata, for MIRROR_STATE. get fills
+ * *out and returns 0; set records out's generations durably on a secondary and returns 0,
+ * -EPERM when the LUN is not a secondary, or another negative errno (-EIO: not durable).
+ * Not called: the LUN has no mirror metadata (MIRROR_STATE is answered kUnsupported).
+ */
+struct tgtpmem_push_mirror {
+	int role;  /* 0 none, 1 primary, 2 secondary */
+	uint64_t current, bitmap, history0, history1;
+};
+void tgtpmem_push_set_mirror(struct tgtpmem_push_lun *lun,
+			     int (*get)(void *lun_ctx, struct tgtpmem_push_mirror *out),
+			     int (*set)(void *lun_ctx, const struct tgtpmem_push_mirror *in))
+	TGTPMEM_PUSH_NOEXCEPT;
+/*
  * Detaches the LUN before its mapping goes away: every region of it is deregistered (its
  * rkeys stop working at once) and every connection to it is disconnected. The last LUN of a
  * port stops its service.
