@@ -725,6 +725,38 @@ static int push_persist(void *lun_ctx, uint64_t offset, uint64_t len)
 	return ret;
 }
 
+/* MIRROR_STATE (a mirror primary asking this LUN, its secondary): the engine's metadata. */
+static int push_mirror_get(void *lun_ctx, struct tgtpmem_push_mirror *out)
+{
+	struct scsi_lu *lu = lun_ctx;
+	struct tgtpmem_mirror_state m;
+	int ret = tgtpmem_lun_mirror_get(PMEM_LU(lu)->lun, &m);
+
+	if (ret)
+		return ret;
+	out->role = m.role;
+	out->current = m.current;
+	out->bitmap = m.bitmap;
+	out->history0 = m.history0;
+	out->history1 = m.history1;
+	return 0;
+}
+
+static int push_mirror_set(void *lun_ctx, const struct tgtpmem_push_mirror *in)
+{
+	struct scsi_lu *lu = lun_ctx;
+	struct tgtpmem_mirror_state m = {
+		.role = in->role, .current = in->current, .bitmap = in->bitmap,
+		.history0 = in->history0, .history1 = in->history1,
+	};
+	int ret = tgtpmem_lun_mirror_set(PMEM_LU(lu)->lun, &m);
+
+	if (ret == 0)
+		eprintf("bs_pmem: LUN %" PRIu64 " of target %d: mirror generation %016" PRIx64
+			" recorded by the primary\n", lu->lun, lu->tgt->tid, in->current);
+	return ret;
+}
+
 /* push=on: attach the LUN to the push service on its port; 0 or -1 (logged). */
 static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
 {
@@ -754,6 +786,12 @@ static int bs_pmem_push_attach(struct scsi_lu *lu, const char *path)
 		return -1;
 	}
 	tgtpmem_push_set_poll(p->push, v.push_poll_us);
+	{
+		struct tgtpmem_mirror_state m;
+
+		if (tgtpmem_lun_mirror_get(p->lun, &m) == 0)
+			tgtpmem_push_set_mirror(p->push, push_mirror_get, push_mirror_set);
+	}
 	bs_pmem_hook_lu_state(lu);
 	bs_pmem_push_update_access(lu);
 	if (v.push_poll_us)
@@ -902,6 +940,15 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 		info.emulated ? " (emulated pmem: survives a crash of tgtd, not a power loss)" : "",
 		write_cache_enabled(lu) ? "on" : "off",
 		bs_pmem_exec_name(p->exec), info.layout);
+	{
+		struct tgtpmem_mirror_state m;
+
+		if (tgtpmem_lun_mirror_get(p->lun, &m) == 0)
+			eprintf("bs_pmem: %s: mirror secondary, generation %016" PRIx64
+				": SCSI writes refused (DATA PROTECT); %s\n", path, m.current,
+				p->push ? "its primary writes through push mode" :
+				"push=off: it cannot receive its primary's writes");
+	}
 	tgt_init_sched_event(&p->published, bs_pmem_publish_first, p);
 	tgt_add_sched_event(&p->published);
 	bs_pmem_status_arm();

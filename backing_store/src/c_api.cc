@@ -18,6 +18,7 @@
 #include "cdb.h"
 #include "lun.h"
 #include "lun_status.h"
+#include "mirror/meta_store.h"
 #include "options.h"
 #include "pmem_medium.h"
 #include "scsi_codes.h"
@@ -40,6 +41,11 @@ struct tgtpmem_lun {
   bool emulated = false;
   std::array<std::uint8_t, 16> uuid{};
   std::string notice;  // from the store record (raw layout), for one log line
+  // Mirror metadata (mirror_meta=): its medium first, so that the store dies before it.
+  std::unique_ptr<tgt_pmem::bs::PmemMedium> mirror_medium;
+  std::unique_ptr<tgt_pmem::bs::mirror::MetaStore> mirror;
+  bool mirror_secondary = false;  // SCSI writes refused (DATA PROTECT)
+  std::string mirror_path;
   // Log lines about failed commands: a one-minute window (tgtpmem_lun_log_allowed).
   std::mutex log_mu;
   std::chrono::steady_clock::time_point log_window{};
@@ -62,6 +68,32 @@ void set_err(char* err, std::size_t errlen, const std::string& msg) noexcept {
 int errno_result(const tgt_pmem::flush::Status& s) noexcept {
   if (s) return 0;
   return -(s.error().value() != 0 ? s.error().value() : EIO);
+}
+
+// mirror_meta=: opens the LUN's mirror metadata store. Error: what is wrong, and what to do.
+std::string open_mirror(tgtpmem_lun& l, const tgt_pmem::bs::Options& o) {
+  using namespace tgt_pmem::bs;
+  const std::string& path = o.mirror_meta;
+  if (!std::filesystem::exists(path))
+    return "mirror_meta=" + path + ": no such file (tgtpmem-admin mirror-format makes one)";
+  auto m = PmemMedium::open(path.c_str(), mirror::kBitmapOffset, o.durability);
+  if (!m) return "mirror_meta=" + path + ": " + m.error().message;
+  auto store = mirror::MetaStore::open(**m);
+  if (!store) return "mirror_meta=" + path + ": " + store.error();
+  const mirror::Record r = (*store)->record();
+  if (r.lun_size != l.lun->size())
+    return "mirror_meta=" + path + ": formatted for a LUN of " + std::to_string(r.lun_size) +
+           " bytes, this LUN has " + std::to_string(l.lun->size()) +
+           " (tgtpmem-admin mirror-format it for this LUN)";
+  if (r.role == mirror::Role::kPrimary)
+    return "mirror_meta=" + path + ": the role is primary, and the primary's data path (the "
+           "mirror= bsopts) is not built yet; only secondaries can be served "
+           "(docs/replication-design.md)";
+  l.mirror_secondary = true;
+  l.mirror_path = path;
+  l.mirror_medium = std::move(*m);
+  l.mirror = std::move(*store);
+  return {};
 }
 
 }  // namespace
@@ -166,6 +198,12 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
       l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
     }
     if (opts && opts->o.exec == tgt_pmem::bs::Exec::kInline) l->lun->set_single_threaded();
+    if (opts && !opts->o.mirror_meta.empty()) {
+      if (auto e = open_mirror(*l, opts->o); !e.empty()) {
+        set_err(err, errlen, e);
+        return TGTPMEM_E_MIRROR;
+      }
+    }
     *out = l.release();
     return 0;
   } catch (const std::bad_alloc&) {
@@ -211,6 +249,36 @@ int tgtpmem_lun_persist(tgtpmem_lun* lun, std::uint64_t offset, std::uint64_t le
   return errno_result(lun->lun->layout().persist_external(offset, len));
 }
 
+int tgtpmem_lun_mirror_get(const tgtpmem_lun* lun, tgtpmem_mirror_state* out) noexcept {
+  if (lun == nullptr || !lun->mirror || out == nullptr) return -ENOENT;
+  try {
+    const auto r = lun->mirror->record();
+    out->role = r.role == tgt_pmem::bs::mirror::Role::kPrimary ? TGTPMEM_MIRROR_PRIMARY
+                                                               : TGTPMEM_MIRROR_SECONDARY;
+    out->current = r.generations.current;
+    out->bitmap = r.generations.bitmap;
+    out->history0 = r.generations.history[0];
+    out->history1 = r.generations.history[1];
+    return 0;
+  } catch (...) {
+    return -ENOMEM;
+  }
+}
+
+int tgtpmem_lun_mirror_set(tgtpmem_lun* lun, const tgtpmem_mirror_state* in) noexcept {
+  if (lun == nullptr || !lun->mirror || in == nullptr) return -ENOENT;
+  try {
+    const auto r = lun->mirror->record();
+    if (r.role != tgt_pmem::bs::mirror::Role::kSecondary) return -EPERM;
+    const tgt_pmem::bs::mirror::Generations g{in->current, in->bitmap,
+                                              {in->history0, in->history1}};
+    if (auto s = lun->mirror->update(r.role, g); !s) return -EIO;
+    return 0;
+  } catch (...) {
+    return -ENOMEM;
+  }
+}
+
 int tgtpmem_lun_set_write_cache(tgtpmem_lun* lun, int on) noexcept {
   return errno_result(lun->lun->set_write_cache(on != 0));
 }
@@ -230,7 +298,15 @@ void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* r
   c.cdb = {cmd->cdb, cmd->cdb_len};
   if (cmd->out_buf) c.out = {static_cast<const std::byte*>(cmd->out_buf), cmd->out_len};
   if (cmd->in_buf) c.in = {static_cast<std::byte*>(cmd->in_buf), cmd->in_len};
-  const tgt_pmem::bs::Result r = tgt_pmem::bs::execute(*lun->lun, c);
+  tgt_pmem::bs::Result r;
+  if (lun->mirror_secondary && !c.cdb.empty() && tgt_pmem::bs::cdb::changes_blocks(c.cdb[0])) {
+    // A secondary's blocks are its primary's (SBC-3 4.11 write protection; DATA PROTECT).
+    r.status = tgt_pmem::bs::scsi::kStatusCheckCondition;
+    r.sense_key = tgt_pmem::bs::scsi::key::kDataProtect;
+    r.asc = tgt_pmem::bs::scsi::asc::kWriteProtected;
+  } else {
+    r = tgt_pmem::bs::execute(*lun->lun, c);
+  }
   lun->counters.commands.fetch_add(1, std::memory_order_relaxed);
   if (cmd->on_worker) lun->counters.on_workers.fetch_add(1, std::memory_order_relaxed);
   res->status = r.status;
@@ -259,6 +335,20 @@ int tgtpmem_lun_publish(tgtpmem_lun* lun, const tgtpmem_lun_ident* ident) noexce
     namespace status = tgt_pmem::status;
     tgt_pmem::bs::LunFacts facts{lun->durability, lun->emulated, lun->uuid};
     auto doc = tgt_pmem::bs::status_document(*lun->lun, facts, lun->counters, *ident);
+    if (lun->mirror) {
+      const auto r = lun->mirror->record();
+      const auto hex = [](std::uint64_t v) {
+        char b[17];
+        std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+        return std::string(b);
+      };
+      doc["mirror"] = {{"role", tgt_pmem::bs::mirror::to_string(r.role)},
+                       {"meta", lun->mirror_path},
+                       {"current", hex(r.generations.current)},
+                       {"bitmap", hex(r.generations.bitmap)},
+                       {"history", {hex(r.generations.history[0]), hex(r.generations.history[1])}},
+                       {"regions_marked", lun->mirror->bitmap().marked()}};
+    }
     const auto dir = status::tgtd_dir(ident->control_port);
     const std::string name =
         "lun." + std::to_string(ident->tid) + "." + std::to_string(ident->lun) + ".json";

@@ -35,4 +35,17 @@ std::optional<Extent> decode_extent(std::span<const std::uint8_t> c) {
   }
 }
 
+bool changes_blocks(std::uint8_t opcode) noexcept {
+  namespace op = scsi::op;
+  switch (opcode) {
+    case op::kWrite6: case op::kWrite10: case op::kWrite12: case op::kWrite16:
+    case op::kWriteVerify10: case op::kWriteVerify12: case op::kWriteVerify16:
+    case op::kWriteSame10: case op::kWriteSame16: case op::kUnmap:
+    case op::kCompareAndWrite: case op::kOrWrite16: case op::kWriteAtomic16:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace tgt_pmem::bs::cdb

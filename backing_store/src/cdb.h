@@ -39,4 +39,8 @@ struct Extent {
 // opcode or a CDB too short for its opcode.
 std::optional<Extent> decode_extent(std::span<const std::uint8_t> cdb);
 
+// Whether a command of this opcode changes the medium's blocks (WRITE, WRITE AND VERIFY,
+// WRITE SAME, UNMAP, COMPARE AND WRITE, ORWRITE, WRITE ATOMIC; any length).
+bool changes_blocks(std::uint8_t opcode) noexcept;
+
 }  // namespace tgt_pmem::bs::cdb

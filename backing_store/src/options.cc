@@ -139,10 +139,16 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         return std::unexpected("bsopts: push_poll_us=" + std::string(val) + ": must be 0 to " +
                                std::to_string(kMaxPushPollUs));
       o.push_poll_us = static_cast<std::uint32_t>(*n);
+    } else if (key == "mirror_meta") {
+      if (val.empty() || val.front() != '/')
+        return std::unexpected("bsopts: mirror_meta=" + std::string(val) +
+                               ": expected an absolute path");
+      o.mirror_meta = std::string(val);
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
-                             "durability, push, push_port, push_address, push_poll_us, inline_max)");
+                             "durability, push, push_port, push_address, push_poll_us, "
+                             "inline_max, mirror_meta)");
     }
   }
   if (seen.contains("push_port") && !o.push)
@@ -162,6 +168,10 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       return std::unexpected("bsopts: unmap=on cannot be combined with push=on");
     o.unmap = false;
   }
+  // A mirror copy is the LUN's bytes as they lie on the medium (push mode writes them there),
+  // which the atomic layout's remapping would break.
+  if (!o.mirror_meta.empty() && o.layout == LayoutKind::kAtomic)
+    return std::unexpected("bsopts: mirror_meta= needs layout=raw");
   if (seen.contains("threads") && o.exec == Exec::kInline)
     return std::unexpected("bsopts: threads= needs exec=threads or exec=auto");
   if (seen.contains("inline_max") && o.exec != Exec::kAuto)

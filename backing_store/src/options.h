@@ -48,6 +48,9 @@ struct Options {
   // Microseconds tgtd's event loop keeps polling a push connection for its next request
   // after each one (0: back to the event loop at once). See bs_pmem(8), PUSH MODE.
   std::uint32_t push_poll_us = 0;
+  // The mirror metadata store of a mirrored LUN (issue 16, docs/replication-design.md): an
+  // absolute path, formatted by `tgtpmem-admin mirror-format`. Empty: not mirrored.
+  std::string mirror_meta;
 
   friend bool operator==(const Options&, const Options&) = default;
 };

@@ -23,7 +23,7 @@ inline constexpr std::uint8_t kSaGetLbaStatus = 0x12;
 
 namespace key {
 inline constexpr std::uint8_t kMediumError = 0x03, kHardwareError = 0x04,
-                              kIllegalRequest = 0x05, kMiscompare = 0x0e;
+                              kIllegalRequest = 0x05, kDataProtect = 0x07, kMiscompare = 0x0e;
 }  // namespace key
 
 namespace asc {
@@ -35,6 +35,7 @@ inline constexpr std::uint16_t kInvalidOpcode = 0x2000;
 inline constexpr std::uint16_t kLbaOutOfRange = 0x2100;
 inline constexpr std::uint16_t kInvalidFieldInCdb = 0x2400;
 inline constexpr std::uint16_t kInvalidFieldInParameterList = 0x2600;
+inline constexpr std::uint16_t kWriteProtected = 0x2700;
 inline constexpr std::uint16_t kInternalTargetFailure = 0x4400;
 }  // namespace asc
 

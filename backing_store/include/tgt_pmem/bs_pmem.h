@@ -31,6 +31,7 @@ extern "C" {
 #define TGTPMEM_E_INTERNAL    (-31008) /* a bug: an unexpected exception was caught */
 #define TGTPMEM_E_LAYOUT      (-31009) /* atomic layout: corrupt/foreign/newer header, etc. */
 #define TGTPMEM_E_DURABILITY  (-31010) /* bsopts durability= does not fit the medium */
+#define TGTPMEM_E_MIRROR      (-31011) /* mirror_meta=: store unusable or not for this LUN */
 
 #define TGTPMEM_MIN_SIZE      (1u << 20) /* smallest backing store accepted: 1 MiB */
 
@@ -136,6 +137,24 @@ int tgtpmem_lun_expose(tgtpmem_lun *lun, void **base, uint64_t *size) TGTPMEM_NO
  * atomic layout).
  */
 int tgtpmem_lun_persist(tgtpmem_lun *lun, uint64_t offset, uint64_t len) TGTPMEM_NOEXCEPT;
+
+/*
+ * Synchronous replication (issue 16, bsopts mirror_meta=). A LUN opened with mirror metadata
+ * whose role is secondary refuses every SCSI command that would change its blocks (DATA
+ * PROTECT, WRITE PROTECTED): its writes come from its primary, through push mode.
+ * tgtpmem_lun_mirror_get: the role and generation identifiers; 0, or -ENOENT when the LUN is
+ * not mirrored. tgtpmem_lun_mirror_set: records generations (role unchanged) durably; 0,
+ * -ENOENT, -EPERM when the LUN is not a secondary, -EIO when not durable.
+ */
+#define TGTPMEM_MIRROR_NONE 0
+#define TGTPMEM_MIRROR_PRIMARY 1
+#define TGTPMEM_MIRROR_SECONDARY 2
+struct tgtpmem_mirror_state {
+	int role;
+	uint64_t current, bitmap, history0, history1;
+};
+int tgtpmem_lun_mirror_get(const tgtpmem_lun *lun, struct tgtpmem_mirror_state *out) TGTPMEM_NOEXCEPT;
+int tgtpmem_lun_mirror_set(tgtpmem_lun *lun, const struct tgtpmem_mirror_state *in) TGTPMEM_NOEXCEPT;
 
 /* One SCSI command, as the glue hands it over (tgt has already checked reservations). */
 struct tgtpmem_cmd {

@@ -2,11 +2,13 @@
 #include "cli.h"
 
 #include <boost/program_options.hpp>
+#include <bit>
 #include <sstream>
 #include <vector>
 
 #include "dump.h"
 #include "layout.h"
+#include "mirror.h"
 #include "size.h"
 #include "status.h"
 
@@ -23,7 +25,8 @@ constexpr const char* kExitStatus =
     "  3  PATH is missing, unreadable, not a file or devdax device, cannot be mapped, or an\n"
     "     I/O error happened\n"
     "  4  create refused: PATH holds data (see --force), or a devdax device has another\n"
-    "     size than --size\n";
+    "     size than --size; mirror-format refused: PATH holds mirror metadata (see\n"
+    "     --force) or is too small for the LUN\n";
 
 po::options_description common_options() {
   po::options_description d("Options");
@@ -90,9 +93,38 @@ po::options_description check_options() {
   return d;
 }
 
+po::options_description mirror_format_options() {
+  po::options_description d("Options");
+  d.add_options()
+      ("role", po::value<std::string>()->value_name("ROLE"),
+       "primary or secondary (required): the role of the LUN this store belongs to")
+      ("lun-size", po::value<std::string>()->value_name("SIZE"),
+       "the size of that LUN in bytes (required; suffixes k, m, g, t): bs_pmem refuses the "
+       "store for a LUN of another size")
+      ("region-size", po::value<std::string>()->value_name("SIZE"),
+       "bytes per bit of the write-intent bitmap, a power of two from 4k to 1g (default 1m)")
+      ("force,f", "format over a valid mirror metadata store (its generations and marks are "
+                  "lost); without it mirror-format refuses and changes nothing")
+      ("json", "print the result as one JSON object on stdout")
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
+  return d;
+}
+
 std::string command_help(const std::string& command, const po::options_description& d) {
   std::ostringstream out;
-  if (command == "create") {
+  if (command == "mirror-format") {
+    out << "Usage: tgtpmem-admin mirror-format PATH --role primary|secondary --lun-size SIZE\n"
+           "                                   [--region-size SIZE] [--force] [--json]\n\n"
+           "Creates (a file, mode 0600, if PATH is missing) and formats the mirror metadata\n"
+           "store of a mirrored LUN, named by bsopts mirror_meta=PATH: its role, generation\n"
+           "identifiers and write-intent bitmap (bs_pmem(8), MIRRORING). A secondary starts\n"
+           "blank, so that its primary copies everything to it first.\n";
+  } else if (command == "mirror-status") {
+    out << "Usage: tgtpmem-admin mirror-status PATH [--json]\n\n"
+           "Shows a mirror metadata store: role, generation identifiers, regions marked in\n"
+           "the write-intent bitmap (they may differ from the other copy).\n";
+  } else if (command == "create") {
     out << "Usage: tgtpmem-admin create PATH [--size SIZE] [--block-size 512|4096] [--zero]\n"
            "                            [--force] [--layout raw] [--json]\n\n"
            "Creates a pool file for a pmem LUN (sparse, mode 0600), or prepares an existing file\n"
@@ -181,6 +213,9 @@ std::string general_help() {
          "  check-config [FILE...]    check the pmem LUNs of tgt-admin's configuration\n"
          "                            (default /etc/tgt/targets.conf), without touching data\n"
          "  forget PATH               drop bs_pmem's record of a raw store's block size\n"
+         "  mirror-format PATH --role ROLE --lun-size SIZE\n"
+         "                            format a mirrored LUN's metadata store (mirror_meta=)\n"
+         "  mirror-status PATH        role, generations and marked regions of such a store\n"
          "  status [-C PORT]          the pmem LUNs of the running tgtd, with counters\n"
          "  dump [-C PORT]            the running configuration, complete for pmem LUNs\n"
          "  boot-deps [FILE...]       print the systemd drop-in that makes tgt.service wait\n"
@@ -210,20 +245,21 @@ std::string general_help() {
 Parsed parse_command_line(std::span<const std::string> args) {
   if (args.empty())
     return UsageError{"no command given (create, info, check, check-config, boot-deps, forget, "
-                      "status, dump)",
+                      "status, dump, mirror-format, mirror-status)",
                       "see 'tgtpmem-admin --help'"};
   const std::string& command = args.front();
   if (command == "-h" || command == "--help" || command == "help") return HelpRequested{general_help()};
   if (command != "create" && command != "info" && command != "check" &&
       command != "check-config" && command != "boot-deps" && command != "forget" &&
-      command != "status" && command != "dump") {
+      command != "status" && command != "dump" && command != "mirror-format" &&
+      command != "mirror-status") {
     if (command.starts_with("-"))
       return UsageError{"expected a command (create, info, check, check-config, boot-deps, forget, "
-                        "status, dump) before '" + command + "'",
+                        "status, dump, mirror-format, mirror-status) before '" + command + "'",
                         "see 'tgtpmem-admin --help'"};
     return UsageError{"unknown command '" + command +
                           "' (commands: create, info, check, check-config, boot-deps, forget, "
-                          "status, dump)",
+                          "status, dump, mirror-format, mirror-status)",
                       "see 'tgtpmem-admin --help'"};
   }
   const std::string hint = "see 'tgtpmem-admin " + command + " --help'";
@@ -232,6 +268,7 @@ Parsed parse_command_line(std::span<const std::string> args) {
   po::options_description visible = command == "create"      ? create_options()
                                      : command == "check"     ? check_options()
                                      : command == "boot-deps" ? boot_deps_options()
+                                     : command == "mirror-format" ? mirror_format_options()
                                      : asks_tgtd              ? tgtd_options()
                                                               : common_options();
   po::options_description all;
@@ -299,6 +336,35 @@ Parsed parse_command_line(std::span<const std::string> args) {
   }
 
   if (command == "info") return InfoArgs{paths[0], json};
+  if (command == "mirror-status") return MirrorStatusArgs{paths[0], json};
+  if (command == "mirror-format") {
+    MirrorFormatArgs m;
+    m.path = paths[0];
+    m.json = json;
+    m.force = vm.count("force") != 0;
+    if (!vm.count("role")) return UsageError{"mirror-format: --role is required", hint};
+    m.role = vm["role"].as<std::string>();
+    if (m.role != "primary" && m.role != "secondary")
+      return UsageError{"mirror-format: --role '" + m.role + "': expected primary or secondary",
+                        hint};
+    if (!vm.count("lun-size")) return UsageError{"mirror-format: --lun-size is required", hint};
+    auto n = parse_size(vm["lun-size"].as<std::string>());
+    if (!n || *n == 0)
+      return UsageError{"mirror-format: --lun-size '" + vm["lun-size"].as<std::string>() +
+                            "': " + (n ? std::string("must not be 0") : n.error()),
+                        hint};
+    m.lun_size = *n;
+    if (vm.count("region-size")) {
+      const auto& text = vm["region-size"].as<std::string>();
+      auto r = parse_size(text);
+      if (!r || *r < 4096 || *r > (1ull << 30) || (*r & (*r - 1)) != 0)
+        return UsageError{"mirror-format: --region-size '" + text +
+                              "': a power of two from 4k to 1g",
+                          hint};
+      m.region_shift = static_cast<std::uint32_t>(std::countr_zero(*r));
+    }
+    return m;
+  }
   if (command == "forget") {
     if (json) return UsageError{"forget: --json is not supported", hint};
     return ForgetArgs{paths[0]};

@@ -12,6 +12,7 @@
 #include "check_config.h"
 #include "commands.h"
 #include "dump.h"
+#include "mirror.h"
 #include "status.h"
 
 namespace tgt_pmem::admin {
@@ -27,7 +28,8 @@ struct UsageError {
 
 using Parsed =
     std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, BootDepsArgs, ForgetArgs,
-                 StatusArgs, DumpArgs, HelpRequested, UsageError>;
+                 StatusArgs, DumpArgs, MirrorFormatArgs, MirrorStatusArgs, HelpRequested,
+                 UsageError>;
 
 // args excludes the program name.
 [[nodiscard]] Parsed parse_command_line(std::span<const std::string> args);

@@ -24,7 +24,8 @@ enum ExitCode : int {
   kExitCannotUse = 3,    // the path is missing, unreadable, not a file or devdax device,
                          // cannot be mapped, or an I/O error happened
   kExitRefused = 4,      // create: the store holds data (see --force), or a devdax device
-                         // has another size than --size
+                         // has another size than --size; mirror-format: the store holds
+                         // mirror metadata (see --force) or is too small
 };
 
 struct Io {

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
     if (const auto* f = std::get_if<ForgetArgs>(&parsed)) return run_forget(*f, io);
     if (const auto* d = std::get_if<DumpArgs>(&parsed)) return run_dump(*d, io);
     if (const auto* b = std::get_if<BootDepsArgs>(&parsed)) return run_boot_deps(*b, io);
+    if (const auto* m = std::get_if<MirrorFormatArgs>(&parsed)) return run_mirror_format(*m, io);
+    if (const auto* m = std::get_if<MirrorStatusArgs>(&parsed)) return run_mirror_status(*m, io);
     return run_check(std::get<CheckArgs>(parsed), io);
   } catch (const std::exception& e) {
     std::cerr << "tgtpmem-admin: internal error: " << e.what() << "\n";

@@ -28,6 +28,35 @@ TEST(AdminCli, CreateWithAllOptions) {
   EXPECT_EQ(c->layout, "raw");
 }
 
+TEST(AdminCli, MirrorFormatAndStatus) {
+  auto p = parse({"mirror-format", "/m.meta", "--role", "secondary", "--lun-size", "1t",
+                  "--region-size", "4m", "--force"});
+  const auto* m = std::get_if<MirrorFormatArgs>(&p);
+  ASSERT_NE(m, nullptr) << usage_message(p);
+  EXPECT_EQ(m->role, "secondary");
+  EXPECT_EQ(m->lun_size, 1ull << 40);
+  EXPECT_EQ(m->region_shift, 22u);
+  EXPECT_TRUE(m->force);
+  auto d = parse({"mirror-format", "/m.meta", "--role", "primary", "--lun-size", "64m"});
+  ASSERT_NE(std::get_if<MirrorFormatArgs>(&d), nullptr) << usage_message(d);
+  EXPECT_EQ(std::get<MirrorFormatArgs>(d).region_shift, 20u) << "1 MiB regions by default";
+  EXPECT_NE(std::get_if<MirrorStatusArgs>(&(d = parse({"mirror-status", "/m.meta", "--json"}))),
+            nullptr);
+  EXPECT_EQ(usage_message(parse({"mirror-format", "/m.meta", "--lun-size", "64m"})),
+            "mirror-format: --role is required");
+  EXPECT_EQ(usage_message(parse({"mirror-format", "/m.meta", "--role", "primary"})),
+            "mirror-format: --lun-size is required");
+  EXPECT_EQ(usage_message(parse({"mirror-format", "/m", "--role", "both", "--lun-size", "1m"})),
+            "mirror-format: --role 'both': expected primary or secondary");
+  EXPECT_NE(usage_message(parse({"mirror-format", "/m", "--role", "primary", "--lun-size", "1m",
+                                 "--region-size", "3m"}))
+                .find("a power of two from 4k to 1g"),
+            std::string::npos);
+  EXPECT_NE(usage_message(parse({"mirror-format", "/m", "--role", "primary", "--lun-size", "0"}))
+                .find("must not be 0"),
+            std::string::npos);
+}
+
 TEST(AdminCli, CreateDefaults) {
   auto p = parse({"create", "/dev/dax0.0"});
   const auto* c = std::get_if<CreateArgs>(&p);

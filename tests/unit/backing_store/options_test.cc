@@ -83,7 +83,16 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"push=on;push_address=storage-net", "numeric IPv4 or IPv6"},
                       Refused{"push=on;push_address=192.0.2.256", "numeric IPv4 or IPv6"},
                       Refused{"push=on;push_address=", "numeric IPv4 or IPv6"},
-                      Refused{"push=on;push_address=fe80::1%eth0", "numeric IPv4 or IPv6"}));
+                      Refused{"push=on;push_address=fe80::1%eth0", "numeric IPv4 or IPv6"},
+                      Refused{"mirror_meta=meta.img", "expected an absolute path"},
+                      Refused{"mirror_meta=", "expected an absolute path"},
+                      Refused{"mirror_meta=/m;layout=atomic", "mirror_meta= needs layout=raw"}));
+
+TEST(ParseOptions, MirrorMetaIsAPath) {
+  EXPECT_EQ(parse_options("")->mirror_meta, "");
+  EXPECT_EQ(parse_options("mirror_meta=/var/lib/tgt-pmem/lun1.meta;push=on")->mirror_meta,
+            "/var/lib/tgt-pmem/lun1.meta");
+}
 
 TEST(ParseOptions, DurabilityIsAutoUnlessAskedFor) {
   EXPECT_EQ(parse_options("")->durability, Durability::kAuto);

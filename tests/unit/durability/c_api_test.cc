@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "cdb_builders.h"
+#include "mirror/meta_store.h"
+#include "pmem_medium.h"
 #include "scratch_dir.h"
 #include "scsi_codes.h"
 #include "syscall_recorder.h"
@@ -183,6 +185,96 @@ INSTANTIATE_TEST_SUITE_P(Durability, CApiPush,
                          [](const auto& info) {
                            return std::string(info.index == 0 ? "Msync" : "Emulated");
                          });
+
+// A mirror secondary (issue 16, bsopts mirror_meta=): every command that changes blocks is
+// refused with DATA PROTECT, WRITE PROTECTED, before it touches the medium; reads are
+// served; the generations a primary records (MIRROR_STATE, through the glue) are durable in
+// the metadata store. Bug it catches: a block-changing opcode missing from the refusal (an
+// initiator's WRITE SAME or UNMAP would change the secondary behind its primary's back).
+TEST_F(CApi, AMirrorSecondaryRefusesEveryBlockChangingCommand) {
+  const std::string meta = dir_.file("sec.meta");
+  std::ofstream(meta).close();
+  std::filesystem::resize_file(meta, 12288);
+  {
+    auto m = bs::PmemMedium::open(meta.c_str(), 8192, bs::Durability::kAuto);
+    ASSERT_TRUE(m) << m.error().message;
+    auto s = bs::mirror::MetaStore::format(
+        **m, {bs::mirror::Role::kSecondary, bs::mirror::Generations{7, 0, {}}, kSize, 20});
+    ASSERT_TRUE(s) << s.error();
+  }
+  std::ofstream(path_, std::ios::binary | std::ios::in | std::ios::out).write("primary's", 9);
+  open(("durability=emulated;unmap=on;mirror_meta=" + meta).c_str());
+  std::vector<std::uint8_t> data(512 * 8, 0x6b);
+  auto run = [&](std::vector<std::uint8_t> cdb, std::uint32_t out_len) {
+    tgtpmem_cmd cmd{cdb.data(), static_cast<std::uint32_t>(cdb.size()), data.data(), out_len,
+                    nullptr, 0, 0};
+    tgtpmem_result r{};
+    tgtpmem_execute(lun_, &cmd, &r);
+    return r;
+  };
+  std::vector<std::uint8_t> w6 = {op::kWrite6, 0, 0, 1, 1, 0};
+  std::vector<std::uint8_t> unmap(10, 0);
+  unmap[0] = op::kUnmap;
+  unmap[8] = 24;
+  std::vector<std::uint8_t> w12(12, 0);
+  w12[0] = op::kWrite12;
+  w12[9] = 1;
+  std::vector<std::uint8_t> wv12 = w12;
+  wv12[0] = op::kWriteVerify12;
+  const std::vector<std::pair<std::vector<std::uint8_t>, std::uint32_t>> writes = {
+      {w6, 512},
+      {testing::cdb10(op::kWrite10, 1, 1), 512},
+      {w12, 512},
+      {testing::cdb16(op::kWrite16, 1, 1), 512},
+      {testing::cdb10(op::kWriteVerify10, 1, 1), 512},
+      {wv12, 512},
+      {testing::cdb16(op::kWriteVerify16, 1, 1), 512},
+      {testing::cdb10(op::kWriteSame10, 1, 4), 512},
+      {testing::cdb16(op::kWriteSame16, 1, 4), 512},
+      {unmap, 24},
+      {testing::cdb16(op::kCompareAndWrite, 0, 1), 1024},
+      {testing::cdb16(op::kOrWrite16, 1, 1), 512},
+      {testing::cdb16(op::kWriteAtomic16, 1, 1), 512},
+  };
+  for (const auto& [cdb, len] : writes) {
+    const tgtpmem_result r = run(cdb, len);
+    EXPECT_EQ(r.status, kStatusCheckCondition) << "opcode 0x" << std::hex << int{cdb[0]};
+    EXPECT_EQ(r.sense_key, key::kDataProtect) << "opcode 0x" << std::hex << int{cdb[0]};
+    EXPECT_EQ(r.asc, asc::kWriteProtected) << "opcode 0x" << std::hex << int{cdb[0]};
+  }
+  EXPECT_EQ(std::string(at(0), 9), "primary's");
+  for (std::uint64_t lba = 1; lba < 8; ++lba) EXPECT_EQ(at(lba)[0], 0) << "block " << lba;
+  std::vector<std::uint8_t> in(512);
+  auto rd = testing::cdb16(op::kRead16, 0, 1);
+  tgtpmem_cmd read{rd.data(), 16, nullptr, 0, in.data(), 512, 0};
+  tgtpmem_result rr{};
+  tgtpmem_execute(lun_, &read, &rr);
+  EXPECT_EQ(rr.status, kStatusGood);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(in.data()), 9), "primary's");
+  EXPECT_EQ(run(testing::cdb16(op::kSyncCache16, 0, 0), 0).status, kStatusGood);
+
+  tgtpmem_mirror_state st{};
+  ASSERT_EQ(tgtpmem_lun_mirror_get(lun_, &st), 0);
+  EXPECT_EQ(st.role, TGTPMEM_MIRROR_SECONDARY);
+  EXPECT_EQ(st.current, 7u);
+  const tgtpmem_mirror_state next{TGTPMEM_MIRROR_SECONDARY, 9, 0, 7, 0};
+  ASSERT_EQ(tgtpmem_lun_mirror_set(lun_, &next), 0);
+  tgtpmem_lun_close(lun_);
+  lun_ = nullptr;
+  auto m = bs::PmemMedium::open(meta.c_str(), 8192, bs::Durability::kAuto);
+  ASSERT_TRUE(m);
+  auto s = bs::mirror::MetaStore::open(**m);
+  ASSERT_TRUE(s) << s.error();
+  EXPECT_EQ((*s)->record().generations, (bs::mirror::Generations{9, 0, {7, 0}}));
+}
+
+TEST_F(CApi, ALunWithoutMirrorMetadataHasNoMirrorState) {
+  open("durability=emulated");
+  tgtpmem_mirror_state st{};
+  EXPECT_EQ(tgtpmem_lun_mirror_get(lun_, &st), -ENOENT);
+  EXPECT_EQ(tgtpmem_lun_mirror_set(lun_, &st), -ENOENT);
+  EXPECT_EQ(write(0, 1).status, kStatusGood);
+}
 
 }  // namespace
 }  // namespace tgt_pmem::crash
