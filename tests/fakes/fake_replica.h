@@ -28,6 +28,19 @@ class FakeReplica final : public bs::mirror::Replica {
     return {};
   }
 
+  std::error_code record_generations(const bs::mirror::Generations& g, Done done) override {
+    if (refuse) return refuse;
+    records.push_back({g, std::move(done)});
+    return {};
+  }
+  // Completes the oldest pending record_generations: the secondary then has them.
+  void complete_record(std::error_code ec = {}) {
+    Record r = std::move(records.front());
+    records.erase(records.begin());
+    if (!ec) generations = r.generations;
+    r.done(ec);
+  }
+
   // Completes the i-th pending write (in the order they were posted).
   void complete(std::size_t i, std::error_code ec = {}, bool lands = true) {
     Pending p = std::move(pending.at(i));
@@ -44,7 +57,13 @@ class FakeReplica final : public bs::mirror::Replica {
     std::span<const std::byte> data;
     Done done;
   };
+  struct Record {
+    bs::mirror::Generations generations;
+    Done done;
+  };
   std::vector<std::byte> bytes;   // the secondary LUN
+  std::vector<Record> records;
+  bs::mirror::Generations generations;  // what the secondary has recorded
   std::vector<Pending> pending;
   bool up = true;
   std::error_code refuse;         // write() fails to start with this

@@ -1,23 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mirror/mirror_writer.h"
 
+#include "mirror/writer_parts.h"
+
 #include <cerrno>
 
 namespace tgt_pmem::bs::mirror {
 
-struct MirrorWriter::Write {
-  std::uint64_t offset;
-  std::span<const std::byte> data;
-  LocalWrite local;
-  Completion done;
-  bool started = false;
-  bool counted = false;  // in in_flight_ (its regions were marked)
-  bool local_done = false;
-  bool remote_done = false;
-  bool remote_sent = false;  // the secondary was asked (not degraded, not lost)
-  std::error_code local_error;
-  std::error_code remote_error;
-};
 
 namespace {
 std::error_code errc(int e) { return {e, std::generic_category()}; }
@@ -39,6 +28,7 @@ const char* to_string(MirrorWriter::State s) noexcept {
     case MirrorWriter::State::kSynchronous: return "synchronous";
     case MirrorWriter::State::kDegraded: return "degraded";
     case MirrorWriter::State::kStopped: return "stopped";
+    case MirrorWriter::State::kResyncing: return "resyncing";
   }
   return "?";
 }
@@ -71,29 +61,36 @@ void MirrorWriter::regions_of(const Write& w, std::uint64_t& first,
 
 void MirrorWriter::submit(std::uint64_t offset, std::span<const std::byte> data,
                           LocalWrite local, Completion done) {
-  const std::uint64_t t = next_ticket_++;
   auto w = std::make_unique<Write>();
   w->offset = offset;
   w->data = data;
   w->local = std::move(local);
   w->done = std::move(done);
+  enqueue(std::move(w));
+}
+
+std::uint64_t MirrorWriter::enqueue(std::unique_ptr<Write> w) {
+  const std::uint64_t t = next_ticket_++;
+  const std::uint64_t offset = w->offset;
+  const std::size_t size = w->data.size();
   writes_.emplace(t, std::move(w));
-  if (data.empty() || meta_.bitmap().regions_of(offset, data.size()).last >=
-                          meta_.bitmap().regions()) {
+  if (size == 0 || meta_.bitmap().regions_of(offset, size).last >= meta_.bitmap().regions()) {
     finish(t, Outcome::kLocalFailed, errc(EINVAL));
-    return;
+    return t;
   }
-  if (!extents_.admit(t, offset, data.size())) {
+  if (!extents_.admit(t, offset, size)) {
     ++counters_.held;
-    return;  // started by the release of the write it overlaps
+    return t;  // started by the release of the write it overlaps
   }
   start(t);
+  return t;
 }
 
 void MirrorWriter::start(std::uint64_t t) {
   Write& w = *writes_.at(t);
   w.started = true;
-  if (state_ == State::kStopped) {
+  w.epoch = epoch_;
+  if (state_ == State::kStopped && !w.copy) {
     finish(t, Outcome::kNotReplicated, errc(ENOTCONN));
     return;
   }
@@ -107,12 +104,13 @@ void MirrorWriter::start(std::uint64_t t) {
   w.counted = true;
   for (std::uint64_t r = first; r <= last; ++r) {
     ++in_flight_[r];
-    if (state_ == State::kSynchronous)
+    if (w.copy) continue;  // the region is marked and sticky already
+    if (state_ == State::kSynchronous || state_ == State::kResyncing)
       activity_[r] = true;
     else
       sticky_[r] = true;  // degraded: this write goes to the local copy only
   }
-  if (state_ == State::kSynchronous) {
+  if (state_ == State::kSynchronous || state_ == State::kResyncing) {
     std::error_code ec = replica_.available() ? std::error_code{} : errc(ENOTCONN);
     if (!ec)
       ec = replica_.write(w.offset, w.data, [this, t](std::error_code e) { on_remote(t, e); });
@@ -146,7 +144,7 @@ void MirrorWriter::on_remote(std::uint64_t ticket, std::error_code ec) {
 }
 
 std::error_code MirrorWriter::secondary_lost(std::error_code why) {
-  if (state_ != State::kSynchronous) return {};
+  if (state_ != State::kSynchronous && state_ != State::kResyncing) return {};
   if (policy_ == Policy::kFail) {
     state_ = State::kStopped;
     log("mirror: the secondary failed a write (" + why.message() +
@@ -180,16 +178,26 @@ void MirrorWriter::maybe_complete(std::uint64_t ticket) {
     for (std::uint64_t r = first; r <= last; ++r) sticky_[r] = true;  // copies may differ
   if (w.remote_error) {
     ++counters_.remote_failures;
-    if (auto e = secondary_lost(w.remote_error)) {
-      finish(ticket, Outcome::kMetaFailed, e);
-      return;
+    // A failure of the connection before the current one (a resync began since) is old news:
+    // the secondary it speaks of was already lost.
+    if (w.epoch == epoch_) {
+      if (auto e = secondary_lost(w.remote_error)) {
+        finish(ticket, Outcome::kMetaFailed, e);
+        return;
+      }
     }
   }
-  if (w.local_error) {
+  if (w.copy && !remote_ok) {
+    // A copy that did not reach the secondary is never good, whatever the policy says of
+    // writes.
+    finish(ticket, Outcome::kRemoteFailed, w.remote_error ? w.remote_error : errc(ENOTCONN));
+  } else if (w.local_error) {
     finish(ticket, Outcome::kLocalFailed, w.local_error);
   } else if (remote_ok) {
     finish(ticket, Outcome::kGood, {});
-  } else if (policy_ == Policy::kDegrade && state_ == State::kDegraded) {
+  } else if (policy_ == Policy::kDegrade && meta_.record().generations.bitmap != 0) {
+    // On the local copy only, and the primary is apart from the secondary (its bitmap
+    // generation is set, durably): the region is marked and sticky, a resync copies it.
     ++counters_.degraded_writes;
     finish(ticket, Outcome::kGood, {});
   } else {
@@ -207,7 +215,7 @@ void MirrorWriter::finish(std::uint64_t ticket, Outcome o, std::error_code ec) {
     regions_of(*w, first, last);
     for (std::uint64_t r = first; r <= last; ++r) --in_flight_[r];
   }
-  (o == Outcome::kGood ? counters_.good : counters_.failed)++;
+  if (!w->copy) (o == Outcome::kGood ? counters_.good : counters_.failed)++;
   const std::vector<ExtentTable::Ticket> next = extents_.release(ticket);
   w->done(o, ec);
   for (ExtentTable::Ticket t : next) {

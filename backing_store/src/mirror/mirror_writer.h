@@ -44,6 +44,8 @@ class MirrorWriter {
     kSynchronous,  // writes go to both copies
     kDegraded,     // policy degrade, the secondary lost: local writes, marked in the bitmap
     kStopped,      // policy fail, the secondary lost: writes are refused
+    kResyncing,    // the secondary is back: writes go to both copies while the regions
+                   // that differ are copied to it (start_resync)
   };
   enum class Outcome {
     kGood,
@@ -86,13 +88,40 @@ class MirrorWriter {
   // bitmap's (the bits then stay set, which is always safe).
   [[nodiscard]] flush::Status clear_idle();
 
+  // Resynchronisation, once the secondary is back and decide() was asked (generations.h):
+  // kInSync (copies only what the bitmap still marks: writes a crash left in flight),
+  // kResyncFromBitmap, kFullResync (every region) are started; any other decision is
+  // refused with EPERM, and nothing changes. Every region that may differ is copied from
+  // `local` (the primary's copy of the LUN, valid until done) to the secondary, at most
+  // max_in_flight at a time, each held against overlapping writes like a write; a region's
+  // bit is cleared once the secondary made its copy durable. Writes go to both copies
+  // meanwhile. Then the secondary records the primary's current generation, and only then
+  // the primary retires its bitmap generation (a crash in between finds them in sync), and
+  // the writer is synchronous. done: once, with the first error (the secondary lost again:
+  // the policy applies; the metadata not durable).
+  using ResyncDone = std::function<void(std::error_code)>;
+  [[nodiscard]] std::error_code start_resync(Decision decision, std::span<const std::byte> local,
+                                             const Generations& secondary, ResyncDone done,
+                                             unsigned max_in_flight = 4);
+  struct ResyncProgress {
+    std::uint64_t regions_total = 0;
+    std::uint64_t regions_copied = 0;
+    bool running = false;
+  };
+  [[nodiscard]] ResyncProgress resync_progress() const noexcept;
+
   [[nodiscard]] State state() const noexcept { return state_; }
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
   [[nodiscard]] std::size_t in_flight() const noexcept { return writes_.size(); }
 
  private:
   struct Write;
+  struct Resync;
+  std::uint64_t enqueue(std::unique_ptr<Write> w);
   void start(std::uint64_t ticket);
+  void pump_resync();
+  void on_copy_done(std::uint64_t region, Outcome o, std::error_code ec);
+  void end_resync(std::error_code ec);
   void on_local(std::uint64_t ticket, std::error_code ec);
   void on_remote(std::uint64_t ticket, std::error_code ec);
   void maybe_complete(std::uint64_t ticket);
@@ -117,6 +146,10 @@ class MirrorWriter {
   std::vector<bool> sticky_;    // per region: may differ between the copies (resync only)
   std::vector<bool> activity_;  // per region: marked by this writer, clearable when idle
   Counters counters_;
+  std::unique_ptr<Resync> resync_;
+  // Counts the secondary's comings back (start_resync): a failure reported by a write that
+  // started before the current one is not a new loss.
+  std::uint64_t epoch_ = 0;
 };
 
 [[nodiscard]] const char* to_string(MirrorWriter::Outcome o) noexcept;

@@ -12,6 +12,8 @@
 #include <span>
 #include <system_error>
 
+#include "mirror/generations.h"
+
 namespace tgt_pmem::bs::mirror {
 
 class Replica {
@@ -30,6 +32,10 @@ class Replica {
   // from inside write().
   [[nodiscard]] virtual std::error_code write(std::uint64_t offset,
                                               std::span<const std::byte> data, Done done) = 0;
+
+  // Records generations as the secondary's own (push mode's MIRROR_STATE with set), durable
+  // there before done is called with no error. Started and completed as write().
+  [[nodiscard]] virtual std::error_code record_generations(const Generations& g, Done done) = 0;
 };
 
 }  // namespace tgt_pmem::bs::mirror

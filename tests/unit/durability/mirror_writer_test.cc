@@ -10,10 +10,14 @@
 //   - policy fail acknowledging a write that is on one copy only, or writing locally after
 //     the secondary was lost;
 //   - clear_idle clearing a bit of a region that may differ (a failed half, a write still in
-//     flight, a mark found at start).
+//     flight, a mark found at start);
+//   - a resync that leaves a region different, copies under a write in flight, clears a bit
+//     before the secondary has the region, retires the primary's bitmap generation before the
+//     secondary recorded the new one, or resyncs over a split brain or a newer secondary.
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <random>
@@ -399,6 +403,226 @@ TEST_F(MirrorWriterTest, RandomFailuresNeverLeaveADifferenceUnmarked) {
       break;
     }
   }
+}
+
+// --- Resync ----------------------------------------------------------------------------
+
+class MirrorResync : public MirrorWriterTest {
+ protected:
+  // The secondary drops out under policy degrade, and `n` writes go to the primary alone.
+  void degrade_with_writes(int n) {
+    writer(P::kDegrade);
+    // In sync first: the secondary has the primary's identifier.
+    replica_.generations = meta_->record().generations;
+    Result& a = submit(0, 4096);
+    complete_local(0);
+    replica_.complete(0, kEio, false);
+    ASSERT_EQ(a.outcome, O::kGood);
+    ASSERT_EQ(w_->state(), S::kDegraded);
+    for (int i = 1; i < n; ++i) {
+      submit(static_cast<std::uint64_t>(i) * 5 * 4096 + 100, 300);
+      complete_local(0);
+    }
+  }
+  // Completes every copy, then the recording of the generations.
+  void finish_resync() {
+    while (!replica_.pending.empty()) replica_.complete(0);
+    if (!replica_.records.empty()) replica_.complete_record();
+  }
+  std::vector<std::byte>& local() { return primary_; }
+};
+
+// Bugs: a region left different; the whole LUN copied when a bitmap says what to copy.
+TEST_F(MirrorResync, FromTheBitmapCopiesWhatDiffersThenIsSynchronous) {
+  degrade_with_writes(4);
+  ASSERT_FALSE(same(0, kLun));
+  const std::uint64_t marked = meta_->bitmap().marked();
+  ASSERT_EQ(marked, 4u);
+  const Decision d = decide(meta_->record().generations, replica_.generations);
+  ASSERT_EQ(d, Decision::kResyncFromBitmap);
+  std::error_code result = std::make_error_code(std::errc::interrupted);
+  ASSERT_FALSE(w_->start_resync(d, local(), replica_.generations,
+                                [&](std::error_code ec) { result = ec; }));
+  EXPECT_EQ(w_->state(), S::kResyncing);
+  EXPECT_EQ(w_->resync_progress().regions_total, 4u);
+  EXPECT_EQ(replica_.pending.size(), 4u) << "four copies, at most four in flight";
+  const std::size_t writes_before = replica_.writes;
+  finish_resync();
+  EXPECT_EQ(replica_.writes, writes_before) << "marked regions only";
+  EXPECT_FALSE(result) << result.message();
+  EXPECT_EQ(w_->state(), S::kSynchronous);
+  EXPECT_TRUE(same(0, kLun));
+  EXPECT_EQ(meta_->bitmap().marked(), 0u);
+  EXPECT_EQ(decide(meta_->record().generations, replica_.generations), Decision::kInSync);
+  EXPECT_EQ(meta_->record().generations.bitmap, 0u) << "the bitmap generation retired";
+  // Synchronous again: writes go to both copies.
+  Result& b = submit(4096 * 9, 10);
+  complete_local(0);
+  replica_.complete(0);
+  EXPECT_EQ(b.outcome, O::kGood);
+  EXPECT_TRUE(same(0, kLun));
+}
+
+// Bug: the primary forgets its bitmap generation before the secondary has recorded the new
+// identifier: a crash in between would make them look unrelated, or worse, in sync early.
+TEST_F(MirrorResync, TheSecondaryRecordsBeforeThePrimaryRetiresItsBitmapGeneration) {
+  degrade_with_writes(2);
+  const Generations before = meta_->record().generations;
+  std::error_code result = std::make_error_code(std::errc::interrupted);
+  ASSERT_FALSE(w_->start_resync(Decision::kResyncFromBitmap, local(), replica_.generations,
+                                [&](std::error_code ec) { result = ec; }));
+  while (!replica_.pending.empty()) replica_.complete(0);
+  ASSERT_EQ(replica_.records.size(), 1u);
+  EXPECT_EQ(replica_.records[0].generations.current, before.current);
+  EXPECT_EQ(meta_->record().generations, before) << "unchanged until the secondary has it";
+  replica_.complete_record(kEio);  // the secondary could not record it
+  EXPECT_EQ(result, kEio);
+  EXPECT_EQ(meta_->record().generations, before);
+  EXPECT_NE(w_->state(), S::kSynchronous);
+  EXPECT_EQ(decide(meta_->record().generations, replica_.generations),
+            Decision::kResyncFromBitmap)
+      << "the next resync still knows what to do";
+}
+
+// Bug: a copy racing a write to its region: the secondary could keep the copy's older bytes.
+TEST_F(MirrorResync, AWriteToARegionBeingCopiedWaitsForTheCopy) {
+  degrade_with_writes(1);  // region 0 differs
+  ASSERT_FALSE(w_->start_resync(Decision::kResyncFromBitmap, local(), replica_.generations,
+                                [](std::error_code) {}));
+  ASSERT_EQ(replica_.pending.size(), 1u);
+  Result& a = submit(100, 50);  // region 0, while its copy is in flight
+  EXPECT_EQ(local_.size(), 0u) << "held";
+  replica_.complete(0);         // the copy
+  ASSERT_EQ(local_.size(), 1u);
+  complete_local(0);
+  ASSERT_EQ(replica_.pending.size(), 1u);
+  replica_.complete(0);
+  EXPECT_EQ(a.outcome, O::kGood);
+  finish_resync();
+  EXPECT_TRUE(same(0, kLun));
+  EXPECT_EQ(w_->state(), S::kSynchronous);
+}
+
+// Bug: a copy taken while a write to its region is in flight: the copy sends the old bytes,
+// the bit is cleared, and the secondary keeps them for good.
+TEST_F(MirrorResync, ACopyWaitsForAWriteInFlightOnItsRegion) {
+  degrade_with_writes(1);
+  Result& a = submit(3 * 4096 + 8, 64);  // degraded, its local half still running
+  ASSERT_EQ(local_.size(), 1u);
+  ASSERT_FALSE(w_->start_resync(Decision::kResyncFromBitmap, local(), replica_.generations,
+                                [](std::error_code) {}));
+  for (const auto& p : replica_.pending)
+    EXPECT_NE(p.offset, 3u * 4096) << "region 3 copied under a write in flight";
+  complete_local(0);
+  EXPECT_EQ(a.outcome, O::kGood);
+  finish_resync();
+  while (!replica_.pending.empty() || !replica_.records.empty()) finish_resync();
+  EXPECT_TRUE(same(0, kLun));
+  EXPECT_EQ(w_->state(), S::kSynchronous);
+}
+
+TEST_F(MirrorResync, AFullResyncCopiesEveryRegion) {
+  writer(P::kDegrade, S::kDegraded);
+  std::fill(primary_.begin(), primary_.end(), std::byte{0x5a});
+  const std::size_t before = replica_.writes;
+  ASSERT_FALSE(w_->start_resync(Decision::kFullResync, local(), Generations{},
+                                [](std::error_code) {}, 8));
+  EXPECT_EQ(w_->resync_progress().regions_total, kLun >> kShift);
+  finish_resync();
+  EXPECT_EQ(replica_.writes - before, kLun >> kShift);
+  EXPECT_TRUE(same(0, kLun));
+  EXPECT_EQ(replica_.generations.current, meta_->record().generations.current);
+}
+
+// Bug: copying over a secondary that is newer, or over a split brain.
+TEST_F(MirrorResync, SplitBrainAndANewerSecondaryAreRefused) {
+  writer(P::kDegrade, S::kDegraded);
+  for (Decision d : {Decision::kSplitBrain, Decision::kSecondaryNewer, Decision::kUnrelated}) {
+    bool called = false;
+    EXPECT_EQ(w_->start_resync(d, local(), Generations{1, 0, {}},
+                               [&](std::error_code) { called = true; }),
+              std::errc::operation_not_permitted);
+    EXPECT_FALSE(called);
+    EXPECT_EQ(w_->state(), S::kDegraded);
+    EXPECT_EQ(replica_.writes, 0u);
+  }
+  EXPECT_FALSE(logs_.empty());
+}
+
+// Bug: a bit cleared for a copy the secondary never made durable.
+TEST_F(MirrorResync, LosingTheSecondaryAgainKeepsWhatIsLeftMarked) {
+  degrade_with_writes(4);
+  std::error_code result;
+  ASSERT_FALSE(w_->start_resync(Decision::kResyncFromBitmap, local(), replica_.generations,
+                                [&](std::error_code ec) { result = ec; }, 2));
+  replica_.complete(0);            // one copy lands
+  replica_.complete(0, kEio, true);  // the next fails (its bytes may have landed)
+  while (!replica_.pending.empty()) replica_.complete(0, kEio, false);
+  EXPECT_EQ(result, kEio);
+  EXPECT_EQ(w_->state(), S::kDegraded);
+  EXPECT_EQ(meta_->bitmap().marked(), 3u) << "only the copy that completed is cleared";
+  expect_differences_marked();
+  // Back again: the second resync finishes the job.
+  ASSERT_FALSE(w_->start_resync(Decision::kResyncFromBitmap, local(), replica_.generations,
+                                [&](std::error_code ec) { result = ec; }));
+  finish_resync();
+  EXPECT_FALSE(result);
+  EXPECT_TRUE(same(0, kLun));
+}
+
+// As a property: writes, secondary failures, resyncs, at random; whenever a resync has
+// completed with nothing in flight, the copies are equal; at every quiet point every
+// difference is marked.
+TEST_F(MirrorResync, RandomFailuresAndResyncsEndEqual) {
+  int resyncs = 0, final_resyncs = 0;
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::fill(primary_.begin(), primary_.end(), std::byte{0});
+    std::fill(replica_.bytes.begin(), replica_.bytes.end(), std::byte{0});
+    auto fresh = MetaStore::format(medium_, {Role::kPrimary, Generations{0x50, 0, {}}, kLun, kShift});
+    ASSERT_TRUE(fresh);
+    meta_ = std::move(*fresh);
+    replica_.generations = meta_->record().generations;
+    writer(seed % 3 ? P::kDegrade : P::kFail);
+    for (int i = 0; i < 200; ++i) {
+      if (rng() % 3 != 0) submit(rng() % (kLun - 8192), 1 + rng() % 8192);
+      if (!local_.empty() && rng() % 2) complete_local(rng() % local_.size());
+      if (!replica_.pending.empty() && rng() % 2) {
+        const bool fails = rng() % 12 == 0;
+        replica_.complete(rng() % replica_.pending.size(), fails ? kEio : std::error_code{},
+                          rng() % 2);
+      }
+      if (!replica_.records.empty() && rng() % 2) replica_.complete_record();
+      if ((w_->state() == S::kDegraded || w_->state() == S::kStopped) &&
+          !w_->resync_progress().running && rng() % 8 == 0) {
+        const Decision d = decide(meta_->record().generations, replica_.generations);
+        const std::error_code ec = w_->start_resync(
+            d, local(), replica_.generations, [&](std::error_code e) { if (!e) ++resyncs; });
+        ASSERT_FALSE(ec) << to_string(d) << ": " << ec.message();
+      }
+    }
+    while (!local_.empty() || !replica_.pending.empty() || !replica_.records.empty()) {
+      if (!local_.empty()) complete_local(rng() % local_.size());
+      if (!replica_.pending.empty()) replica_.complete(rng() % replica_.pending.size());
+      if (!replica_.records.empty()) replica_.complete_record();
+    }
+    expect_differences_marked();
+    if (w_->state() != S::kSynchronous) {
+      const Decision d = decide(meta_->record().generations, replica_.generations);
+      const std::error_code ec =
+          w_->start_resync(d, local(), replica_.generations, [](std::error_code) {});
+      ASSERT_FALSE(ec) << to_string(d) << ": " << ec.message();
+      ++final_resyncs;
+      finish_resync();
+      while (!replica_.pending.empty() || !replica_.records.empty()) finish_resync();
+    }
+    ASSERT_EQ(w_->state(), S::kSynchronous) << "seed " << seed;
+    ASSERT_TRUE(same(0, kLun)) << "seed " << seed << ", " << resyncs << " resyncs before";
+    results_.clear();
+  }
+  std::printf("30 runs: %d resyncs completed under load, %d more at the end\n", resyncs,
+              final_resyncs);
+  EXPECT_GT(resyncs, 5) << "the property is only worth its name if resyncs happen under load";
 }
 
 }  // namespace
