@@ -85,6 +85,8 @@ f=$TGTPMEM_RUN_DIR/tgtd.$CTL/lun.1.1.json
 for i in $(seq 1 30); do [[ -s $f ]] && jq -e .mirror "$f" >/dev/null 2>&1 && break; sleep 0.2; done
 [[ $(jq -r '.mirror.role' "$f" 2>/dev/null) == secondary && $(jq -r '.mirror.meta' "$f") == "$W/sec.meta" ]] &&
   pass "the status file: mirror role secondary, its store" || fail "status file: $(jq -c .mirror "$f" 2>&1)"
+TGTPMEM_RUN_DIR=$TGTPMEM_RUN_DIR "$ADMIN" status -C $CTL | grep -q "mirror: secondary ($W/sec.meta), generation 0000000000000000, 0 region(s) marked" &&
+  pass "tgtpmem-admin status shows the mirror role" || fail "status: $("$ADMIN" status -C $CTL 2>&1 | grep -i mirror)"
 "$ADMIN" mirror-status "$W/sec.meta" --json | jq -e '.role == "secondary" and .regions == 64' >/dev/null &&
   pass "tgtpmem-admin mirror-status" || fail "mirror-status"
 kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd is still running" || fail "tgtd died"

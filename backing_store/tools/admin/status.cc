@@ -60,6 +60,11 @@ void print_lun(const json& l, std::ostream& out) {
       out << "      " << str(s, "peer") << " " << str(s, "initiator") << ": "
           << str(s, "regions") << " region(s), " << str(s, "exposed") << " bytes exposed\n";
   }
+  if (l.contains("mirror") && l["mirror"].is_object()) {
+    const json& m = l["mirror"];
+    out << "    mirror: " << str(m, "role") << " (" << str(m, "meta") << "), generation "
+        << str(m, "current") << ", " << str(m, "regions_marked") << " region(s) marked\n";
+  }
   for (const auto& a : attention(l)) out << "    ATTENTION: " << a << '\n';
 }
 
