@@ -14,6 +14,7 @@
 #include "cdb_builders.h"
 #include "crash_states.h"
 #include "memory_medium.h"
+#include "plain_flusher.h"
 #include "real_mapping.h"
 #include "scsi_codes.h"
 #include "scsi_exec.h"
@@ -24,15 +25,7 @@ namespace {
 
 using namespace bs::scsi;
 
-// Recovery runs on the crash image with a flusher that cannot fail: what is checked is what
-// the image holds, not the recovery's own durability.
-class PlainFlusher final : public flush::Flusher {
- public:
-  flush::Method method() const noexcept override { return flush::Method::kCacheFlush; }
-  flush::Status flush(const void*, std::size_t) noexcept override { return {}; }
-  flush::Status drain() noexcept override { return {}; }
-  flush::Status sync_file() noexcept override { return {}; }
-};
+// Recovery runs on the crash image with a flusher that cannot fail (plain_flusher.h).
 
 // An opened LUN over a crash image (medium and layout kept alive together).
 struct Opened {

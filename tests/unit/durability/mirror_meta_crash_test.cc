@@ -24,6 +24,7 @@
 #include "crash_states.h"
 #include "memory_medium.h"
 #include "mirror/meta_store.h"
+#include "plain_flusher.h"
 #include "trace_flusher.h"
 
 namespace tgt_pmem::crash {
@@ -46,15 +47,6 @@ struct Op {
   std::size_t begin = 0;  // event indexes of its marks
   std::size_t end = SIZE_MAX;
   Generations generations;
-};
-
-// A flusher that does nothing: for opening crash images (nothing is written by open()).
-class NullFlusher final : public flush::Flusher {
- public:
-  flush::Method method() const noexcept override { return flush::Method::kSimulated; }
-  flush::Status flush(const void*, std::size_t) noexcept override { return {}; }
-  flush::Status drain() noexcept override { return {}; }
-  flush::Status sync_file() noexcept override { return {}; }
 };
 
 struct Recorded {
@@ -145,7 +137,7 @@ struct Check {
 void check_image(const Recorded& run, std::vector<std::byte>& img, std::size_t point,
                  const char* kind, Check& c) {
   ++c.images;
-  NullFlusher nf;
+  PlainFlusher nf;
   testing::MemoryMedium m(std::span<std::byte>(img), nf);
   auto s = MetaStore::open(m);
   const std::string where = std::string(kind) + " image at event " + std::to_string(point);

@@ -117,6 +117,27 @@ class MirrorWriterTest : public ::testing::Test {
         });
     return r;
   }
+  // A fresh pair for a randomised run: both copies zero, a new store in sync, the writer.
+  void reset_pair(P policy) {
+    std::fill(primary_.begin(), primary_.end(), std::byte{0});
+    std::fill(replica_.bytes.begin(), replica_.bytes.end(), std::byte{0});
+    auto fresh = MetaStore::format(medium_, {Role::kPrimary, Generations{0x50, 0, {}}, kLun, kShift});
+    ASSERT_TRUE(fresh) << fresh.error();
+    meta_ = std::move(*fresh);
+    replica_.generations = meta_->record().generations;
+    writer(policy);
+  }
+  // One random step of a run: maybe a write, a local completion, a secondary completion
+  // (failing 1 in fail_one_in, its bytes landed or not).
+  void random_step(std::mt19937_64& rng, unsigned fail_one_in) {
+    if (rng() % 3 != 0) submit(rng() % (kLun - 8192), 1 + rng() % 8192);
+    if (!local_.empty() && rng() % 2) complete_local(rng() % local_.size());
+    if (!replica_.pending.empty() && rng() % 2) {
+      const bool fails = rng() % fail_one_in == 0;
+      replica_.complete(rng() % replica_.pending.size(), fails ? kEio : std::error_code{},
+                        rng() % 2);
+    }
+  }
   void complete_local(std::size_t i, std::error_code ec = {}) {
     Local l = std::move(local_.at(i));
     local_.erase(local_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -370,20 +391,9 @@ TEST_F(MirrorWriterTest, ClearIdleClearsOnlyRegionsKnownEqual) {
 TEST_F(MirrorWriterTest, RandomFailuresNeverLeaveADifferenceUnmarked) {
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
     std::mt19937_64 rng(seed);
-    std::fill(primary_.begin(), primary_.end(), std::byte{0});
-    std::fill(replica_.bytes.begin(), replica_.bytes.end(), std::byte{0});
-    auto fresh = MetaStore::format(medium_, {Role::kPrimary, Generations{0x50, 0, {}}, kLun, kShift});
-    ASSERT_TRUE(fresh);
-    meta_ = std::move(*fresh);
-    writer(seed % 2 ? P::kDegrade : P::kFail);
+    reset_pair(seed % 2 ? P::kDegrade : P::kFail);
     for (int i = 0; i < 150; ++i) {
-      if (rng() % 3 != 0) submit(rng() % (kLun - 8192), 1 + rng() % 8192);
-      if (!local_.empty() && rng() % 2) complete_local(rng() % local_.size());
-      if (!replica_.pending.empty() && rng() % 2) {
-        const bool fails = rng() % 10 == 0;
-        replica_.complete(rng() % replica_.pending.size(), fails ? kEio : std::error_code{},
-                          rng() % 2);
-      }
+      random_step(rng, 10);
       if (rng() % 20 == 0) {
         ASSERT_TRUE(w_->clear_idle());
       }
@@ -577,21 +587,9 @@ TEST_F(MirrorResync, RandomFailuresAndResyncsEndEqual) {
   int resyncs = 0, final_resyncs = 0;
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
     std::mt19937_64 rng(seed);
-    std::fill(primary_.begin(), primary_.end(), std::byte{0});
-    std::fill(replica_.bytes.begin(), replica_.bytes.end(), std::byte{0});
-    auto fresh = MetaStore::format(medium_, {Role::kPrimary, Generations{0x50, 0, {}}, kLun, kShift});
-    ASSERT_TRUE(fresh);
-    meta_ = std::move(*fresh);
-    replica_.generations = meta_->record().generations;
-    writer(seed % 3 ? P::kDegrade : P::kFail);
+    reset_pair(seed % 3 ? P::kDegrade : P::kFail);
     for (int i = 0; i < 200; ++i) {
-      if (rng() % 3 != 0) submit(rng() % (kLun - 8192), 1 + rng() % 8192);
-      if (!local_.empty() && rng() % 2) complete_local(rng() % local_.size());
-      if (!replica_.pending.empty() && rng() % 2) {
-        const bool fails = rng() % 12 == 0;
-        replica_.complete(rng() % replica_.pending.size(), fails ? kEio : std::error_code{},
-                          rng() % 2);
-      }
+      random_step(rng, 12);
       if (!replica_.records.empty() && rng() % 2) replica_.complete_record();
       if ((w_->state() == S::kDegraded || w_->state() == S::kStopped) &&
           !w_->resync_progress().running && rng() % 8 == 0) {
