@@ -18,6 +18,7 @@
 #include "cdb.h"
 #include "lun.h"
 #include "lun_status.h"
+#include "mirror/meta_open.h"
 #include "mirror/meta_store.h"
 #include "options.h"
 #include "pmem_medium.h"
@@ -72,27 +73,15 @@ int errno_result(const tgt_pmem::flush::Status& s) noexcept {
 
 // mirror_meta=: opens the LUN's mirror metadata store. Error: what is wrong, and what to do.
 std::string open_mirror(tgtpmem_lun& l, const tgt_pmem::bs::Options& o) {
-  using namespace tgt_pmem::bs;
-  const std::string& path = o.mirror_meta;
-  if (!std::filesystem::exists(path))
-    return "mirror_meta=" + path + ": no such file (tgtpmem-admin mirror-format makes one)";
-  auto m = PmemMedium::open(path.c_str(), mirror::kBitmapOffset, o.durability);
-  if (!m) return "mirror_meta=" + path + ": " + m.error().message;
-  auto store = mirror::MetaStore::open(**m);
-  if (!store) return "mirror_meta=" + path + ": " + store.error();
-  const mirror::Record r = (*store)->record();
-  if (r.lun_size != l.lun->size())
-    return "mirror_meta=" + path + ": formatted for a LUN of " + std::to_string(r.lun_size) +
-           " bytes, this LUN has " + std::to_string(l.lun->size()) +
-           " (tgtpmem-admin mirror-format it for this LUN)";
-  if (r.role == mirror::Role::kPrimary)
-    return "mirror_meta=" + path + ": the role is primary, and the primary's data path (the "
-           "mirror= bsopts) is not built yet; only secondaries can be served "
-           "(docs/replication-design.md)";
+  namespace mirror = tgt_pmem::bs::mirror;
+  auto m = mirror::open_for_lun(o.mirror_meta, l.lun->size(), o.durability);
+  if (!m) return m.error();
+  if (auto why = mirror::unsupported_role(m->store->record().role); !why.empty())
+    return "mirror_meta=" + o.mirror_meta + ": " + why;
   l.mirror_secondary = true;
-  l.mirror_path = path;
-  l.mirror_medium = std::move(*m);
-  l.mirror = std::move(*store);
+  l.mirror_path = o.mirror_meta;
+  l.mirror_medium = std::move(m->medium);
+  l.mirror = std::move(m->store);
   return {};
 }
 

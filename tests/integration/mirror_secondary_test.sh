@@ -89,6 +89,25 @@ TGTPMEM_RUN_DIR=$TGTPMEM_RUN_DIR "$ADMIN" status -C $CTL | grep -q "mirror: seco
   pass "tgtpmem-admin status shows the mirror role" || fail "status: $("$ADMIN" status -C $CTL 2>&1 | grep -i mirror)"
 "$ADMIN" mirror-status "$W/sec.meta" --json | jq -e '.role == "secondary" and .regions == 64' >/dev/null &&
   pass "tgtpmem-admin mirror-status" || fail "mirror-status"
+# check-config predicts each of them, changing nothing.
+conf() {
+  printf '<target %s>\n  <backing-store %s>\n    bs-type pmem\n    bsopts '"'"'mirror_meta=%s;durability=emulated'"'"'\n  </backing-store>\n</target>\n' \
+    "$IQN" "$W/lun.img" "$1" >"$W/t.conf"
+}
+for case in "sec.meta:0:ok (block size 512, layout raw" \
+            "other.meta:1:failed: mirror: bs_pmem refuses it: mirror_meta=$W/other.meta: formatted for a LUN of 33554432" \
+            "pri.meta:1:failed: mirror: bs_pmem refuses it: mirror_meta=$W/pri.meta: the role is primary"; do
+  meta=${case%%:*} rest=${case#*:} want_rc=${rest%%:*} want=${rest#*:}
+  conf "$W/$meta"
+  "$ADMIN" check-config "$W/t.conf" >"$W/cc.txt" 2>&1; rc=$?
+  [[ $rc == "$want_rc" ]] && grep -qF -- "$want" "$W/cc.txt" && pass "check-config: $meta" ||
+    fail "check-config $meta: exit $rc: $(grep -i mirror "$W/cc.txt")"
+done
+conf "$W/sec.meta"
+"$ADMIN" check-config --json "$W/t.conf" | jq -e '[.. | objects | select(.name? == "mirror")][0] |
+  .result == "ok" and (.detail | startswith("secondary (current=0000000000000000"))' >/dev/null &&
+  pass "check-config --json: the mirror finding of a secondary" ||
+  fail "check-config --json: $("$ADMIN" check-config --json "$W/t.conf" | jq -c '[.. | objects | select(.name? == "mirror")]')"
 kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd is still running" || fail "tgtd died"
 echo "$passes passed, $failures failed"
 exit $((failures > 0))

@@ -10,6 +10,7 @@
 #include <optional>
 #include <system_error>
 
+#include "mirror/meta_open.h"
 #include "options.h"
 #include "store_record.h"
 #include "tgt_config.h"
@@ -178,6 +179,25 @@ LunReport check_lun(const ConfiguredLun& l) {
       r.durability = "cache-flush (emulated)";
     } else if (opts.durability == bs::Durability::kCacheFlush) {
       r.durability = "cache-flush";
+    }
+  }
+  // A mirrored LUN's metadata store, as bs_pmem opens it (bs_pmem(8), MIRRORING).
+  if (opts_ok && !opts.mirror_meta.empty() && store.opened) {
+    namespace mirror = bs::mirror;
+    auto lun = bs::PmemMedium::open(l.path.c_str(), 1, opts.durability);
+    auto m = lun ? mirror::open_for_lun(opts.mirror_meta, (*lun)->size(), opts.durability)
+                 : std::expected<mirror::OpenedMeta, std::string>(
+                       std::unexpected(lun.error().message));
+    if (!m) {
+      add("mirror", V::kFailed, "bs_pmem refuses it: " + m.error());
+    } else {
+      const mirror::Record rec = m->store->record();
+      if (auto why = mirror::unsupported_role(rec.role); !why.empty())
+        add("mirror", V::kFailed, "bs_pmem refuses it: mirror_meta=" + opts.mirror_meta + ": " + why);
+      else
+        add("mirror", V::kOk,
+            std::string(mirror::to_string(rec.role)) + " (" + mirror::describe(rec.generations) +
+                "), " + std::to_string(m->store->bitmap().marked()) + " region(s) marked");
     }
   }
   r.ok = std::none_of(r.findings.begin(), r.findings.end(),

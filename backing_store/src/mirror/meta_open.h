@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Opening a LUN's mirror metadata store by path (bsopts mirror_meta=), the one way bs_pmem
+// and tgtpmem-admin check-config both do it: the medium, the store, and the checks that tie
+// it to the LUN. Errors are sentences for an administrator (tgtd's log, check-config).
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "mirror/meta_store.h"
+#include "options.h"
+#include "pmem_medium.h"
+
+namespace tgt_pmem::bs::mirror {
+
+struct OpenedMeta {
+  std::unique_ptr<PmemMedium> medium;  // first: the store refers to it
+  std::unique_ptr<MetaStore> store;
+};
+
+// Opens the store at path (durability as the LUN's) for a LUN of lun_size bytes. Errors:
+// missing (says how to make one), not mappable, blank, foreign or damaged (MetaStore::open),
+// made for a LUN of another size. Nothing is written.
+[[nodiscard]] std::expected<OpenedMeta, std::string> open_for_lun(const std::string& path,
+                                                                  std::uint64_t lun_size,
+                                                                  Durability durability);
+
+// The refusal of a role this version cannot serve (empty: it can). The primary's data path
+// is not built yet.
+[[nodiscard]] std::string unsupported_role(Role role);
+
+}  // namespace tgt_pmem::bs::mirror
