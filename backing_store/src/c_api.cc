@@ -326,11 +326,7 @@ int tgtpmem_lun_publish(tgtpmem_lun* lun, const tgtpmem_lun_ident* ident) noexce
     auto doc = tgt_pmem::bs::status_document(*lun->lun, facts, lun->counters, *ident);
     if (lun->mirror) {
       const auto r = lun->mirror->record();
-      const auto hex = [](std::uint64_t v) {
-        char b[17];
-        std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
-        return std::string(b);
-      };
+      using tgt_pmem::bs::mirror::hex;
       doc["mirror"] = {{"role", tgt_pmem::bs::mirror::to_string(r.role)},
                        {"meta", lun->mirror_path},
                        {"current", hex(r.generations.current)},

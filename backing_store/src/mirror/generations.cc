@@ -104,14 +104,15 @@ std::uint64_t fresh_generation() {
   }
 }
 
-std::string describe(const Generations& g) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "current=%016llx bitmap=%016llx history=%016llx,%016llx",
-                static_cast<unsigned long long>(g.current),
-                static_cast<unsigned long long>(g.bitmap),
-                static_cast<unsigned long long>(g.history[0]),
-                static_cast<unsigned long long>(g.history[1]));
+std::string hex(std::uint64_t id) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id));
   return buf;
+}
+
+std::string describe(const Generations& g) {
+  return "current=" + hex(g.current) + " bitmap=" + hex(g.bitmap) + " history=" +
+         hex(g.history[0]) + "," + hex(g.history[1]);
 }
 
 }  // namespace tgt_pmem::bs::mirror

@@ -61,6 +61,9 @@ enum class Decision {
 // A fresh identifier: 64 random bits from getrandom(2), never 0.
 [[nodiscard]] std::uint64_t fresh_generation();
 
+// One identifier as 16 hex digits, as logs, status files and tgtpmem-admin show it.
+[[nodiscard]] std::string hex(std::uint64_t id);
+
 // "current=..., bitmap=..., history=..., ..." in hex, for logs and messages.
 [[nodiscard]] std::string describe(const Generations& g);
 

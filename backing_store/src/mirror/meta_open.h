@@ -20,6 +20,11 @@ struct OpenedMeta {
   std::unique_ptr<MetaStore> store;
 };
 
+// Opens the store at path. Errors (without the path): missing (says how to make one), not
+// mappable, blank, foreign or damaged (MetaStore::open). Nothing is written.
+[[nodiscard]] std::expected<OpenedMeta, std::string> open_store(const std::string& path,
+                                                                Durability durability);
+
 // Opens the store at path (durability as the LUN's) for a LUN of lun_size bytes. Errors:
 // missing (says how to make one), not mappable, blank, foreign or damaged (MetaStore::open),
 // made for a LUN of another size. Nothing is written.

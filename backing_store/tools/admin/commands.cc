@@ -59,10 +59,6 @@ const char* forced_granularity() {
   return (v && *v) ? v : nullptr;
 }
 
-int fail(Io& io, int code, const std::string& message) {
-  io.err << "tgtpmem-admin: " << message << '\n';
-  return code;
-}
 
 // The offset of the first non-zero byte of the store, nullopt if it reads as zeros. Files
 // are read with pread(2) over their data extents (holes are zeros by definition); a devdax
@@ -106,6 +102,11 @@ bs::ExtentQuery store_extents(const Store& store) {
 }
 
 }  // namespace
+
+int fail(Io& io, int code, const std::string& message) {
+  io.err << "tgtpmem-admin: " << message << '\n';
+  return code;
+}
 
 // --- create ---------------------------------------------------------------------------------
 

@@ -59,6 +59,9 @@ struct CheckArgs {
   bool json = false;
 };
 
+// Writes "tgtpmem-admin: MESSAGE" to io.err and returns code: every command's refusal.
+int fail(Io& io, int code, const std::string& message);
+
 [[nodiscard]] int run_create(const CreateArgs& args, Io& io);
 [[nodiscard]] int run_info(const InfoArgs& args, Io& io);
 [[nodiscard]] int run_check(const CheckArgs& args, Io& io);

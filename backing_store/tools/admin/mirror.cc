@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "mirror/generations.h"
+#include "mirror/meta_open.h"
 #include "mirror/meta_store.h"
 #include "options.h"
 #include "pmem_medium.h"
@@ -18,16 +18,7 @@
 namespace tgt_pmem::admin {
 namespace {
 
-int fail(Io& io, int code, const std::string& message) {
-  io.err << "tgtpmem-admin: " << message << '\n';
-  return code;
-}
-
-std::string hex(std::uint64_t v) {
-  char b[17];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
-  return b;
-}
+using bs::mirror::hex;
 
 // Creates a missing file of `size` bytes (mode 0600). Error: errno text.
 std::string create_file(const std::string& path, std::uint64_t size) {
@@ -96,14 +87,10 @@ int run_mirror_format(const MirrorFormatArgs& a, Io& io) {
 
 int run_mirror_status(const MirrorStatusArgs& a, Io& io) {
   namespace m = bs::mirror;
-  if (struct stat st {}; ::stat(a.path.c_str(), &st) != 0 && errno == ENOENT)
-    return fail(io, kExitCannotUse, a.path + ": no such file (tgtpmem-admin mirror-format makes one)");
-  auto medium = bs::PmemMedium::open(a.path.c_str(), m::kBitmapOffset, bs::Durability::kAuto);
-  if (!medium) return fail(io, kExitCannotUse, a.path + ": " + medium.error().message);
-  auto store = m::MetaStore::open(**medium);
-  if (!store) return fail(io, kExitCannotUse, a.path + ": " + store.error());
-  const m::Record r = (*store)->record();
-  const auto& b = (*store)->bitmap();
+  auto opened = m::open_store(a.path, bs::Durability::kAuto);
+  if (!opened) return fail(io, kExitCannotUse, a.path + ": " + opened.error());
+  const m::Record r = opened->store->record();
+  const auto& b = opened->store->bitmap();
   if (a.json) {
     io.out << nlohmann::ordered_json{
                   {"path", a.path},
