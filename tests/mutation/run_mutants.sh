@@ -8,7 +8,8 @@
 #
 # SOURCE_DIR is copied to WORK_DIR/src (the tree itself is never patched); one build in
 # WORK_DIR/build is reused, so each mutant recompiles only what its patch touches. Each
-# patch names, in its header, the tests that must catch it (# filter: a gtest filter); the
+# patch names, in its header, the tests that must catch it (# filter: a gtest filter, of the
+# durability tests unless "# target:" names another test executable of tests/unit); the
 # unmutated build must pass that same filter first, or the check proves nothing.
 set -uo pipefail
 src=${1:?SOURCE_DIR}
@@ -22,7 +23,10 @@ if (( $# )); then
 else
   patches=("$mutants_dir"/*.patch)
 fi
-target=durability_unit_tests
+target_of() { local t; t=$(sed -n 's/^# target: //p' "$1" | head -n 1); echo "${t:-durability_unit_tests}"; }
+declare -A wanted
+for p in "${patches[@]}"; do wanted[$(target_of "$p")]=1; done
+targets=("${!wanted[@]}")
 
 mkdir -p "$work"
 rm -rf "$work/src"
@@ -33,10 +37,11 @@ cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DTGT_SOURCE_DIR="$tgt_src" -DTGTPMEM_BUILD_LOAD_TOOL=OFF -DTGTPMEM_WERROR=OFF \
       >"$work/configure.log" 2>&1 || {
   echo "mutation: configure failed, see $work/configure.log" >&2; exit 1; }
-bin="$work/build/tests/unit/durability/$target"
+# The executable of a test target (every one lives under tests/unit/<dir>/).
+bin_of() { find "$work/build/tests/unit" -type f -name "$1" -perm -u+x | head -n 1; }
 
-# build [LOG]: the test target, quietly (a mutant is sloppy code on purpose: no -Werror).
-build() { cmake --build "$work/build" -j"$(nproc)" --target "$target" >"$work/${1:-build}.log" 2>&1; }
+# build [LOG]: the test targets, quietly (a mutant is sloppy code on purpose: no -Werror).
+build() { cmake --build "$work/build" -j"$(nproc)" --target "${targets[@]}" >"$work/${1:-build}.log" 2>&1; }
 # How many tests a gtest log says ran (a filter that matches nothing proves nothing).
 ran() { sed -n 's/^\[==========\] \([0-9]*\) tests\? from .* ran\..*/\1/p' "$1" | tail -n 1; }
 filter_of() { sed -n 's/^# filter: //p' "$1" | head -n 1; }
@@ -52,7 +57,7 @@ for p in "${patches[@]}"; do
   filter=$(filter_of "$p")
   if [[ -z $filter ]]; then
     echo "mutation: $name has no '# filter:' line" >&2
-  elif ! "$bin" --gtest_filter="$filter" >"$work/$name.baseline.log" 2>&1; then
+  elif ! "$(bin_of "$(target_of "$p")")" --gtest_filter="$filter" >"$work/$name.baseline.log" 2>&1; then
     echo "mutation: $name: its tests fail without the mutant ($work/$name.baseline.log)" >&2
   elif [[ $(ran "$work/$name.baseline.log") -lt 1 ]]; then
     echo "mutation: $name: its filter '$filter' selects no test" >&2
@@ -76,7 +81,7 @@ for p in "${patches[@]}"; do
   if ! build "$name.build"; then
     printf '%-42s %-9s %s\n' "$name" NOBUILD "see $work/$name.build.log"
     broken=$((broken + 1))
-  elif "$bin" --gtest_filter="$filter" >"$work/$name.log" 2>&1; then
+  elif "$(bin_of "$(target_of "$p")")" --gtest_filter="$filter" >"$work/$name.log" 2>&1; then
     printf '%-42s %-9s %s\n' "$name" SURVIVED "$(bug_of "$p")"
     survived=$((survived + 1))
   else
