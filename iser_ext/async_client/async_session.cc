@@ -448,6 +448,11 @@ void AsyncSession::check_timeouts(Clock::time_point now) {
   if (broken_) deliver_failures();
 }
 
+void AsyncSession::close(std::error_code why) {
+  break_with(why);
+  deliver_failures();
+}
+
 void AsyncSession::break_with(std::error_code why) {
   if (broken_) return;
   broken_ = why ? why : make_error_code(ClientError::kBroken);

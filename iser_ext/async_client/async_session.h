@@ -98,6 +98,11 @@ class AsyncSession {
   // of a broken session. Called from a timer.
   void check_timeouts(Clock::time_point now);
 
+  // Breaks the session with why (if not broken yet) and fails, from inside this call, every
+  // operation not yet answered: how its owner lets go of it (never from its callbacks'
+  // callers' point of view a surprise: each callback still runs once).
+  void close(std::error_code why);
+
   [[nodiscard]] int completion_fd() const noexcept { return connection_->completion_fd(); }
   [[nodiscard]] bool broken() const noexcept { return static_cast<bool>(broken_); }
   [[nodiscard]] std::error_code broken_reason() const noexcept { return broken_; }

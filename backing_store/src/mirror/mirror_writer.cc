@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "mirror/mirror_writer.h"
 
-#include "mirror/writer_parts.h"
-
 #include <cerrno>
 
-namespace tgt_pmem::bs::mirror {
+#include "mirror/writer_parts.h"
 
+namespace tgt_pmem::bs::mirror {
 
 namespace {
 std::error_code errc(int e) { return {e, std::generic_category()}; }
@@ -60,10 +59,11 @@ void MirrorWriter::regions_of(const Write& w, std::uint64_t& first,
 }
 
 void MirrorWriter::submit(std::uint64_t offset, std::span<const std::byte> data,
-                          LocalWrite local, Completion done) {
+                          LocalWrite local, Completion done, bool remote_after_local) {
   auto w = std::make_unique<Write>();
   w->offset = offset;
   w->data = data;
+  w->remote_after_local = remote_after_local;
   w->local = std::move(local);
   w->done = std::move(done);
   enqueue(std::move(w));
@@ -111,15 +111,10 @@ void MirrorWriter::start(std::uint64_t t) {
       sticky_[r] = true;  // degraded: this write goes to the local copy only
   }
   if (state_ == State::kSynchronous || state_ == State::kResyncing) {
-    std::error_code ec = replica_.available() ? std::error_code{} : errc(ENOTCONN);
-    if (!ec)
-      ec = replica_.write(w.offset, w.data, [this, t](std::error_code e) { on_remote(t, e); });
-    if (ec) {
-      w.remote_done = true;
-      w.remote_error = ec;
-    } else {
-      w.remote_sent = true;
-    }
+    if (w.remote_after_local)
+      w.remote_deferred = true;  // on_local sends what the local half made
+    else
+      send_remote(t);
   } else {
     w.remote_done = true;  // degraded: the bitmap stands for the secondary
   }
@@ -127,11 +122,31 @@ void MirrorWriter::start(std::uint64_t t) {
   w.local([this, t](std::error_code e) { on_local(t, e); });
 }
 
+void MirrorWriter::send_remote(std::uint64_t t) {
+  Write& w = *writes_.at(t);
+  std::error_code ec = replica_.available() ? std::error_code{} : errc(ENOTCONN);
+  if (!ec) ec = replica_.write(w.offset, w.data, [this, t](std::error_code e) { on_remote(t, e); });
+  if (ec) {
+    w.remote_done = true;
+    w.remote_error = ec;
+  } else {
+    w.remote_sent = true;
+  }
+}
+
 void MirrorWriter::on_local(std::uint64_t ticket, std::error_code ec) {
   auto it = writes_.find(ticket);
   if (it == writes_.end() || it->second->local_done) return;
-  it->second->local_done = true;
-  it->second->local_error = ec;
+  Write& w = *it->second;
+  w.local_done = true;
+  w.local_error = ec;
+  if (w.remote_deferred) {
+    w.remote_deferred = false;
+    if (ec)
+      w.remote_done = true;  // nothing was made locally: nothing to send
+    else
+      send_remote(ticket);
+  }
   maybe_complete(ticket);
 }
 

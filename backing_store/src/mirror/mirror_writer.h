@@ -80,8 +80,12 @@ class MirrorWriter {
 
   // A write of data at the LUN's byte offset (data.size() > 0, within the LUN). data must
   // stay valid until done is called; done is called exactly once.
+  // remote_after_local: the bytes are not known before the local half has run (WRITE SAME,
+  // UNMAP, COMPARE AND WRITE: data is then the local copy's range itself). The remote half
+  // starts when the local half succeeded, instead of beside it; a local failure sends
+  // nothing. The regions are marked before either, as always.
   void submit(std::uint64_t offset, std::span<const std::byte> data, LocalWrite local,
-              Completion done);
+              Completion done, bool remote_after_local = false);
 
   // Clears the bits of regions that were marked only for writes that have all completed on
   // both copies, with none in flight now. Called from a timer (and by tests). Errors: the
@@ -119,6 +123,7 @@ class MirrorWriter {
   struct Resync;
   std::uint64_t enqueue(std::unique_ptr<Write> w);
   void start(std::uint64_t ticket);
+  void send_remote(std::uint64_t ticket);
   void pump_resync();
   void on_copy_done(std::uint64_t region, Outcome o, std::error_code ec);
   void end_resync(std::error_code ec);

@@ -17,6 +17,8 @@ struct MirrorWriter::Write {
   LocalWrite local;
   Completion done;
   bool copy = false;     // a resync's copy of a region: to the secondary only
+  bool remote_after_local = false;  // submit()'s: the remote half sends what the local made
+  bool remote_deferred = false;     // ... and waits for the local half now
   std::uint64_t epoch = 0;  // MirrorWriter::epoch_ when it started
   bool started = false;
   bool counted = false;  // in in_flight_ (its regions were marked)

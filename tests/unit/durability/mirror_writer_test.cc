@@ -16,6 +16,7 @@
 //     secondary recorded the new one, or resyncs over a split brain or a newer secondary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -90,12 +91,16 @@ class MirrorWriterTest : public ::testing::Test {
   }
   // Submits a write whose local half waits in local_ until the test completes it. At the
   // moment either half starts, checks that the write's regions are marked durably.
-  Result& submit(std::uint64_t offset, std::size_t len) {
+  // after_local: the remote half sends the primary's own range once the local half is done
+  // (WRITE SAME, UNMAP, COMPARE AND WRITE).
+  Result& submit(std::uint64_t offset, std::size_t len, bool after_local = false) {
     auto& d = data_for(offset, len);
+    std::span<const std::byte> sent = d;
+    if (after_local) sent = std::span<const std::byte>(primary_).subspan(offset, len);
     auto& r = results_.emplace_back();
     const std::size_t remote_before = replica_.writes;
     w_->submit(
-        offset, d,
+        offset, sent,
         [this, offset, len, &d, remote_before](MirrorWriter::LocalDone done) {
           ++local_started_;
           const std::size_t at = flusher_.rec.mark("local half starts");
@@ -114,7 +119,8 @@ class MirrorWriterTest : public ::testing::Test {
           r.done = true;
           r.outcome = o;
           r.ec = ec;
-        });
+        },
+        after_local);
     return r;
   }
   // A fresh pair for a randomised run: both copies zero, a new store in sync, the writer.
@@ -195,6 +201,33 @@ TEST_F(MirrorWriterTest, GoodOnlyOnceBothCopiesCompletedInEitherOrder) {
   EXPECT_EQ(b.outcome, O::kGood);
   EXPECT_TRUE(same(0, kLun));
   EXPECT_EQ(w_->state(), S::kSynchronous);
+}
+
+// Bug: a command whose bytes only the local half makes (WRITE SAME, UNMAP, COMPARE AND
+// WRITE) sending the secondary the range as it was before; or sending it after the local
+// half failed (a miscompare would then change the secondary alone).
+TEST_F(MirrorWriterTest, AfterLocalSendsWhatTheLocalHalfMadeAndNothingIfItFailed) {
+  writer(P::kFail);
+  Result& a = submit(4096, 8192, /*after_local=*/true);
+  ASSERT_EQ(local_.size(), 1u);
+  EXPECT_EQ(replica_.pending.size(), 0u) << "the remote half started before the local one";
+  complete_local(0);
+  ASSERT_EQ(replica_.pending.size(), 1u);
+  EXPECT_FALSE(a.done);
+  replica_.complete(0);
+  ASSERT_TRUE(a.done);
+  EXPECT_EQ(a.outcome, O::kGood);
+  EXPECT_TRUE(same(0, kLun)) << "the secondary got other bytes than the local half wrote";
+  EXPECT_TRUE(std::any_of(primary_.begin() + 4096, primary_.begin() + 12288,
+                          [](std::byte b) { return b != std::byte{0}; }));
+
+  Result& b = submit(32768, 4096, /*after_local=*/true);
+  complete_local(0, kEio);
+  EXPECT_EQ(replica_.pending.size(), 0u) << "sent after the local half failed";
+  ASSERT_TRUE(b.done);
+  EXPECT_EQ(b.outcome, O::kLocalFailed);
+  EXPECT_EQ(w_->state(), S::kSynchronous) << "a local failure is not the secondary's";
+  EXPECT_TRUE(meta_->bitmap().is_marked(32768 >> kShift));
 }
 
 // Bug: overlapping writes in flight together. Completed in opposite orders on the two

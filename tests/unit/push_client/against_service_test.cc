@@ -16,7 +16,7 @@
 #include "fake_loop.h"
 #include "fake_rdma.h"
 #include "push_bridge.h"
-#include "service_fixture.h"
+#include "push_service_fixture.h"
 #include "push_bench.h"
 #include "push_runner.h"
 #include "push_service.h"

@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "async_session.h"
-#include "service_fixture.h"
+#include "push_service_fixture.h"
 #include "tgt_pmem/push/client.h"
 
 namespace tgt_pmem::push {
