@@ -145,6 +145,33 @@ static const char *bs_pmem_exec_name(int exec)
 	return exec == TGTPMEM_EXEC_AUTO ? "auto" : exec == TGTPMEM_EXEC_THREADS ? "threads" : "inline";
 }
 
+/* A failed command in tgtd's log, rate-limited per LUN: an initiator must not be able to
+ * flood the log. */
+static void bs_pmem_log_failed(struct scsi_cmd *cmd, const struct tgtpmem_result *res)
+{
+	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
+	uint64_t suppressed = 0;
+
+	if (tgtpmem_lun_log_allowed(p->lun, &suppressed)) {
+		if (suppressed)
+			eprintf("bs_pmem: %s: %" PRIu64 " more failed commands were not "
+				"logged\n", cmd->dev->path, suppressed);
+		if (res->lba_valid && res->info_valid)
+			eprintf("bs_pmem: %s: opcode 0x%02x, LBA %" PRIu64 ", %u blocks, "
+				"failed: key 0x%x asc 0x%04x, information %" PRIu64 "\n",
+				cmd->dev->path, cmd->scb[0], res->lba, res->blocks,
+				res->sense_key, res->asc, res->info);
+		else if (res->lba_valid)
+			eprintf("bs_pmem: %s: opcode 0x%02x, LBA %" PRIu64 ", %u blocks, "
+				"failed: key 0x%x asc 0x%04x\n", cmd->dev->path,
+				cmd->scb[0], res->lba, res->blocks, res->sense_key, res->asc);
+		else
+			eprintf("bs_pmem: %s: opcode 0x%02x failed: key 0x%x asc 0x%04x\n",
+				cmd->dev->path, cmd->scb[0], res->sense_key, res->asc);
+	}
+	report_flush_error(cmd->dev);
+}
+
 static void bs_pmem_request(struct scsi_cmd *cmd)
 {
 	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
@@ -159,30 +186,9 @@ static void bs_pmem_request(struct scsi_cmd *cmd)
 	};
 	struct tgtpmem_result res;
 
-	uint64_t suppressed = 0;
-
 	tgtpmem_execute(p->lun, &c, &res);
-	if (res.status != TGTPMEM_STATUS_GOOD) {
-		/* Rate-limited per LUN: an initiator must not be able to flood the log. */
-		if (tgtpmem_lun_log_allowed(p->lun, &suppressed)) {
-			if (suppressed)
-				eprintf("bs_pmem: %s: %" PRIu64 " more failed commands were not "
-					"logged\n", cmd->dev->path, suppressed);
-			if (res.lba_valid && res.info_valid)
-				eprintf("bs_pmem: %s: opcode 0x%02x, LBA %" PRIu64 ", %u blocks, "
-					"failed: key 0x%x asc 0x%04x, information %" PRIu64 "\n",
-					cmd->dev->path, cmd->scb[0], res.lba, res.blocks,
-					res.sense_key, res.asc, res.info);
-			else if (res.lba_valid)
-				eprintf("bs_pmem: %s: opcode 0x%02x, LBA %" PRIu64 ", %u blocks, "
-					"failed: key 0x%x asc 0x%04x\n", cmd->dev->path,
-					cmd->scb[0], res.lba, res.blocks, res.sense_key, res.asc);
-			else
-				eprintf("bs_pmem: %s: opcode 0x%02x failed: key 0x%x asc 0x%04x\n",
-					cmd->dev->path, cmd->scb[0], res.sense_key, res.asc);
-		}
-		report_flush_error(cmd->dev);
-	}
+	if (res.status != TGTPMEM_STATUS_GOOD)
+		bs_pmem_log_failed(cmd, &res);
 	set_result(cmd, &res);
 }
 
@@ -230,6 +236,64 @@ static int bs_pmem_on_worker(const struct bs_pmem_lu *p, struct scsi_cmd *cmd)
 }
 
 /*
+ * A mirror primary (bs_pmem(8), MIRRORING): a command that changes blocks goes to both copies
+ * through the engine's mirror, on the loop, whatever exec says; it completes from the
+ * finished list once both made it durable (or the policy answered). done may run inside
+ * tgtpmem_mirror_submit: it only queues the completion.
+ */
+struct bs_pmem_mirrored {
+	struct scsi_cmd *cmd;
+	struct tgtpmem_cmd c;
+	struct tgtpmem_result res;
+};
+
+static void bs_pmem_mirror_done(void *arg)
+{
+	struct bs_pmem_mirrored *m = arg;
+	struct scsi_cmd *cmd = m->cmd;
+	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
+
+	if (m->res.status != TGTPMEM_STATUS_GOOD)
+		bs_pmem_log_failed(cmd, &m->res);
+	set_result(cmd, &m->res);
+	free(m);
+	list_add_tail(&cmd->bs_list, &p->finished);
+	tgt_add_sched_event(&p->sched);
+}
+
+/* 1: taken by the mirror (completed later); 0: execute it as usual. */
+static int bs_pmem_mirror_submit(struct bs_pmem_lu *p, struct scsi_cmd *cmd)
+{
+	struct bs_pmem_mirrored *m;
+
+	if (!p->lun || !tgtpmem_lun_mirror_primary(p->lun))
+		return 0;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		/* Whether it changes blocks is not known: refused, never executed unmirrored. */
+		set_cmd_async(cmd);
+		sense_data_build(cmd, HARDWARE_ERROR, ASC_INTERNAL_TGT_FAILURE);
+		scsi_set_result(cmd, SAM_STAT_CHECK_CONDITION);
+		list_add_tail(&cmd->bs_list, &p->finished);
+		tgt_add_sched_event(&p->sched);
+		return 1;
+	}
+	m->cmd = cmd;
+	m->c.cdb = cmd->scb;
+	m->c.cdb_len = (uint32_t)cmd->scb_len;
+	m->c.out_buf = scsi_get_out_buffer(cmd);
+	m->c.out_len = scsi_get_out_length(cmd);
+	m->c.in_buf = scsi_get_in_buffer(cmd);
+	m->c.in_len = scsi_get_in_length(cmd);
+	set_cmd_async(cmd);
+	if (tgtpmem_mirror_submit(p->lun, &m->c, &m->res, bs_pmem_mirror_done, m))
+		return 1;
+	clear_cmd_async(cmd);
+	free(m);
+	return 0;
+}
+
+/*
  * A command executed inline runs right here, on tgtd's event loop. When it succeeds,
  * returning 0 lets tgt's SBC code complete it with GOOD at once (its data is already durable:
  * bs_pmem_request returned). A failure is completed asynchronously from a scheduled event,
@@ -242,6 +306,8 @@ static int bs_pmem_cmd_submit(struct scsi_cmd *cmd)
 
 	/* A mode page changed by tgtadm (not by MODE SELECT, which is hooked) is seen here. */
 	bs_pmem_apply_write_cache(cmd->dev);
+	if (bs_pmem_mirror_submit(p, cmd))
+		return 0;
 	if (bs_pmem_on_worker(p, cmd))
 		return bs_thread_cmd_submit(cmd);
 
@@ -637,6 +703,13 @@ static void push_log(void *ctx, int error, const char *message)
 		log_warning("%s\n", message);
 }
 
+/* tgtd's loop and log as a mirror primary's link uses them. */
+static const struct tgtpmem_loop_ops bs_pmem_loop_ops = {
+	.event_add = push_event_add,
+	.event_del = push_event_del,
+	.log = push_log,
+};
+
 static const struct tgtpmem_push_host_ops push_host_ops = {
 	.event_add = push_event_add,
 	.event_del = push_event_del,
@@ -864,8 +937,10 @@ static void bs_pmem_status_refresh(void *data)
 	bs_pmem_status_armed = 0;
 	if (list_empty(&bs_pmem_open_luns))
 		return;
-	list_for_each_entry(p, &bs_pmem_open_luns, open_list)
+	list_for_each_entry(p, &bs_pmem_open_luns, open_list) {
+		tgtpmem_lun_mirror_tick(p->lun);
 		bs_pmem_publish(p);
+	}
 	bs_pmem_status_work.func = bs_pmem_status_refresh;
 	bs_pmem_status_work.data = NULL;
 	add_work(&bs_pmem_status_work, BS_PMEM_STATUS_PERIOD);
@@ -896,6 +971,7 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 	struct bs_pmem_lu *p = PMEM_LU(lu);
 	struct tgtpmem_lun_info info;
 	char err[512];
+	char name[512];
 	int ret;
 
 	ret = tgtpmem_lun_open(path, p->opts, 1U << lu->blk_shift, &p->lun, err, sizeof(err));
@@ -905,6 +981,18 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 		return -1;
 	}
 	if (bs_pmem_push_attach(lu, path)) {
+		tgtpmem_lun_close(p->lun);
+		p->lun = NULL;
+		*fd = -1;
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s (target %d, LUN %" PRIu64 ")", path, lu->tgt->tid,
+		 lu->lun);
+	ret = tgtpmem_lun_mirror_start(p->lun, &bs_pmem_loop_ops, name, err, sizeof(err));
+	if (ret) {
+		eprintf("bs_pmem: refused: %s: %s\n", path, err);
+		tgtpmem_push_detach(p->push);
+		p->push = NULL;
 		tgtpmem_lun_close(p->lun);
 		p->lun = NULL;
 		*fd = -1;
@@ -943,11 +1031,15 @@ static int bs_pmem_open(struct scsi_lu *lu, char *path, int *fd, uint64_t *size)
 	{
 		struct tgtpmem_mirror_state m;
 
-		if (tgtpmem_lun_mirror_get(p->lun, &m) == 0)
+		if (tgtpmem_lun_mirror_get(p->lun, &m) == 0 && m.role == TGTPMEM_MIRROR_SECONDARY)
 			eprintf("bs_pmem: %s: mirror secondary, generation %016" PRIx64
 				": SCSI writes refused (DATA PROTECT); %s\n", path, m.current,
 				p->push ? "its primary writes through push mode" :
 				"push=off: it cannot receive its primary's writes");
+		else if (tgtpmem_lun_mirror_primary(p->lun))
+			eprintf("bs_pmem: %s: mirror primary, generation %016" PRIx64 "%s: every "
+				"write goes to the secondary too (bs_pmem(8), MIRRORING)\n", path,
+				m.current, m.bitmap ? " (apart from its secondary: resync pending)" : "");
 	}
 	tgt_init_sched_event(&p->published, bs_pmem_publish_first, p);
 	tgt_add_sched_event(&p->published);

@@ -17,6 +17,7 @@
 #include "atomic_layout.h"
 #include "cdb.h"
 #include "lun.h"
+#include "lun_handle.h"
 #include "lun_status.h"
 #include "mirror/meta_open.h"
 #include "mirror/meta_store.h"
@@ -30,34 +31,6 @@
 #include "tgt_pmem/flush/flusher.h"
 #include "tgt_pmem/flush/select.h"
 #include "tgt_pmem/status/run_dir.h"
-
-struct tgtpmem_options {
-  tgt_pmem::bs::Options o;
-};
-
-struct tgtpmem_lun {
-  std::unique_ptr<tgt_pmem::bs::Lun> lun;
-  std::string durability;
-  int fd = -1;
-  bool emulated = false;
-  std::array<std::uint8_t, 16> uuid{};
-  std::string notice;  // from the store record (raw layout), for one log line
-  // Mirror metadata (mirror_meta=): its medium first, so that the store dies before it.
-  std::unique_ptr<tgt_pmem::bs::PmemMedium> mirror_medium;
-  std::unique_ptr<tgt_pmem::bs::mirror::MetaStore> mirror;
-  bool mirror_secondary = false;  // SCSI writes refused (DATA PROTECT)
-  std::string mirror_path;
-  // Log lines about failed commands: a one-minute window (tgtpmem_lun_log_allowed).
-  std::mutex log_mu;
-  std::chrono::steady_clock::time_point log_window{};
-  std::uint32_t log_lines = 0;
-  std::uint64_t log_suppressed = 0;
-  // The status file (lun_status.h): counters, and what was last written, where.
-  tgt_pmem::bs::LunCounters counters;
-  nlohmann::ordered_json published;
-  std::filesystem::path status_dir;
-  std::string status_name;
-};
 
 namespace {
 
@@ -74,11 +47,13 @@ int errno_result(const tgt_pmem::flush::Status& s) noexcept {
 // mirror_meta=: opens the LUN's mirror metadata store. Error: what is wrong, and what to do.
 std::string open_mirror(tgtpmem_lun& l, const tgt_pmem::bs::Options& o) {
   namespace mirror = tgt_pmem::bs::mirror;
+  using mirror::Role;
   auto m = mirror::open_for_lun(o.mirror_meta, l.lun->size(), o.durability);
   if (!m) return m.error();
-  if (auto why = mirror::unsupported_role(m->store->record().role); !why.empty())
+  const Role role = m->store->record().role;
+  if (auto why = mirror::role_conflict(role, o); !why.empty())
     return "mirror_meta=" + o.mirror_meta + ": " + why;
-  l.mirror_secondary = true;
+  l.mirror_secondary = role == Role::kSecondary;
   l.mirror_path = o.mirror_meta;
   l.mirror_medium = std::move(m->medium);
   l.mirror = std::move(m->store);
@@ -186,6 +161,7 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
       l->notice = rec.message;
       l->lun = std::make_unique<tgt_pmem::bs::Lun>(std::move(*m), block_size);
     }
+    if (opts) l->options = opts->o;
     if (opts && opts->o.exec == tgt_pmem::bs::Exec::kInline) l->lun->set_single_threaded();
     if (opts && !opts->o.mirror_meta.empty()) {
       if (auto e = open_mirror(*l, opts->o); !e.empty()) {
@@ -206,6 +182,7 @@ int tgtpmem_lun_open(const char* path, const tgtpmem_options* opts, std::uint32_
 
 int tgtpmem_lun_close(tgtpmem_lun* lun) noexcept {
   if (!lun) return 0;
+  tgtpmem_lun_mirror_stop(lun);
   // Whatever a write cache holds must reach the medium before the mapping goes.
   const int rc = errno_result(lun->lun->sync());
   delete lun;
@@ -236,36 +213,6 @@ int tgtpmem_lun_expose(tgtpmem_lun* lun, void** base, std::uint64_t* size) noexc
 int tgtpmem_lun_persist(tgtpmem_lun* lun, std::uint64_t offset, std::uint64_t len) noexcept {
   if (offset > lun->lun->size() || len > lun->lun->size() - offset) return -ERANGE;
   return errno_result(lun->lun->layout().persist_external(offset, len));
-}
-
-int tgtpmem_lun_mirror_get(const tgtpmem_lun* lun, tgtpmem_mirror_state* out) noexcept {
-  if (lun == nullptr || !lun->mirror || out == nullptr) return -ENOENT;
-  try {
-    const auto r = lun->mirror->record();
-    out->role = r.role == tgt_pmem::bs::mirror::Role::kPrimary ? TGTPMEM_MIRROR_PRIMARY
-                                                               : TGTPMEM_MIRROR_SECONDARY;
-    out->current = r.generations.current;
-    out->bitmap = r.generations.bitmap;
-    out->history0 = r.generations.history[0];
-    out->history1 = r.generations.history[1];
-    return 0;
-  } catch (...) {
-    return -ENOMEM;
-  }
-}
-
-int tgtpmem_lun_mirror_set(tgtpmem_lun* lun, const tgtpmem_mirror_state* in) noexcept {
-  if (lun == nullptr || !lun->mirror || in == nullptr) return -ENOENT;
-  try {
-    const auto r = lun->mirror->record();
-    if (r.role != tgt_pmem::bs::mirror::Role::kSecondary) return -EPERM;
-    const tgt_pmem::bs::mirror::Generations g{in->current, in->bitmap,
-                                              {in->history0, in->history1}};
-    if (auto s = lun->mirror->update(r.role, g); !s) return -EIO;
-    return 0;
-  } catch (...) {
-    return -ENOMEM;
-  }
 }
 
 int tgtpmem_lun_set_write_cache(tgtpmem_lun* lun, int on) noexcept {
@@ -324,16 +271,7 @@ int tgtpmem_lun_publish(tgtpmem_lun* lun, const tgtpmem_lun_ident* ident) noexce
     namespace status = tgt_pmem::status;
     tgt_pmem::bs::LunFacts facts{lun->durability, lun->emulated, lun->uuid};
     auto doc = tgt_pmem::bs::status_document(*lun->lun, facts, lun->counters, *ident);
-    if (lun->mirror) {
-      const auto r = lun->mirror->record();
-      using tgt_pmem::bs::mirror::hex;
-      doc["mirror"] = {{"role", tgt_pmem::bs::mirror::to_string(r.role)},
-                       {"meta", lun->mirror_path},
-                       {"current", hex(r.generations.current)},
-                       {"bitmap", hex(r.generations.bitmap)},
-                       {"history", {hex(r.generations.history[0]), hex(r.generations.history[1])}},
-                       {"regions_marked", lun->mirror->bitmap().marked()}};
-    }
+    tgt_pmem::bs::add_mirror_status(*lun, doc);
     const auto dir = status::tgtd_dir(ident->control_port);
     const std::string name =
         "lun." + std::to_string(ident->tid) + "." + std::to_string(ident->lun) + ".json";

@@ -36,6 +36,43 @@ std::expected<std::uint64_t, std::string> parse_uint(std::string_view key, std::
   return n;
 }
 
+// mirror=ADDRESS[:PORT]: numeric IPv4 ("192.0.2.2", "192.0.2.2:5566") or IPv6 in brackets
+// ("[2001:db8::2]:5566", "[2001:db8::2]"); the port 1 to 65535, 5566 if not given.
+std::expected<std::pair<std::string, std::uint16_t>, std::string> parse_mirror_address(
+    std::string_view val) {
+  auto bad = [&] {
+    return std::unexpected("bsopts: mirror=" + std::string(val) +
+                           ": expected a numeric address, IPv4 or [IPv6], and an optional "
+                           ":port (e.g. 192.0.2.2:5566)");
+  };
+  std::string_view host = val, port;
+  if (!val.empty() && val.front() == '[') {
+    const auto close = val.find(']');
+    if (close == std::string_view::npos) return bad();
+    host = val.substr(1, close - 1);
+    const std::string_view rest = val.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad();
+      port = rest.substr(1);
+    }
+  } else if (const auto colon = val.find(':'); colon != std::string_view::npos) {
+    host = val.substr(0, colon);
+    port = val.substr(colon + 1);
+  }
+  in6_addr a{};
+  const std::string h(host);
+  if (h.empty() || h.size() >= INET6_ADDRSTRLEN ||
+      (::inet_pton(AF_INET, h.c_str(), &a) != 1 && ::inet_pton(AF_INET6, h.c_str(), &a) != 1))
+    return bad();
+  std::uint16_t p = 5566;
+  if (!port.empty() || (val.size() > host.size() && val.back() == ':')) {
+    auto n = parse_uint("mirror", port);
+    if (!n || *n < 1 || *n > 65535) return bad();
+    p = static_cast<std::uint16_t>(*n);
+  }
+  return std::pair{h, p};
+}
+
 }  // namespace
 
 std::expected<Options, std::string> parse_options(std::string_view text) {
@@ -144,11 +181,46 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         return std::unexpected("bsopts: mirror_meta=" + std::string(val) +
                                ": expected an absolute path");
       o.mirror_meta = std::string(val);
+    } else if (key == "mirror") {
+      auto a = parse_mirror_address(val);
+      if (!a) return std::unexpected(a.error());
+      o.mirror = a->first;
+      o.mirror_port = a->second;
+    } else if (key == "mirror_target") {
+      if (val.empty() || val.size() > 223)
+        return std::unexpected("bsopts: mirror_target=" + std::string(val) +
+                               ": expected the secondary's target name (at most 223 bytes)");
+      o.mirror_target = std::string(val);
+    } else if (key == "mirror_lun") {
+      auto n = parse_uint(key, val);
+      if (!n) return std::unexpected(n.error());
+      o.mirror_lun = *n;
+    } else if (key == "mirror_initiator") {
+      if (val.empty() || val.size() > 223)
+        return std::unexpected("bsopts: mirror_initiator=" + std::string(val) +
+                               ": expected an initiator name (at most 223 bytes)");
+      o.mirror_initiator = std::string(val);
+    } else if (key == "mirror_chap") {
+      if (val.empty() || val.front() != '/')
+        return std::unexpected("bsopts: mirror_chap=" + std::string(val) +
+                               ": expected the absolute path of a file (a user line, a "
+                               "secret line; mode 0600)");
+      o.mirror_chap = std::string(val);
+    } else if (key == "mirror_policy") {
+      if (val == "fail") {
+        o.mirror_degrade = false;
+      } else if (val == "degrade") {
+        o.mirror_degrade = true;
+      } else {
+        return std::unexpected("bsopts: mirror_policy=" + std::string(val) +
+                               ": expected fail or degrade");
+      }
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
                              "durability, push, push_port, push_address, push_poll_us, "
-                             "inline_max, mirror_meta)");
+                             "inline_max, mirror_meta, mirror, mirror_target, mirror_lun, "
+                             "mirror_initiator, mirror_chap, mirror_policy)");
     }
   }
   if (seen.contains("push_port") && !o.push)
@@ -172,6 +244,21 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
   // which the atomic layout's remapping would break.
   if (!o.mirror_meta.empty() && o.layout == LayoutKind::kAtomic)
     return std::unexpected("bsopts: mirror_meta= needs layout=raw");
+  for (const char* k : {"mirror_target", "mirror_lun", "mirror_initiator", "mirror_chap",
+                        "mirror_policy"})
+    if (seen.contains(k) && o.mirror.empty())
+      return std::unexpected(std::string("bsopts: ") + k + "= needs mirror=ADDRESS");
+  if (!o.mirror.empty()) {
+    if (o.mirror_meta.empty())
+      return std::unexpected("bsopts: mirror= needs mirror_meta=PATH (the generations and the "
+                             "write-intent bitmap; tgtpmem-admin mirror-format makes it)");
+    if (o.mirror_target.empty())
+      return std::unexpected("bsopts: mirror= needs mirror_target=IQN (the secondary's target)");
+    // Push-mode clients write straight into the mapping: their writes would bypass the mirror.
+    if (o.push)
+      return std::unexpected("bsopts: mirror= cannot be combined with push=on (push-mode "
+                             "writes would reach the primary's copy only)");
+  }
   if (seen.contains("threads") && o.exec == Exec::kInline)
     return std::unexpected("bsopts: threads= needs exec=threads or exec=auto");
   if (seen.contains("inline_max") && o.exec != Exec::kAuto)

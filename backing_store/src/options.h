@@ -51,6 +51,16 @@ struct Options {
   // The mirror metadata store of a mirrored LUN (issue 16, docs/replication-design.md): an
   // absolute path, formatted by `tgtpmem-admin mirror-format`. Empty: not mirrored.
   std::string mirror_meta;
+  // A mirror primary's secondary (bs_pmem(8), MIRRORING): its push-mode listener (numeric
+  // address; empty: this LUN is no primary), target, LUN, and the initiator name its ACL
+  // admits; CHAP from a file (mode 0600: a user line, a secret line); the failure policy.
+  std::string mirror;            // the address of mirror=ADDRESS[:PORT]
+  std::uint16_t mirror_port = 5566;
+  std::string mirror_target;
+  std::uint64_t mirror_lun = 1;
+  std::string mirror_initiator = "iqn.2024-01.org.tgt-pmem:mirror";
+  std::string mirror_chap;       // path of the CHAP file; empty: no CHAP
+  bool mirror_degrade = false;   // mirror_policy=degrade; default fail
 
   friend bool operator==(const Options&, const Options&) = default;
 };

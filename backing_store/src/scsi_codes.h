@@ -22,11 +22,12 @@ inline constexpr std::uint8_t kSaGetLbaStatus = 0x12;
 }  // namespace op
 
 namespace key {
-inline constexpr std::uint8_t kMediumError = 0x03, kHardwareError = 0x04,
+inline constexpr std::uint8_t kNotReady = 0x02, kMediumError = 0x03, kHardwareError = 0x04,
                               kIllegalRequest = 0x05, kDataProtect = 0x07, kMiscompare = 0x0e;
 }  // namespace key
 
 namespace asc {
+inline constexpr std::uint16_t kNotReadyManualIntervention = 0x0403;
 inline constexpr std::uint16_t kWriteError = 0x0c00;
 inline constexpr std::uint16_t kUnrecoveredReadError = 0x1100;
 inline constexpr std::uint16_t kParameterListLengthError = 0x1a00;

@@ -42,6 +42,7 @@ for k in $keys; do
     case $k in
       threads) opts="exec=threads;$opts" ;;
       push_port|push_address|push_poll_us) opts="push=on;$opts" ;;
+      mirror_policy) opts="mirror=192.0.2.1;mirror_target=iqn.x:b;mirror_meta=/m.meta;$opts" ;;
     esac
     if conf "$opts" | jq -e '[.luns[0].checks[] | select(.name | startswith("bsopts")) | .result] == ["ok"]' >/dev/null; then
       pass "bsopts $opts: accepted by bs_pmem's parser"

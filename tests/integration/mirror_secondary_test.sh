@@ -7,7 +7,7 @@
 #    lost at the next resync, or worse, read back by whoever fails over to it): every command
 #    that changes blocks must fail with DATA PROTECT, WRITE PROTECTED, and change nothing;
 #  - the metadata of another LUN (another size) taken, a blank or missing store taken, a
-#    primary served although its data path is not built: each refused, saying why;
+#    primary's store served without its secondary (mirror=): each refused, saying why;
 #  - the status file not saying the LUN is a secondary.
 # Push mode (how the primary writes to it) needs RDMA: its MIRROR_STATE is tested on the fake
 # verbs (tests/unit/push_service), the data path in the guest when it exists.
@@ -54,7 +54,7 @@ refused() {
 refused 2 "$W/other.meta" "formatted for a LUN of 33554432 bytes, this LUN has 67108864"
 refused 2 "$W/blank.meta" "blank: not a mirror metadata store yet"
 refused 2 "$W/missing.meta" "no such file (tgtpmem-admin mirror-format makes one)"
-refused 2 "$W/pri.meta" "is not built yet; only secondaries can be served"
+refused 2 "$W/pri.meta" "the store says this LUN is a mirror primary: name its secondary with mirror="
 
 # Data written before the LUN became a secondary: it must be what reads return afterwards.
 tgt_new_lun 1 1 pmem "$W/lun.img" "durability=emulated" || fail "plain LUN"
@@ -96,7 +96,7 @@ conf() {
 }
 for case in "sec.meta:0:ok (block size 512, layout raw" \
             "other.meta:1:failed: mirror: bs_pmem refuses it: mirror_meta=$W/other.meta: formatted for a LUN of 33554432" \
-            "pri.meta:1:failed: mirror: bs_pmem refuses it: mirror_meta=$W/pri.meta: the role is primary"; do
+            "pri.meta:1:failed: mirror: bs_pmem refuses it: mirror_meta=$W/pri.meta: the store says this LUN is a mirror primary"; do
   meta=${case%%:*} rest=${case#*:} want_rc=${rest%%:*} want=${rest#*:}
   conf "$W/$meta"
   "$ADMIN" check-config "$W/t.conf" >"$W/cc.txt" 2>&1; rc=$?

@@ -156,6 +156,39 @@ struct tgtpmem_mirror_state {
 int tgtpmem_lun_mirror_get(const tgtpmem_lun *lun, struct tgtpmem_mirror_state *out) TGTPMEM_NOEXCEPT;
 int tgtpmem_lun_mirror_set(tgtpmem_lun *lun, const struct tgtpmem_mirror_state *in) TGTPMEM_NOEXCEPT;
 
+/*
+ * A mirror primary (role primary, bsopts mirror=...): every SCSI command that changes blocks
+ * goes to the local copy and to the secondary, and completes when both made it durable (or
+ * per mirror_policy when the secondary is lost). Everything runs on tgtd's event loop.
+ * tgtpmem_lun_mirror_start: for a primary LUN, starts its link (connects in the background,
+ * never blocks) with tgtd's loop as ops gives it, and name for the log; 0 (also for a LUN
+ * that is no primary), or TGTPMEM_E_MIRROR with a message in err (the CHAP file).
+ * tgtpmem_lun_mirror_primary: 1 for a started primary, else 0.
+ * tgtpmem_mirror_submit: 0 when the command changes no block (execute it as usual); 1 when
+ * it was taken: *res is filled and done(arg) called later, on the loop, never from inside
+ * this call. cmd, its buffers and res must stay valid until then.
+ * tgtpmem_lun_mirror_tick: from a timer, about once a second (deadlines, reconnects, idle
+ * regions). tgtpmem_lun_mirror_stop: drops the link (commands in flight complete, failed);
+ * tgtpmem_lun_close calls it.
+ */
+struct tgtpmem_loop_ops {
+	void *ctx;
+	int (*event_add)(void *ctx, int fd, void (*handler)(int fd, int events, void *data),
+			 void *data);
+	void (*event_del)(void *ctx, int fd);
+	void (*log)(void *ctx, int error, const char *message);
+};
+int tgtpmem_lun_mirror_start(tgtpmem_lun *lun, const struct tgtpmem_loop_ops *ops,
+			     const char *name, char *err, size_t errlen) TGTPMEM_NOEXCEPT;
+int tgtpmem_lun_mirror_primary(const tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+struct tgtpmem_cmd;
+struct tgtpmem_result;
+int tgtpmem_mirror_submit(tgtpmem_lun *lun, const struct tgtpmem_cmd *cmd,
+			  struct tgtpmem_result *res, void (*done)(void *arg),
+			  void *arg) TGTPMEM_NOEXCEPT;
+void tgtpmem_lun_mirror_tick(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+void tgtpmem_lun_mirror_stop(tgtpmem_lun *lun) TGTPMEM_NOEXCEPT;
+
 /* One SCSI command, as the glue hands it over (tgt has already checked reservations). */
 struct tgtpmem_cmd {
 	const uint8_t *cdb;

@@ -31,10 +31,13 @@ std::expected<OpenedMeta, std::string> open_for_lun(const std::string& path,
   return opened;
 }
 
-std::string unsupported_role(Role role) {
-  if (role == Role::kPrimary)
-    return "the role is primary, and the primary's data path (the mirror= bsopts) is not "
-           "built yet; only secondaries can be served (docs/replication-design.md)";
+std::string role_conflict(Role role, const Options& o) {
+  if (role == Role::kPrimary && o.mirror.empty())
+    return "the store says this LUN is a mirror primary: name its secondary with "
+           "mirror=ADDRESS[:PORT] and mirror_target=IQN (bs_pmem(8), MIRRORING)";
+  if (role == Role::kSecondary && !o.mirror.empty())
+    return "the store says this LUN is a mirror secondary, and mirror= is for primaries: "
+           "promote it first (tgtpmem-admin mirror-promote) or drop mirror=";
   return {};
 }
 

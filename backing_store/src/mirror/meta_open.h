@@ -32,8 +32,8 @@ struct OpenedMeta {
                                                                   std::uint64_t lun_size,
                                                                   Durability durability);
 
-// The refusal of a role this version cannot serve (empty: it can). The primary's data path
-// is not built yet.
-[[nodiscard]] std::string unsupported_role(Role role);
+// Why a store of this role cannot serve a LUN opened with these bsopts (empty: it can): a
+// primary needs its secondary (mirror=), a secondary must not have one (promote it first).
+[[nodiscard]] std::string role_conflict(Role role, const Options& o);
 
 }  // namespace tgt_pmem::bs::mirror

@@ -90,6 +90,15 @@ void MirrorWriter::start(std::uint64_t t) {
   Write& w = *writes_.at(t);
   w.started = true;
   w.epoch = epoch_;
+  // Policy fail with the secondary known to be away (never connected since the start, or
+  // lost while idle): nothing is written anywhere, as once stopped.
+  if (policy_ == Policy::kFail && !w.copy &&
+      (state_ == State::kSynchronous || state_ == State::kResyncing) && !replica_.available()) {
+    if (auto e = secondary_lost(errc(ENOTCONN))) {
+      finish(t, Outcome::kMetaFailed, e);
+      return;
+    }
+  }
   if (state_ == State::kStopped && !w.copy) {
     finish(t, Outcome::kNotReplicated, errc(ENOTCONN));
     return;
@@ -162,7 +171,7 @@ std::error_code MirrorWriter::secondary_lost(std::error_code why) {
   if (state_ != State::kSynchronous && state_ != State::kResyncing) return {};
   if (policy_ == Policy::kFail) {
     state_ = State::kStopped;
-    log("mirror: the secondary failed a write (" + why.message() +
+    log("mirror: the secondary is lost (" + why.message() +
         "); policy fail: writes are refused until it is back");
     return {};
   }
@@ -178,7 +187,7 @@ std::error_code MirrorWriter::secondary_lost(std::error_code why) {
   const Generations g = diverge(r.generations, fresh);
   if (auto s = meta_.update(r.role, g); !s) return s.error();
   state_ = State::kDegraded;
-  log("mirror: the secondary failed a write (" + why.message() +
+  log("mirror: the secondary is lost (" + why.message() +
       "); policy degrade: going on alone, " + describe(g));
   return {};
 }

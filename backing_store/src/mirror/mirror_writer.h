@@ -9,9 +9,9 @@
 //     after any crash every region the copies may differ in is marked;
 //   - overlapping writes are never in flight together (extent_table.h), so both copies see
 //     them in the same order;
-//   - with policy fail, once the secondary is lost no write is started at all (kNotReplicated)
-//     and the one that found it lost is answered kRemoteFailed: nothing acknowledged exists
-//     on one copy only.
+//   - with policy fail, once the secondary is lost no write is started at all (kNotReplicated;
+//     also when it is found away before a write starts) and a write in flight that found it
+//     lost is answered kRemoteFailed: nothing acknowledged exists on one copy only.
 // A region's bit is cleared (clear_idle) only if every write to it since it was marked went
 // to both copies successfully and none is in flight. Bits found set when the writer is made
 // (a crash, an earlier degraded period) stay until a resync copies those regions.

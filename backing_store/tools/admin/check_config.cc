@@ -192,7 +192,7 @@ LunReport check_lun(const ConfiguredLun& l) {
       add("mirror", V::kFailed, "bs_pmem refuses it: " + m.error());
     } else {
       const mirror::Record rec = m->store->record();
-      if (auto why = mirror::unsupported_role(rec.role); !why.empty())
+      if (auto why = mirror::role_conflict(rec.role, opts); !why.empty())
         add("mirror", V::kFailed, "bs_pmem refuses it: mirror_meta=" + opts.mirror_meta + ": " + why);
       else
         add("mirror", V::kOk,

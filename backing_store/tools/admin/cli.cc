@@ -120,6 +120,16 @@ std::string command_help(const std::string& command, const po::options_descripti
            "store of a mirrored LUN, named by bsopts mirror_meta=PATH: its role, generation\n"
            "identifiers and write-intent bitmap (bs_pmem(8), MIRRORING). A secondary starts\n"
            "blank, so that its primary copies everything to it first.\n";
+  } else if (command == "mirror-promote" || command == "mirror-demote") {
+    out << "Usage: tgtpmem-admin " << command << " PATH [--json]\n\n"
+        << (command == "mirror-promote"
+                ? "Makes the mirror secondary whose metadata store is PATH a primary, for a\n"
+                  "failover: a fresh generation, so that the old primary can never copy over it.\n"
+                  "Give its LUN mirror= (its new secondary) before serving it again.\n"
+                : "Makes the mirror primary whose metadata store is PATH a secondary of the copy\n"
+                  "promoted in its place: kept generations (a bitmap resync) if nothing here may\n"
+                  "be missing there, else cleared (a full resync). Serve it with push=on.\n")
+        << "Only with the LUN not served (refused while a tgtd serves it).\n";
   } else if (command == "mirror-status") {
     out << "Usage: tgtpmem-admin mirror-status PATH [--json]\n\n"
            "Shows a mirror metadata store: role, generation identifiers, regions marked in\n"
@@ -216,6 +226,8 @@ std::string general_help() {
          "  mirror-format PATH --role ROLE --lun-size SIZE\n"
          "                            format a mirrored LUN's metadata store (mirror_meta=)\n"
          "  mirror-status PATH        role, generations and marked regions of such a store\n"
+         "  mirror-promote PATH       failover: a secondary's store becomes a primary's\n"
+         "  mirror-demote PATH        a primary's store becomes a secondary's (resync follows)\n"
          "  status [-C PORT]          the pmem LUNs of the running tgtd, with counters\n"
          "  dump [-C PORT]            the running configuration, complete for pmem LUNs\n"
          "  boot-deps [FILE...]       print the systemd drop-in that makes tgt.service wait\n"
@@ -245,21 +257,21 @@ std::string general_help() {
 Parsed parse_command_line(std::span<const std::string> args) {
   if (args.empty())
     return UsageError{"no command given (create, info, check, check-config, boot-deps, forget, "
-                      "status, dump, mirror-format, mirror-status)",
+                      "status, dump, mirror-format, mirror-status, mirror-promote, mirror-demote)",
                       "see 'tgtpmem-admin --help'"};
   const std::string& command = args.front();
   if (command == "-h" || command == "--help" || command == "help") return HelpRequested{general_help()};
   if (command != "create" && command != "info" && command != "check" &&
       command != "check-config" && command != "boot-deps" && command != "forget" &&
       command != "status" && command != "dump" && command != "mirror-format" &&
-      command != "mirror-status") {
+      command != "mirror-status" && command != "mirror-promote" && command != "mirror-demote") {
     if (command.starts_with("-"))
       return UsageError{"expected a command (create, info, check, check-config, boot-deps, forget, "
-                        "status, dump, mirror-format, mirror-status) before '" + command + "'",
+                        "status, dump, mirror-format, mirror-status, mirror-promote, mirror-demote) before '" + command + "'",
                         "see 'tgtpmem-admin --help'"};
     return UsageError{"unknown command '" + command +
                           "' (commands: create, info, check, check-config, boot-deps, forget, "
-                          "status, dump, mirror-format, mirror-status)",
+                          "status, dump, mirror-format, mirror-status, mirror-promote, mirror-demote)",
                       "see 'tgtpmem-admin --help'"};
   }
   const std::string hint = "see 'tgtpmem-admin " + command + " --help'";
@@ -337,6 +349,8 @@ Parsed parse_command_line(std::span<const std::string> args) {
 
   if (command == "info") return InfoArgs{paths[0], json};
   if (command == "mirror-status") return MirrorStatusArgs{paths[0], json};
+  if (command == "mirror-promote" || command == "mirror-demote")
+    return MirrorRoleArgs{paths[0], command == "mirror-promote", json};
   if (command == "mirror-format") {
     MirrorFormatArgs m;
     m.path = paths[0];

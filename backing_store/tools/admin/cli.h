@@ -28,7 +28,7 @@ struct UsageError {
 
 using Parsed =
     std::variant<CreateArgs, InfoArgs, CheckArgs, CheckConfigArgs, BootDepsArgs, ForgetArgs,
-                 StatusArgs, DumpArgs, MirrorFormatArgs, MirrorStatusArgs, HelpRequested,
+                 StatusArgs, DumpArgs, MirrorFormatArgs, MirrorStatusArgs, MirrorRoleArgs, HelpRequested,
                  UsageError>;
 
 // args excludes the program name.

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     if (const auto* b = std::get_if<BootDepsArgs>(&parsed)) return run_boot_deps(*b, io);
     if (const auto* m = std::get_if<MirrorFormatArgs>(&parsed)) return run_mirror_format(*m, io);
     if (const auto* m = std::get_if<MirrorStatusArgs>(&parsed)) return run_mirror_status(*m, io);
+    if (const auto* m = std::get_if<MirrorRoleArgs>(&parsed)) return run_mirror_role(*m, io);
     return run_check(std::get<CheckArgs>(parsed), io);
   } catch (const std::exception& e) {
     std::cerr << "tgtpmem-admin: internal error: " << e.what() << "\n";

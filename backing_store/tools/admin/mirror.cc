@@ -7,13 +7,16 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "live_state.h"
 #include "mirror/generations.h"
 #include "mirror/meta_open.h"
 #include "mirror/meta_store.h"
 #include "options.h"
 #include "pmem_medium.h"
+#include "tgt_pmem/status/run_dir.h"
 
 namespace tgt_pmem::admin {
 namespace {
@@ -32,7 +35,80 @@ std::string create_file(const std::string& path, std::uint64_t size) {
   return error;
 }
 
+// Which running tgtd serves a LUN with this metadata store ("" if none): its status files
+// (bs_pmem(8), STATUS FILES) name the store of every mirrored LUN.
+std::string served_by(const std::string& path) {
+  std::error_code ec;
+  const auto want = std::filesystem::weakly_canonical(path, ec);
+  const auto root = status::tgtd_dir(0).parent_path();
+  for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with("tgtd.")) continue;
+    int port = -1;
+    try {
+      port = std::stoi(name.substr(5));
+    } catch (...) {
+      continue;
+    }
+    const LiveState s = read_live_state(port);
+    for (const auto& l : s.luns) {
+      if (!l.contains("mirror") || !l["mirror"].is_object()) continue;
+      std::error_code ec2;
+      if (std::filesystem::weakly_canonical(l["mirror"].value("meta", std::string()), ec2) == want)
+        return "the tgtd on control port " + std::to_string(port) + " serves it (target " +
+               l.value("target", std::string("?")) + ", LUN " +
+               std::to_string(l.value("lun", 0)) + "): delete that LUN first";
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+int run_mirror_role(const MirrorRoleArgs& a, Io& io) {
+  namespace m = bs::mirror;
+  if (auto who = served_by(a.path); !who.empty()) return fail(io, kExitRefused, a.path + ": " + who);
+  auto opened = m::open_store(a.path, bs::Durability::kAuto);
+  if (!opened) return fail(io, kExitCannotUse, a.path + ": " + opened.error());
+  m::MetaStore& store = *opened->store;
+  const m::Record r = store.record();
+  const m::Role want = a.promote ? m::Role::kPrimary : m::Role::kSecondary;
+  if (r.role == want)
+    return fail(io, kExitRefused, a.path + ": already a " + std::string(to_string(want)));
+  m::Generations g = r.generations;
+  if (a.promote && g.current == 0)
+    return fail(io, kExitRefused,
+                a.path + ": a blank secondary: no primary ever completed a resync to it, so its "
+                         "LUN holds no mirror's data; nothing to promote");
+  std::string next;
+  if (a.promote) {
+    g = m::diverge(g, m::fresh_generation());
+    next = "its old primary, once demoted, gets what changes here by a bitmap resync";
+  } else if (store.bitmap().marked() != 0 || g.bitmap != 0) {
+    // Writes that may be on this copy only: the new primary must copy everything.
+    g = m::Generations{0, 0, {g.current, g.history[0]}};
+    next = "a full resync from the new primary (" + std::to_string(store.bitmap().marked()) +
+           " region(s) here may hold writes the other copy lacks)";
+  } else {
+    next = "a bitmap resync from the new primary";
+  }
+  if (auto s = store.update(want, g); !s)
+    return fail(io, kExitCannotUse, a.path + ": the new record is not durable: " +
+                                        s.error().message());
+  if (a.json) {
+    io.out << nlohmann::ordered_json{{"path", a.path},
+                                     {"role", to_string(want)},
+                                     {"current", hex(g.current)},
+                                     {"bitmap", hex(g.bitmap)},
+                                     {"next", next}}
+                  .dump()
+           << "\n";
+  } else {
+    io.out << (a.promote ? "promoted " : "demoted ") << a.path << ": mirror "
+           << to_string(want) << ", " << m::describe(g) << "; next: " << next << "\n";
+  }
+  return kExitOk;
+}
 
 int run_mirror_format(const MirrorFormatArgs& a, Io& io) {
   namespace m = bs::mirror;

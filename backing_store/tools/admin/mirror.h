@@ -24,6 +24,14 @@ struct MirrorStatusArgs {
   bool json = false;
 };
 
+// mirror-promote / mirror-demote: changes the role a store records, for a failover. Only with
+// its LUN not served by any tgtd (refused otherwise: the running bs_pmem holds the record).
+struct MirrorRoleArgs {
+  std::string path;
+  bool promote = false;  // true: secondary -> primary; false: primary -> secondary
+  bool json = false;
+};
+
 // Creates PATH (a file, mode 0600, of the size the LUN needs) if it is missing, and formats
 // it: every bit clear; a primary gets a fresh generation, a secondary none (its primary
 // copies everything to it first). kExitRefused: PATH holds a valid store (see --force) or
@@ -34,5 +42,15 @@ struct MirrorStatusArgs {
 // Role, generation identifiers, region size, regions marked. kExitCannotUse: PATH cannot be
 // opened or holds no valid store (the message says why).
 [[nodiscard]] int run_mirror_status(const MirrorStatusArgs& args, Io& io);
+
+// Promote: the secondary becomes a primary with a fresh current generation, its old one the
+// bitmap generation (generations.h: diverge): its old primary, demoted, then receives what
+// changed here by a bitmap resync, and can never resynchronise over this copy. Demote: the
+// primary becomes a secondary; if its bitmap marks regions (writes that may not have reached
+// the other copy) or it was apart from its peer, its generations are cleared so that the new
+// primary copies everything to it (a full resync), else they are kept (a bitmap resync).
+// kExitRefused: the store already has that role, or a running tgtd serves its LUN;
+// kExitCannotUse: it cannot be opened, or the record was not durable.
+[[nodiscard]] int run_mirror_role(const MirrorRoleArgs& args, Io& io);
 
 }  // namespace tgt_pmem::admin

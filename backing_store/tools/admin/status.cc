@@ -22,6 +22,18 @@ std::vector<std::string> attention(const json& l) {
     a.push_back(std::to_string(l.value("bad_ranges_total", 0)) +
                 " bad range(s) known: reads of them fail with MEDIUM ERROR until rewritten");
   if (!l.value("online", true)) a.push_back("offline");
+  if (l.contains("mirror") && l["mirror"].is_object() && l["mirror"].contains("state")) {
+    const json& m = l["mirror"];
+    const std::string state = m.value("state", std::string());
+    if (state == "degraded")
+      a.push_back("mirror degraded: writes go to this copy only (marked for a resync) until "
+                  "the secondary is back; " + m.value("last_failure", std::string()));
+    if (state == "stopped")
+      a.push_back("mirror stopped (policy fail): writes are refused until the secondary is "
+                  "back; " + m.value("last_failure", std::string()));
+    if (!m.value("refusal", std::string()).empty())
+      a.push_back(m.value("refusal", std::string()));
+  }
   return a;
 }
 
@@ -64,6 +76,18 @@ void print_lun(const json& l, std::ostream& out) {
     const json& m = l["mirror"];
     out << "    mirror: " << str(m, "role") << " (" << str(m, "meta") << "), generation "
         << str(m, "current") << ", " << str(m, "regions_marked") << " region(s) marked\n";
+    if (m.contains("state")) {
+      const json r = m.value("resync", json::object());
+      out << "      secondary " << str(m, "secondary") << " " << str(m, "secondary_target")
+          << " lun " << str(m, "secondary_lun") << ", policy " << str(m, "policy") << ": "
+          << str(m, "state") << ", link " << str(m, "link");
+      if (!m.value("link_durability", std::string()).empty())
+        out << " (" << str(m, "link_durability") << ")";
+      if (r.value("running", false))
+        out << ", resync " << str(r, "regions_copied") << "/" << str(r, "regions_total")
+            << " regions";
+      out << '\n';
+    }
   }
   for (const auto& a : attention(l)) out << "    ATTENTION: " << a << '\n';
 }

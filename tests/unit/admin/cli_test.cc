@@ -40,6 +40,17 @@ TEST(AdminCli, MirrorFormatAndStatus) {
   auto d = parse({"mirror-format", "/m.meta", "--role", "primary", "--lun-size", "64m"});
   ASSERT_NE(std::get_if<MirrorFormatArgs>(&d), nullptr) << usage_message(d);
   EXPECT_EQ(std::get<MirrorFormatArgs>(d).region_shift, 20u) << "1 MiB regions by default";
+  {
+    auto pr = parse({"mirror-promote", "/m.meta"});
+    const auto* r = std::get_if<MirrorRoleArgs>(&pr);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(r->promote);
+    auto de = parse({"mirror-demote", "/m.meta", "--json"});
+    r = std::get_if<MirrorRoleArgs>(&de);
+    ASSERT_NE(r, nullptr);
+    EXPECT_FALSE(r->promote);
+    EXPECT_TRUE(r->json);
+  }
   EXPECT_NE(std::get_if<MirrorStatusArgs>(&(d = parse({"mirror-status", "/m.meta", "--json"}))),
             nullptr);
   EXPECT_EQ(usage_message(parse({"mirror-format", "/m.meta", "--lun-size", "64m"})),

@@ -86,7 +86,47 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"push=on;push_address=fe80::1%eth0", "numeric IPv4 or IPv6"},
                       Refused{"mirror_meta=meta.img", "expected an absolute path"},
                       Refused{"mirror_meta=", "expected an absolute path"},
-                      Refused{"mirror_meta=/m;layout=atomic", "mirror_meta= needs layout=raw"}));
+                      Refused{"mirror_meta=/m;layout=atomic", "mirror_meta= needs layout=raw"},
+                      Refused{"mirror=192.0.2.2;mirror_target=iqn.x", "mirror= needs mirror_meta=PATH"},
+                      Refused{"mirror=192.0.2.2;mirror_meta=/m", "needs mirror_target=IQN"},
+                      Refused{"mirror=secondary.example;mirror_meta=/m;mirror_target=t",
+                              "expected a numeric address"},
+                      Refused{"mirror=192.0.2.2:0;mirror_meta=/m;mirror_target=t", "numeric address"},
+                      Refused{"mirror=192.0.2.2:99999;mirror_meta=/m;mirror_target=t", "numeric address"},
+                      Refused{"mirror=[2001:db8::2;mirror_meta=/m;mirror_target=t", "numeric address"},
+                      Refused{"mirror_target=iqn.x", "mirror_target= needs mirror=ADDRESS"},
+                      Refused{"mirror_policy=degrade", "mirror_policy= needs mirror=ADDRESS"},
+                      Refused{"mirror=192.0.2.2;mirror_meta=/m;mirror_target=t;mirror_policy=maybe",
+                              "expected fail or degrade"},
+                      Refused{"mirror=192.0.2.2;mirror_meta=/m;mirror_target=t;mirror_chap=chap",
+                              "expected the absolute path"},
+                      Refused{"mirror=192.0.2.2;mirror_meta=/m;mirror_target=t;push=on",
+                              "cannot be combined with push=on"}));
+
+// Bug caught: a mirror primary configured with the wrong secondary (another port, LUN or
+// policy than written) or defaults that acknowledge writes on one copy only.
+TEST(ParseOptions, MirrorNamesTheSecondaryAndDefaultsToPolicyFail) {
+  auto o = parse_options("mirror=192.0.2.2;mirror_meta=/m;mirror_target=iqn.2026-12.x:sec");
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->mirror, "192.0.2.2");
+  EXPECT_EQ(o->mirror_port, 5566);
+  EXPECT_EQ(o->mirror_target, "iqn.2026-12.x:sec");
+  EXPECT_EQ(o->mirror_lun, 1u);
+  EXPECT_FALSE(o->mirror_degrade) << "the default policy must be fail";
+  o = parse_options(
+      "mirror=[2001:db8::2]:7000;mirror_meta=/m;mirror_target=t;mirror_lun=3;"
+      "mirror_policy=degrade;mirror_chap=/etc/tgt-pmem/chap;mirror_initiator=iqn.x:p");
+  ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->mirror, "2001:db8::2");
+  EXPECT_EQ(o->mirror_port, 7000);
+  EXPECT_EQ(o->mirror_lun, 3u);
+  EXPECT_TRUE(o->mirror_degrade);
+  EXPECT_EQ(o->mirror_chap, "/etc/tgt-pmem/chap");
+  EXPECT_EQ(o->mirror_initiator, "iqn.x:p");
+  o = parse_options("mirror=192.0.2.2:6000;mirror_meta=/m;mirror_target=t");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->mirror_port, 6000);
+}
 
 TEST(ParseOptions, MirrorMetaIsAPath) {
   EXPECT_EQ(parse_options("")->mirror_meta, "");

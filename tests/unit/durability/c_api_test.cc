@@ -191,6 +191,105 @@ INSTANTIATE_TEST_SUITE_P(Durability, CApiPush,
 // served; the generations a primary records (MIRROR_STATE, through the glue) are durable in
 // the metadata store. Bug it catches: a block-changing opcode missing from the refusal (an
 // initiator's WRITE SAME or UNMAP would change the secondary behind its primary's back).
+// A mirror primary whose secondary is away (this host has no RDMA: its connect never
+// succeeds; tgtd's loop is a stub that runs nothing). Bugs caught: policy fail writing the
+// primary alone or answering GOOD; policy degrade answering GOOD before the generation moved
+// on durably or without the write's region marked; a block-changing command executed
+// without the mirror; a read taken by it.
+class CApiPrimary : public CApi {
+ protected:
+  void open_primary(const char* policy) {
+    meta_ = dir_.file("pri.meta");
+    std::ofstream(meta_).close();
+    std::filesystem::resize_file(meta_, 12288);
+    {
+      auto m = bs::PmemMedium::open(meta_.c_str(), 8192, bs::Durability::kAuto);
+      ASSERT_TRUE(m) << m.error().message;
+      auto s = bs::mirror::MetaStore::format(
+          **m, {bs::mirror::Role::kPrimary, bs::mirror::Generations{5, 0, {}}, kSize, 20});
+      ASSERT_TRUE(s) << s.error();
+    }
+    open(("durability=emulated;mirror_meta=" + meta_ +
+          ";mirror=192.0.2.1;mirror_target=iqn.2026-12.org.tgt-pmem:sec;mirror_policy=" + policy)
+             .c_str());
+    tgtpmem_loop_ops ops{};
+    ops.ctx = this;
+    ops.event_add = [](void*, int, void (*)(int, int, void*), void*) { return 0; };
+    ops.event_del = [](void*, int) {};
+    ops.log = [](void* ctx, int, const char* m) { static_cast<CApiPrimary*>(ctx)->logs_ += m; };
+    char err[256] = "";
+    ASSERT_EQ(tgtpmem_lun_mirror_start(lun_, &ops, "lun", err, sizeof err), 0) << err;
+    ASSERT_EQ(tgtpmem_lun_mirror_primary(lun_), 1);
+  }
+  // A command through the mirror: 1 and *r if taken (done must have been called by the time
+  // the loop would run: the secondary is away, nothing waits for it).
+  int submit(std::vector<std::uint8_t> cdb, std::vector<std::uint8_t>& data, tgtpmem_result* r,
+             bool read = false) {
+    tgtpmem_cmd cmd{cdb.data(), static_cast<std::uint32_t>(cdb.size()),
+                    read ? nullptr : data.data(), read ? 0u : static_cast<std::uint32_t>(data.size()),
+                    read ? data.data() : nullptr, read ? static_cast<std::uint32_t>(data.size()) : 0u,
+                    0};
+    done_ = 0;
+    const int taken = tgtpmem_mirror_submit(lun_, &cmd, r, [](void* a) { ++*static_cast<int*>(a); },
+                                            &done_);
+    if (taken) {
+      EXPECT_EQ(done_, 1) << "not completed exactly once";
+    }
+    return taken;
+  }
+  std::string meta_;
+  std::string logs_;
+  int done_ = 0;
+};
+
+TEST_F(CApiPrimary, PolicyFailWritesNothingAndSaysNotReady) {
+  open_primary("fail");
+  std::vector<std::uint8_t> data(4096, 0x5a);
+  tgtpmem_result r{};
+  ASSERT_EQ(submit(testing::cdb16(op::kWrite16, 8, 8), data, &r), 1);
+  EXPECT_EQ(r.status, kStatusCheckCondition);
+  EXPECT_EQ(r.sense_key, key::kNotReady);
+  EXPECT_EQ(r.asc, asc::kNotReadyManualIntervention);
+  EXPECT_EQ(at(8)[0], 0) << "policy fail wrote the primary alone";
+  tgtpmem_result u{};
+  ASSERT_EQ(submit(testing::cdb16(op::kWriteSame16, 100, 4), data, &u), 1);
+  EXPECT_EQ(u.sense_key, key::kNotReady);
+  EXPECT_NE(logs_.find("policy fail"), std::string::npos) << logs_;
+}
+
+TEST_F(CApiPrimary, PolicyDegradeMovesTheGenerationOnAndMarksTheRegion) {
+  open_primary("degrade");
+  std::vector<std::uint8_t> data(4096, 0x5a);
+  tgtpmem_result r{};
+  ASSERT_EQ(submit(testing::cdb16(op::kWrite16, 8, 8), data, &r), 1);
+  EXPECT_EQ(r.status, kStatusGood);
+  EXPECT_EQ(at(8)[0], 0x5a);
+  tgtpmem_mirror_state st{};
+  ASSERT_EQ(tgtpmem_lun_mirror_get(lun_, &st), 0);
+  EXPECT_EQ(st.role, TGTPMEM_MIRROR_PRIMARY);
+  EXPECT_EQ(st.bitmap, 5u) << "GOOD on one copy before the generation moved on";
+  EXPECT_NE(st.current, 5u);
+  // The record and the bitmap as a restarted tgtd finds them on the medium.
+  ASSERT_EQ(tgtpmem_lun_close(lun_), 0);
+  lun_ = nullptr;
+  auto m = bs::PmemMedium::open(meta_.c_str(), 8192, bs::Durability::kAuto);
+  ASSERT_TRUE(m);
+  auto store = bs::mirror::MetaStore::open(**m);
+  ASSERT_TRUE(store) << store.error();
+  EXPECT_EQ((*store)->record().generations.bitmap, 5u);
+  EXPECT_TRUE((*store)->bitmap().is_marked(0)) << "the degraded write's region is not marked";
+}
+
+TEST_F(CApiPrimary, ReadsAndRefusedCommandsStayLocal) {
+  open_primary("fail");
+  std::vector<std::uint8_t> data(4096);
+  tgtpmem_result r{};
+  EXPECT_EQ(submit(testing::cdb16(op::kRead16, 0, 8), data, &r, /*read=*/true), 0);
+  EXPECT_EQ(submit(testing::cdb16(op::kSyncCache16, 0, 0), data, &r), 0);
+  // Beyond the LUN: the engine refuses it, nothing to mirror.
+  EXPECT_EQ(submit(testing::cdb16(op::kWrite16, kSize / 512, 8), data, &r), 0);
+}
+
 TEST_F(CApi, AMirrorSecondaryRefusesEveryBlockChangingCommand) {
   const std::string meta = dir_.file("sec.meta");
   std::ofstream(meta).close();

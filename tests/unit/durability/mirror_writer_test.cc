@@ -335,6 +335,21 @@ TEST_F(MirrorWriterTest, DegradeWhenTheSecondaryIsAlreadyGone) {
   EXPECT_EQ(b.outcome, O::kGood);
 }
 
+// Bug: policy fail writing the primary alone when the secondary is known to be away before
+// the write starts (never connected since tgtd started, or lost while idle): that write is
+// refused, but its bytes would be on one copy only.
+TEST_F(MirrorWriterTest, FailPolicyWritesNothingWhenTheSecondaryIsAlreadyAway) {
+  writer(P::kFail);
+  replica_.up = false;
+  Result& a = submit(4096, 100);
+  ASSERT_TRUE(a.done);
+  EXPECT_EQ(a.outcome, O::kNotReplicated);
+  EXPECT_EQ(local_started_, 0u) << "written locally with the secondary away";
+  EXPECT_EQ(replica_.writes, 0u);
+  EXPECT_EQ(w_->state(), S::kStopped);
+  EXPECT_FALSE(meta_->bitmap().is_marked(1)) << "marked for a write that never happened";
+}
+
 // Bug: policy degrade with the generation record not durable - the write must not be GOOD.
 TEST_F(MirrorWriterTest, DegradeFailsTheWriteIfTheGenerationCannotBeRecorded) {
   writer(P::kDegrade);
