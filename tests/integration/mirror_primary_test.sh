@@ -11,7 +11,9 @@
 #  - a link that cannot connect stalling tgtd (commands of other LUNs, tgtadm, LUN delete);
 #  - bsopts that would bypass the mirror (push=on) or leak the CHAP secret (a file others can
 #    read) accepted; a secondary's store served as a primary;
-#  - the status file and tgtpmem-admin status not saying what state the mirror is in.
+#  - the status file and tgtpmem-admin status not saying what state the mirror is in;
+#  - a copy that went on alone demoted without the administrator saying its writes may go
+#    (split brain), or a role changed under a running tgtd.
 # Ports 9124 (control) and 3384 (iSCSI).
 # Usage: mirror_primary_test.sh TGTPMEM_ADMIN PATTERN_IO MODULE_DIR
 set -uo pipefail
@@ -134,10 +136,16 @@ tgtadm_c --mode logicalunit --op delete --tid 1 --lun 3 && tgtadm_c --mode logic
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 (( ms < 3000 )) && pass "deleting two primaries took $ms ms" || fail "delete took $ms ms"
 "$PIO" verify "$(url 1)" 0 64 21 >/dev/null && pass "the other LUN still serves" || fail "LUN 1 after deletes"
-# Failing over from this primary: once not served, it is demoted; its degraded write may be
-# missing on the other copy, so it must receive everything (its generations cleared).
+# Demoting this primary: it went on alone (degraded), so it holds an acknowledged write the
+# other copy lacks. Refused (a split brain is never merged) unless its writes are discarded;
+# then it must receive everything (its generations cleared).
 tgtadm_c --mode logicalunit --op delete --tid 1 --lun 1 || fail "delete LUN 1"
-"$ADMIN" mirror-demote "$W/degrade.meta" --json >"$W/demote.json" 2>&1 &&
+"$ADMIN" mirror-demote "$W/degrade.meta" >"$W/demote.txt" 2>&1; rc=$?
+[[ $rc == 4 ]] && grep -q "went on without its secondary since generation $gen0" "$W/demote.txt" &&
+  grep -q -- "--discard-my-data" "$W/demote.txt" &&
+  pass "mirror-demote refuses a copy that went on alone, naming the way out" ||
+  fail "demote of a degraded copy: $rc $(cat "$W/demote.txt")"
+"$ADMIN" mirror-demote "$W/degrade.meta" --discard-my-data --json >"$W/demote.json" 2>&1 &&
   jq -e '.role == "secondary" and .current == "0000000000000000" and (.next | startswith("a full resync"))' \
     "$W/demote.json" >/dev/null && pass "mirror-demote: secondary, a full resync next" ||
   fail "demote: $(cat "$W/demote.json")"

@@ -111,6 +111,18 @@ po::options_description mirror_format_options() {
   return d;
 }
 
+po::options_description mirror_role_options() {
+  po::options_description d("Options");
+  d.add_options()
+      ("discard-my-data", "mirror-demote: demote a copy that went on without its secondary; "
+                          "its writes since then are overwritten by the other copy (a full "
+                          "resync)")
+      ("json", "print the result as one JSON object on stdout")
+      ("help,h", "print this help")
+      ("version", "print the version and exit");
+  return d;
+}
+
 std::string command_help(const std::string& command, const po::options_description& d) {
   std::ostringstream out;
   if (command == "mirror-format") {
@@ -128,7 +140,9 @@ std::string command_help(const std::string& command, const po::options_descripti
                   "Give its LUN mirror= (its new secondary) before serving it again.\n"
                 : "Makes the mirror primary whose metadata store is PATH a secondary of the copy\n"
                   "promoted in its place: kept generations (a bitmap resync) if nothing here may\n"
-                  "be missing there, else cleared (a full resync). Serve it with push=on.\n")
+                  "be missing there, else cleared (a full resync). Serve it with push=on. A copy\n"
+                  "that went on without its secondary holds writes the other lacks: refused\n"
+                  "(a split brain is never merged) unless --discard-my-data.\n")
         << "Only with the LUN not served (refused while a tgtd serves it).\n";
   } else if (command == "mirror-status") {
     out << "Usage: tgtpmem-admin mirror-status PATH [--json]\n\n"
@@ -281,6 +295,8 @@ Parsed parse_command_line(std::span<const std::string> args) {
                                      : command == "check"     ? check_options()
                                      : command == "boot-deps" ? boot_deps_options()
                                      : command == "mirror-format" ? mirror_format_options()
+                                     : command == "mirror-demote" || command == "mirror-promote"
+                                         ? mirror_role_options()
                                      : asks_tgtd              ? tgtd_options()
                                                               : common_options();
   po::options_description all;
@@ -349,8 +365,12 @@ Parsed parse_command_line(std::span<const std::string> args) {
 
   if (command == "info") return InfoArgs{paths[0], json};
   if (command == "mirror-status") return MirrorStatusArgs{paths[0], json};
-  if (command == "mirror-promote" || command == "mirror-demote")
-    return MirrorRoleArgs{paths[0], command == "mirror-promote", json};
+  if (command == "mirror-promote" || command == "mirror-demote") {
+    if (command == "mirror-promote" && vm.count("discard-my-data"))
+      return UsageError{"mirror-promote: --discard-my-data is for mirror-demote", hint};
+    return MirrorRoleArgs{paths[0], command == "mirror-promote", vm.count("discard-my-data") != 0,
+                          json};
+  }
   if (command == "mirror-format") {
     MirrorFormatArgs m;
     m.path = paths[0];

@@ -84,11 +84,21 @@ int run_mirror_role(const MirrorRoleArgs& a, Io& io) {
   if (a.promote) {
     g = m::diverge(g, m::fresh_generation());
     next = "its old primary, once demoted, gets what changes here by a bitmap resync";
+  } else if (g.bitmap != 0 && !a.discard) {
+    // This copy went on alone: it holds acknowledged writes the other copy lacks. Making it
+    // a secondary would have them overwritten: the administrator must say so.
+    return fail(io, kExitRefused,
+                a.path + ": this copy went on without its secondary since generation " +
+                    hex(g.bitmap) + " (" + std::to_string(store.bitmap().marked()) +
+                    " region(s) marked): it holds acknowledged writes the other copy may lack. "
+                    "Keep it primary and demote the other copy, or discard its writes: "
+                    "--discard-my-data");
   } else if (store.bitmap().marked() != 0 || g.bitmap != 0) {
-    // Writes that may be on this copy only: the new primary must copy everything.
+    // Writes that may be on this copy only (in flight at a crash, or discarded on purpose):
+    // the new primary must copy everything.
     g = m::Generations{0, 0, {g.current, g.history[0]}};
     next = "a full resync from the new primary (" + std::to_string(store.bitmap().marked()) +
-           " region(s) here may hold writes the other copy lacks)";
+           " region(s) here may differ from it)";
   } else {
     next = "a bitmap resync from the new primary";
   }

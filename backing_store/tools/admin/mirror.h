@@ -29,6 +29,7 @@ struct MirrorStatusArgs {
 struct MirrorRoleArgs {
   std::string path;
   bool promote = false;  // true: secondary -> primary; false: primary -> secondary
+  bool discard = false;  // demote: --discard-my-data (this copy went on alone)
   bool json = false;
 };
 
@@ -46,10 +47,13 @@ struct MirrorRoleArgs {
 // Promote: the secondary becomes a primary with a fresh current generation, its old one the
 // bitmap generation (generations.h: diverge): its old primary, demoted, then receives what
 // changed here by a bitmap resync, and can never resynchronise over this copy. Demote: the
-// primary becomes a secondary; if its bitmap marks regions (writes that may not have reached
-// the other copy) or it was apart from its peer, its generations are cleared so that the new
-// primary copies everything to it (a full resync), else they are kept (a bitmap resync).
-// kExitRefused: the store already has that role, or a running tgtd serves its LUN;
+// primary becomes a secondary. A copy that went on alone (its bitmap generation set: it holds
+// acknowledged writes the other may lack) is refused unless args.discard - two copies that
+// both went on are a split brain, never merged. With marked regions (writes in flight at a
+// crash) or discard, its generations are cleared so that the new primary copies everything
+// to it (a full resync), else they are kept (a bitmap resync).
+// kExitRefused: the store already has that role, a running tgtd serves its LUN, or the
+// copy went on alone without --discard-my-data;
 // kExitCannotUse: it cannot be opened, or the record was not durable.
 [[nodiscard]] int run_mirror_role(const MirrorRoleArgs& args, Io& io);
 
