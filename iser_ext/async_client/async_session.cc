@@ -75,6 +75,8 @@ std::expected<std::unique_ptr<AsyncSession>, std::error_code> AsyncSession::make
   if (options.rdma_flush && flush::remote_method_built(flush::RemoteMethod::kRdmaFlush) &&
       dynamic_cast<rdma::FlushCapable*>(&c) != nullptr)
     s->rdma_flush_offered_ = true;
+  s->post_receive();
+  if (s->broken_) return std::unexpected(s->broken_);
   return s;
 }
 
@@ -263,15 +265,6 @@ void AsyncSession::pump_requests() {
   Request& r = *requests_.front();
   if (r.message.size() > send_buf_.size()) return break_with(bad_reply());
   std::memcpy(send_buf_.data(), r.message.data(), r.message.size());
-  const std::uint64_t recv_id = wr_id(kRecvWr);
-  wrs_[recv_id] = Wr{kRecvWr, 0, 0};
-  if (auto p = connection_->post_recv(recv_id, {.addr = recv_buf_.data(),
-                                                .length = static_cast<std::uint32_t>(recv_buf_.size()),
-                                                .lkey = recv_mr_->lkey()});
-      !p) {
-    wrs_.erase(recv_id);
-    return break_with(p.error());
-  }
   const std::uint64_t send_id = wr_id(kSendWr);
   wrs_[send_id] = Wr{kSendWr, 0, 0};
   if (auto p = connection_->post_send(send_id, {.addr = send_buf_.data(),
@@ -283,6 +276,21 @@ void AsyncSession::pump_requests() {
   }
   request_sent_ = true;
   request_deadline_ = Clock::now() + options_.timeout;
+}
+
+// One receive is posted at all times: it takes the reply of the one request outstanding, and
+// while the session is idle it is what notices a dead connection (a QP in the error state
+// flushes it), so that a lost secondary is known before the next write needs it.
+void AsyncSession::post_receive() {
+  const std::uint64_t recv_id = wr_id(kRecvWr);
+  wrs_[recv_id] = Wr{kRecvWr, 0, 0};
+  if (auto p = connection_->post_recv(recv_id, {.addr = recv_buf_.data(),
+                                                .length = static_cast<std::uint32_t>(recv_buf_.size()),
+                                                .lkey = recv_mr_->lkey()});
+      !p) {
+    wrs_.erase(recv_id);
+    break_with(p.error());
+  }
 }
 
 void AsyncSession::on_reply(std::span<const std::byte> bytes) {
@@ -401,6 +409,7 @@ void AsyncSession::take(const rdma::Completion& c) {
         r.reply_received = true;
         // Kept until the SEND's completion too: the send buffer is ours again only then.
         r.reply.assign(recv_buf_.begin(), recv_buf_.begin() + c.byte_len);
+        post_receive();
       }
       if (r.send_done && r.reply_received) on_reply(r.reply);
       return;

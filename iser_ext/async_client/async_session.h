@@ -16,7 +16,8 @@
 //     callback says durable only after its FLUSH completed or the COMMIT covering it was
 //     answered kOk. Writes start in the order they were given.
 //   - failure: the first error (a failed completion, a refused post, a bad reply, a
-//     deadline passed) breaks the session for good. The QP goes to the error state, and
+//     deadline passed) breaks the session for good. One receive stays posted at all times,
+//     so that a connection that dies while idle (the peer's tgtd gone) is noticed at once. The QP goes to the error state, and
 //     every operation not yet answered fails with that error, from the next on_completions()
 //     or check_timeouts(). A broken session refuses new operations.
 //
@@ -122,6 +123,7 @@ class AsyncSession {
   void pump_writes();
   void take(const rdma::Completion& c);
   void on_reply(std::span<const std::byte> bytes);
+  void post_receive();
   void write_piece_done(std::uint64_t write_id);
   void break_with(std::error_code why);
   void deliver_failures();

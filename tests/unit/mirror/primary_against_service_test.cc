@@ -266,6 +266,20 @@ TEST_F(PrimaryAgainstService, FailPolicyAcknowledgesNothingWhileTheSecondaryIsGo
       << "policy fail wrote the primary alone";
 }
 
+// Bug caught: with policy fail, a secondary lost while the link was idle found only by the
+// next write, which is then on the primary alone (refused, but written).
+TEST_F(PrimaryAgainstService, FailPolicyKnowsAnIdleLossBeforeTheNextWrite) {
+  bring_up(P::kFail);
+  service.close_all("the secondary's tgtd goes away");
+  ASSERT_TRUE(turn_until([&] { return !replica_->available(); }));
+  EXPECT_EQ(downs_, 1);
+  Result& r = write(2 * 65536, 4096, 5);
+  ASSERT_TRUE(turn_until([&] { return r.done; }));
+  EXPECT_EQ(r.outcome, O::kNotReplicated);
+  EXPECT_NE(std::memcmp(primary_mem_.data() + 2 * 65536, buffers_.back().data(), 4096), 0)
+      << "written on the primary alone";
+}
+
 // Bug caught: split brain (both copies written apart) merged, or resynchronised over.
 TEST_F(PrimaryAgainstService, SplitBrainIsRefusedAndNothingIsCopied) {
   make_secondary({0x77, 0x60, {}});  // went on apart from generation 0x60

@@ -266,6 +266,19 @@ TEST_F(AsyncSessionTest, TheTargetGoingAwayFailsEveryOutstandingWriteOnce) {
   EXPECT_EQ(failed, 3);
 }
 
+// Bug caught: a secondary that died while the link was idle found only by the next write
+// (which policy fail then answers after writing the primary alone).
+TEST_F(AsyncSessionTest, AnIdleSessionNoticesItsTargetGoingAway) {
+  auto s = open();
+  ASSERT_TRUE(s);
+  ready(*s);
+  turn(*s);
+  EXPECT_FALSE(s->broken());
+  service.close_all("the target goes away");
+  turn(*s);
+  EXPECT_TRUE(s->broken()) << "nothing outstanding, and the loss went unnoticed";
+}
+
 // Bug caught: a target that stops answering (its process hung, the NIC still acks) stalls the
 // mirror's writes for ever.
 TEST_F(AsyncSessionTest, NoReplyWithinTheTimeoutBreaksTheSession) {
