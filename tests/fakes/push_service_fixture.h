@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,18 +51,23 @@ class FakeHost : public PushHost {
 
 class ServiceFixture : public ::testing::Test {
  protected:
-  ServiceFixture() {
+  ServiceFixture() { service.attach(memory_lun(1, 1, lun_mem, persisted)); }
+
+  // A LUN of target tid over mem (blocks of 512 bytes) whose persist() records each range it
+  // is asked to make durable in `persisted`.
+  static PushLun memory_lun(int tid, std::uint64_t lun, std::span<std::byte> mem,
+                            std::vector<std::pair<std::uint64_t, std::uint64_t>>& persisted) {
     PushLun l;
-    l.tid = 1;
-    l.lun = 1;
-    l.base = lun_mem.data();
-    l.size = kLunSize;
+    l.tid = tid;
+    l.lun = lun;
+    l.base = mem.data();
+    l.size = mem.size();
     l.block_size = 512;
-    l.persist = [this](std::uint64_t off, std::uint64_t len) {
+    l.persist = [&persisted](std::uint64_t off, std::uint64_t len) {
       persisted.emplace_back(off, len);
       return 0;
     };
-    service.attach(std::move(l));
+    return l;
   }
   ~ServiceFixture() override { service.close_all("the test ends"); }
 

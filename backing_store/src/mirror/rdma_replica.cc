@@ -54,7 +54,11 @@ void RdmaReplica::start() {
 
 void RdmaReplica::stop() {
   if (link_ == Link::kStopped) return;
+  // The owner's doing (the LUN closes): no failure to report.
+  Events quiet;
+  std::swap(quiet, events_);
   fail(errc(ECANCELED), "stopped");
+  std::swap(quiet, events_);
   link_ = Link::kStopped;
 }
 

@@ -170,14 +170,22 @@ iser_login() {
   must iscsiadm -m node -T "$iqn" -p "$portal" -I iser --login >/dev/null
   iscsiadm -m session 2>/dev/null | grep -q "^iser: .* $portal,[0-9]* $iqn" ||
     fail "session to $iqn is not on the iser transport: $(iscsiadm -m session 2>&1 | tr '\n' ' ')"
+  disk=$(attached_disk "$iqn")
+  [[ -n $disk && -b /dev/$disk ]] || fail "no SCSI disk attached after iSER login to $iqn"
+  DEV=/dev/$disk
+}
+
+# attached_disk IQN: the SCSI disk (sdX) of the session to IQN, waiting up to 30 s for it to
+# appear; empty if none did.
+attached_disk() {
+  local disk=""
   for _ in $(seq 1 150); do
     disk=$(iscsiadm -m session -P 3 2>/dev/null |
-           awk -v t="$iqn" '$1 == "Target:" {on = ($2 == t)} on && /Attached scsi disk/ {print $4; exit}')
+           awk -v t="$1" '$1 == "Target:" {on = ($2 == t)} on && /Attached scsi disk/ {print $4; exit}')
     [[ -n $disk && -b /dev/$disk ]] && break
     sleep 0.2
   done
-  [[ -n $disk && -b /dev/$disk ]] || fail "no SCSI disk attached after iSER login to $iqn"
-  DEV=/dev/$disk
+  echo "$disk"
 }
 
 iser_logout() {

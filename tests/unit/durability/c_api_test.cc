@@ -54,6 +54,19 @@ class CApi : public ::testing::Test {
     return r;
   }
   const char* at(std::uint64_t lba) const { return base_ + lba * 512; }
+  // A mirror metadata store for this LUN at the scratch file `name`, with role and current
+  // generation; its path.
+  std::string format_meta(const char* name, bs::mirror::Role role, std::uint64_t current) {
+    const std::string meta = dir_.file(name);
+    std::ofstream(meta).close();
+    std::filesystem::resize_file(meta, 12288);
+    auto m = bs::PmemMedium::open(meta.c_str(), 8192, bs::Durability::kAuto);
+    EXPECT_TRUE(m) << m.error().message;
+    if (!m) return meta;
+    auto s = bs::mirror::MetaStore::format(**m, {role, bs::mirror::Generations{current, 0, {}}, kSize, 20});
+    EXPECT_TRUE(s) << s.error();
+    return meta;
+  }
 
   static constexpr std::uint64_t kSize = 4 << 20;
   tgt_pmem::testing::ScratchDir dir_{"tgtpmem-capi"};
@@ -199,16 +212,7 @@ INSTANTIATE_TEST_SUITE_P(Durability, CApiPush,
 class CApiPrimary : public CApi {
  protected:
   void open_primary(const char* policy) {
-    meta_ = dir_.file("pri.meta");
-    std::ofstream(meta_).close();
-    std::filesystem::resize_file(meta_, 12288);
-    {
-      auto m = bs::PmemMedium::open(meta_.c_str(), 8192, bs::Durability::kAuto);
-      ASSERT_TRUE(m) << m.error().message;
-      auto s = bs::mirror::MetaStore::format(
-          **m, {bs::mirror::Role::kPrimary, bs::mirror::Generations{5, 0, {}}, kSize, 20});
-      ASSERT_TRUE(s) << s.error();
-    }
+    meta_ = format_meta("pri.meta", bs::mirror::Role::kPrimary, 5);
     open(("durability=emulated;mirror_meta=" + meta_ +
           ";mirror=192.0.2.1;mirror_target=iqn.2026-12.org.tgt-pmem:sec;mirror_policy=" + policy)
              .c_str());
@@ -291,16 +295,7 @@ TEST_F(CApiPrimary, ReadsAndRefusedCommandsStayLocal) {
 }
 
 TEST_F(CApi, AMirrorSecondaryRefusesEveryBlockChangingCommand) {
-  const std::string meta = dir_.file("sec.meta");
-  std::ofstream(meta).close();
-  std::filesystem::resize_file(meta, 12288);
-  {
-    auto m = bs::PmemMedium::open(meta.c_str(), 8192, bs::Durability::kAuto);
-    ASSERT_TRUE(m) << m.error().message;
-    auto s = bs::mirror::MetaStore::format(
-        **m, {bs::mirror::Role::kSecondary, bs::mirror::Generations{7, 0, {}}, kSize, 20});
-    ASSERT_TRUE(s) << s.error();
-  }
+  const std::string meta = format_meta("sec.meta", bs::mirror::Role::kSecondary, 7);
   std::ofstream(path_, std::ios::binary | std::ios::in | std::ios::out).write("primary's", 9);
   open(("durability=emulated;unmap=on;mirror_meta=" + meta).c_str());
   std::vector<std::uint8_t> data(512 * 8, 0x6b);

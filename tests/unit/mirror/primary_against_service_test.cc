@@ -58,16 +58,8 @@ class PrimaryAgainstService : public push::service_fixture::ServiceFixture {
     auto s = MetaStore::format(smedium_, {role, g, kLunSize, kShift});
     ASSERT_TRUE(s) << s.error();
     smeta_ = std::move(*s);
-    push::PushLun l;
-    l.tid = 1;
-    l.lun = 2;
-    l.base = secondary_mem_.data();
-    l.size = size;
-    l.block_size = 512;
-    l.persist = [this](std::uint64_t off, std::uint64_t len) {
-      secondary_persisted_.emplace_back(off, len);
-      return 0;
-    };
+    push::PushLun l = memory_lun(1, 2, std::span<std::byte>(secondary_mem_).first(size),
+                                 secondary_persisted_);
     l.mirror_get = [this] {
       const Record r = smeta_->record();
       return push::PushLun::MirrorView{

@@ -192,14 +192,9 @@ TEST_F(AsyncSessionTest, ChapAndRefusals) {
 
 TEST_F(AsyncSessionTest, MirrorStateReadsAndSetsTheSecondarysGenerations) {
   MirrorGenerations stored{0x11, 0, 0x22, 0};
-  PushLun l;
-  l.tid = 1;
-  l.lun = 2;
   std::vector<std::byte> mem(kLunSize);
-  l.base = mem.data();
-  l.size = kLunSize;
-  l.block_size = 512;
-  l.persist = [](std::uint64_t, std::uint64_t) { return 0; };
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> lun2_persisted;
+  PushLun l = memory_lun(1, 2, mem, lun2_persisted);
   l.mirror_get = [&] { return PushLun::MirrorView{MirrorRole::kSecondary, stored}; };
   l.mirror_set = [&](const MirrorGenerations& g) {
     stored = g;

@@ -1,0 +1,288 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Synchronous replication (issue 16; bs_pmem(8), MIRRORING) between two tgtd in the guest:
+# the primary (tgtd on control port 0, iSER for open-iscsi) mirrors its LUN over RDMA (rxe0)
+# to the secondary (a second tgtd, control port 1, push mode on port 5567). Both LUNs are
+# files on tmpfs with durability=emulated: pmem that survives a crash of tgtd, which is the
+# failure injected here. Checked, in order:
+#   - a blank secondary gets everything by a full resync (its throughput is stated); the
+#     copies are then equal byte for byte;
+#   - benchmark: 4 KiB random writes, QD 1 latency and QD 16 IOPS, mirrored against a
+#     single-node LUN of the same tgtd (figures in bench.txt, target QD 1 <= 1.5x);
+#   (b) policy degrade: the secondary's tgtd is SIGKILLed under fio --verify load, every write
+#       still completes, fio verifies; the secondary comes back, the bitmap resync runs, and
+#       the copies are equal byte for byte;
+#   (c) policy fail: with the secondary gone, no write is acknowledged (each fails), and once
+#       it is back and resynchronised the copies are equal;
+#   (a) the primary's tgtd is SIGKILLed at an arbitrary moment under fio (one write at a time,
+#       fsync after each, verify state saved); the secondary is promoted and served; fio
+#       --verify_only finds every write it saw acknowledged there;
+#   (d) both copies are primaries (the old one is back, the promoted one was written): no data
+#       flows (the old primary finds no secondary there), and demoting the copy that went on
+#       alone is refused without --discard-my-data. The old primary, demoted (it never went on
+#       alone), then receives the promoted copy's data: equal again.
+# The decide() refusals of a split brain (both wrote apart since a shared generation) are
+# tested against the real push service in-process (tests/unit/mirror).
+set -u
+source /e2e/guest/lib.sh
+
+[[ $E2E_BSTYPE == pmem ]] || skip "mirroring is bs_pmem's; bstype is $E2E_BSTYPE"
+command -v tgtpmem-admin >/dev/null || skip "no tgtpmem-admin in the guest (run.sh --bin)"
+
+W=$E2E_WORK
+mib=$((1024 * 1024))
+size=$((32 * mib))
+pri_iqn=$E2E_IQN_PREFIX:mirror-primary
+sec_iqn=$E2E_IQN_PREFIX:mirror-secondary
+one_iqn=$E2E_IQN_PREFIX:single
+ip=$E2E_TARGET_IP
+sec_push=5567 pri_push=5566 sec_ctl=1 sec_iscsi=3261
+R=$E2E_LOG/bench.txt
+SEC_PID=""
+trap '[[ -n $SEC_PID ]] && kill -9 "$SEC_PID" 2>/dev/null' EXIT
+
+# field CTL KEY: KEY's value in the mirror object of LUN 1 of target 1's status file.
+field() {
+  sed -n "s/.*\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" \
+    "/run/tgt-pmem/tgtd.$1/lun.1.1.json" 2>/dev/null | head -n 1
+}
+# wait_sync CTL SECONDS: until that tgtd's LUN is a synchronous primary, link up, no resync.
+wait_sync() {
+  local i
+  for i in $(seq 1 $(( $2 * 5 ))); do
+    [[ $(field "$1" state) == synchronous && $(field "$1" link) == up &&
+       $(field "$1" running) == false ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+mstate() { echo "state=$(field "$1" state) link=$(field "$1" link) last=$(field "$1" last_failure)"; }
+
+# The secondary's tgtd: iSCSI/TCP on its own port. Its iSER cannot listen (the primary's tgtd
+# holds RDMA CM port 3260 and tgt 1.0.85's --iser port= is unusable: its parser tests a stale
+# errno); tgtd goes on without iSER, which the secondary does not need (push mode is bs_pmem's).
+sec_tgtd_start() {
+  tgtd -f -C $sec_ctl --iscsi portal=0.0.0.0:$sec_iscsi \
+    >> "$E2E_LOG/tgtd-secondary.log" 2>&1 </dev/null &
+  SEC_PID=$!
+  for _ in $(seq 1 100); do
+    tgtadm -C $sec_ctl --mode sys --op show >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  tgtadm -C $sec_ctl --mode sys --op show >/dev/null 2>&1 || fail "the secondary tgtd does not answer"
+}
+# sec_serve BSOPTS: target 1 of the secondary tgtd, LUN 1 on sec.img.
+sec_serve() {
+  must tgtadm -C $sec_ctl --mode target --op new --tid 1 --targetname "$sec_iqn" >/dev/null
+  must tgtadm -C $sec_ctl --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+       --backing-store "$W/sec.img" --bsopts "$1" >/dev/null
+  must tgtadm -C $sec_ctl --mode target --op bind --tid 1 -I ALL >/dev/null
+}
+sec_as_secondary="durability=emulated;push=on;push_port=$sec_push;push_address=$ip;mirror_meta=$W/sec.meta"
+sec_kill() { kill -9 "$SEC_PID"; wait "$SEC_PID" 2>/dev/null; SEC_PID=""; }
+pri_bsopts() {
+  echo "durability=emulated;mirror=$ip:$sec_push;mirror_target=$sec_iqn;mirror_meta=$W/pri.meta;mirror_policy=$1"
+}
+pri_lun() {
+  must tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+       --backing-store "$W/pri.img" --bsopts "$(pri_bsopts "$1")" >/dev/null
+}
+# same WHAT: the two copies are equal byte for byte.
+same() {
+  cmp "$W/pri.img" "$W/sec.img" > "$W/cmp.txt" 2>&1 ||
+    fail "$1: the copies differ: $(head -n 1 "$W/cmp.txt")"
+}
+fio_lat() { # FILE: mean completion latency (us) of the write side of fio's JSON
+  awk '/"write" :/ {w = 1} w && /"clat_ns" :/ {c = 1} c && /"mean" :/ {gsub(/[",]/, "", $3); printf "%.0f", $3 / 1000; exit}' "$1"
+}
+fio_iops() { awk '/"write" : \{/ {w = 1} w && /"iops" :/ {gsub(/[",]/, "", $3); printf "%.0f", $3; exit}' "$1"; }
+bench() { # DEV QD NAME
+  must fio --name="$3" --filename="$1" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k \
+       --iodepth="$2" --size=$((16 * mib)) --time_based --runtime=5 --randrepeat=0 \
+       --output-format=json --output="$E2E_LOG/fio-$3.json" >/dev/null
+}
+
+step "two tgtd: a blank secondary (push mode on $ip:$sec_push), a primary with $((size / mib)) MiB of data"
+must truncate -s $size "$W/sec.img"
+must truncate -s $size "$W/one.img"
+must dd if=/dev/urandom of="$W/pri.img" bs=1M count=$((size / mib)) status=none
+must tgtpmem-admin mirror-format "$W/sec.meta" --role secondary --lun-size $size
+must tgtpmem-admin mirror-format "$W/pri.meta" --role primary --lun-size $size
+tgtd_start
+sec_tgtd_start
+sec_serve "$sec_as_secondary"
+must tgtadm --lld iser --mode target --op new --tid 1 --targetname "$pri_iqn" >/dev/null
+t0=$(date +%s%N)
+pri_lun degrade
+must tgtadm --lld iser --mode target --op bind --tid 1 -I ALL >/dev/null
+must tgtadm --lld iser --mode target --op bind --tid 1 -Q "$E2E_INITIATOR_IQN" >/dev/null
+wait_sync 0 300 || fail "no full resync within 300 s: $(mstate 0)"
+resync_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+same "after the full resync"
+grep -q "full resync" "$E2E_LOG/tgtd.log" || fail "the log does not say a full resync ran"
+grep -q "in sync with the secondary" "$E2E_LOG/tgtd.log" || fail "the log does not say it is in sync"
+dur=$(field 0 link_durability)
+: > "$R"
+echo "full resync of $((size / mib)) MiB (connect, handshake, copy, records): $resync_ms ms," \
+     "$(awk -v s=$size -v ms=$resync_ms 'BEGIN {printf "%.1f", s / 1048576 / (ms / 1000)}') MiB/s;" \
+     "secondary durability: $dur" | tee -a "$R" >&2
+
+step "benchmark: 4 KiB random writes, mirrored against a single-node LUN, QD 1 and QD 16"
+must tgtadm --lld iser --mode target --op new --tid 2 --targetname "$one_iqn" >/dev/null
+must tgtadm --lld iser --mode logicalunit --op new --tid 2 --lun 1 --bstype pmem \
+     --backing-store "$W/one.img" --bsopts "durability=emulated" >/dev/null
+must tgtadm --lld iser --mode target --op bind --tid 2 -I ALL >/dev/null
+must tgtadm --lld iser --mode target --op bind --tid 2 -Q "$E2E_INITIATOR_IQN" >/dev/null
+iser_login "$one_iqn"
+one_dev=$DEV
+iser_login "$pri_iqn"
+pri_dev=$DEV
+# Three rounds, single-node and mirrored alternating, so that the guest's drift (TCG: the
+# same job varies by a factor of 3 between boots) hits both alike; median and range.
+for round in 1 2 3; do
+  bench "$one_dev" 1 single-qd1-$round
+  bench "$pri_dev" 1 mirror-qd1-$round
+  bench "$one_dev" 16 single-qd16-$round
+  bench "$pri_dev" 16 mirror-qd16-$round
+done
+# stats WHAT KIND: "median min max" of the three rounds' figures (fio_lat or fio_iops).
+stats() {
+  local r
+  for r in 1 2 3; do "fio_$2" "$E2E_LOG/fio-$1-$r.json"; echo; done |
+    sort -n | awk 'NF {v[n++] = $1} END {if (n == 3) print v[1], v[0], v[2]}'
+}
+read -r l1 l1lo l1hi <<<"$(stats single-qd1 lat)"
+read -r lm lmlo lmhi <<<"$(stats mirror-qd1 lat)"
+read -r i1 i1lo i1hi <<<"$(stats single-qd16 iops)"
+read -r im imlo imhi <<<"$(stats mirror-qd16 iops)"
+[[ -n $l1 && -n $lm && -n $i1 && -n $im ]] || fail "benchmark figures missing (fio-*.json)"
+{
+  echo "4 KiB random writes over iSER (TCG guest, rxe0 loopback), 3 rounds of 5 s, alternating;"
+  echo "median [min-max]:"
+  printf "  %-26s %22s %22s %9s\n" "" "single-node" "mirrored" "mirr/single"
+  printf "  %-26s %8s [%5s-%5s] %8s [%5s-%5s] %9s\n" "QD 1 mean latency (us)" "$l1" "$l1lo" "$l1hi" \
+    "$lm" "$lmlo" "$lmhi" "$(awk -v a="$lm" -v b="$l1" 'BEGIN {printf "%.2f", a / b}')"
+  printf "  %-26s %8s [%5s-%5s] %8s [%5s-%5s] %9s\n" "QD 16 IOPS" "$i1" "$i1lo" "$i1hi" \
+    "$im" "$imlo" "$imhi" "$(awk -v a="$im" -v b="$i1" 'BEGIN {printf "%.2f", a / b}')"
+} | tee -a "$R" >&2
+wait_sync 0 30 || fail "not synchronous after the benchmark: $(mstate 0)"
+
+step "(b) policy degrade: the secondary's tgtd SIGKILLed under fio --verify load"
+fio_args=(--name=degrade --filename="$pri_dev" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k
+          --iodepth=4 --offset=0 --size=$((8 * mib)) --randrepeat=1 --verify=crc32c
+          --verify_fatal=1 --do_verify=1 --loops=3)
+fio "${fio_args[@]}" --output="$E2E_LOG/fio-degrade.txt" >/dev/null 2>&1 &
+fio_pid=$!
+sleep 3
+kill -0 "$fio_pid" 2>/dev/null || fail "fio ended before the secondary was killed (too fast a guest?)"
+sec_kill
+wait "$fio_pid" || fail "(b) fio failed with the secondary gone under policy degrade (fio-degrade.txt)"
+grep -q 'err= 0' "$E2E_LOG/fio-degrade.txt" || fail "(b) fio reported an error (fio-degrade.txt)"
+for _ in $(seq 1 50); do [[ $(field 0 state) == degraded ]] && break; sleep 0.2; done
+[[ $(field 0 state) == degraded ]] || fail "(b) the primary is not degraded: $(mstate 0)"
+tgtpmem-admin status > "$E2E_LOG/status-degraded.txt" 2>&1
+grep -q "ATTENTION: mirror degraded" "$E2E_LOG/status-degraded.txt" ||
+  fail "(b) tgtpmem-admin status does not ask for attention (status-degraded.txt)"
+marked=$(field 0 regions_marked)
+step "(b) the secondary is back; the bitmap resync ($marked regions marked) must make the copies equal"
+sec_tgtd_start
+sec_serve "$sec_as_secondary"
+wait_sync 0 120 || fail "(b) no resync within 120 s of the secondary's return: $(mstate 0)"
+grep -q "resync from the bitmap" "$E2E_LOG/tgtd.log" || fail "(b) the log does not say a bitmap resync ran"
+same "(b) after the bitmap resync"
+
+step "(c) policy fail: no write is acknowledged while the secondary is gone"
+iser_logout "$pri_iqn"
+must tgtadm --lld iser --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null
+pri_lun fail
+wait_sync 0 60 || fail "(c) the primary with policy fail did not come up synchronous: $(mstate 0)"
+iser_login "$pri_iqn"
+pri_dev=$DEV
+sec_kill
+for _ in $(seq 1 50); do [[ $(field 0 link) != up ]] && break; sleep 0.2; done
+make_pattern "$W/p4k" 1
+acked=0
+for i in 1 2 3 4 5; do
+  dd if="$W/p4k" of="$pri_dev" bs=4096 count=1 seek=$((i * 100)) oflag=direct conv=notrunc \
+     status=none 2>>"$E2E_LOG/dd-fail.txt" && acked=$((acked + 1))
+done
+(( acked == 0 )) || fail "(c) policy fail acknowledged $acked of 5 writes with the secondary gone"
+for _ in $(seq 1 50); do [[ $(field 0 state) == stopped ]] && break; sleep 0.2; done
+[[ $(field 0 state) == stopped ]] || fail "(c) the primary is not stopped: $(mstate 0)"
+sec_tgtd_start
+sec_serve "$sec_as_secondary"
+wait_sync 0 120 || fail "(c) no resync within 120 s of the secondary's return: $(mstate 0)"
+same "(c) after the secondary's return"
+dd if="$W/p4k" of="$pri_dev" bs=4096 count=1 seek=100 oflag=direct conv=notrunc status=none ||
+  fail "(c) a write failed with the secondary back"
+
+step "(a) the primary's tgtd SIGKILLed under fio; the secondary promoted must hold every acknowledged write"
+state=$W/fio-crash
+rm -rf "$state" && mkdir -p "$state"
+sess=""
+for s in /sys/class/iscsi_session/session*; do
+  [[ $(cat "$s/targetname" 2>/dev/null) == "$pri_iqn" ]] && sess=$s
+done
+[[ -n $sess ]] && echo 5 > "$sess/recovery_tmo"
+crash_job() {
+  fio --name=crash --filename="$1" --ioengine=psync --direct=1 --fsync=1 --rw=randwrite --bs=4k \
+      --offset=0 --size=$((16 * mib)) --randrepeat=1 --randseed=4343 --verify=crc32c \
+      --verify_fatal=1 --verify_state_save=1 "${@:2}"
+}
+(cd "$state" && crash_job "$pri_dev" --output="$state/write.txt" > /dev/null 2>&1) &
+fio_pid=$!
+sleep $(( 3 + RANDOM % 4 ))  # an arbitrary moment
+kill -0 "$fio_pid" 2>/dev/null || fail "(a) fio ended before the primary was killed"
+tgtd_kill9
+for _ in $(seq 1 600); do kill -0 "$fio_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$fio_pid" 2>/dev/null && { pkill -9 -x fio; fail "(a) fio still running 60 s after the crash"; }
+wait "$fio_pid" 2>/dev/null
+iscsiadm -m node -T "$pri_iqn" --logout >/dev/null 2>&1
+ls "$state"/*verify.state >/dev/null 2>&1 || fail "(a) fio saved no verify state"
+must tgtadm -C $sec_ctl --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null
+must tgtpmem-admin mirror-promote "$W/sec.meta"
+must tgtadm -C $sec_ctl --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+     --backing-store "$W/sec.img" \
+     --bsopts "durability=emulated;mirror=$ip:$pri_push;mirror_target=$pri_iqn;mirror_meta=$W/sec.meta;mirror_policy=degrade" >/dev/null
+must tgtadm -C $sec_ctl --mode target --op bind --tid 1 -Q "$E2E_INITIATOR_IQN" >/dev/null
+must iscsiadm -m discovery -t sendtargets -p "$ip:$sec_iscsi" >/dev/null
+must iscsiadm -m node -T "$sec_iqn" -p "$ip:$sec_iscsi" --login >/dev/null
+sec_dev=$(attached_disk "$sec_iqn")
+[[ -n $sec_dev ]] || fail "(a) no disk from the promoted secondary"
+(cd "$state" && crash_job "/dev/$sec_dev" --verify_only --verify_state_load=1 \
+   --output="$state/verify.txt" > /dev/null 2>&1) ||
+  fail "(a) a write fio saw acknowledged is missing on the promoted secondary ($(grep -m1 -i 'verify\|bad' "$state/verify.txt"))"
+cp "$state"/*.txt "$E2E_LOG/" 2>/dev/null
+acked_writes=$(grep -o 'issued rwts: total=[0-9]*,[0-9]*' "$state/write.txt" | head -n 1 | cut -d, -f2)
+echo "(a) writes fio issued before the crash: ${acked_writes:-?}, all acknowledged ones found on the promoted secondary" | tee -a "$R" >&2
+must dd if="$W/p4k" of="/dev/$sec_dev" bs=4096 count=1 seek=7 oflag=direct conv=notrunc status=none
+
+step "(d) the copies went apart: the link is refused, the promoted copy cannot be demoted silently"
+tgtd_start
+must tgtadm --lld iser --mode target --op new --tid 1 --targetname "$pri_iqn" >/dev/null
+pri_lun degrade
+must tgtadm --lld iser --mode target --op bind --tid 1 -I ALL >/dev/null
+for _ in $(seq 1 100); do [[ -n $(field 0 last_failure) ]] && break; sleep 0.3; done
+[[ -n $(field 0 last_failure) && $(field 0 link) != up ]] ||
+  fail "(d) two primaries: the old one's link is not refused ($(mstate 0))"
+same_before=$(cmp "$W/pri.img" "$W/sec.img" >/dev/null 2>&1 && echo yes || echo no)
+[[ $same_before == no ]] || fail "(d) expected the copies to differ after the promoted copy's write"
+iscsiadm -m node -T "$sec_iqn" --logout >/dev/null 2>&1
+must tgtadm -C $sec_ctl --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null
+tgtpmem-admin mirror-demote "$W/sec.meta" > "$W/demote.txt" 2>&1 &&
+  fail "(d) the promoted copy, written since, was demoted without --discard-my-data"
+grep -q -- "--discard-my-data" "$W/demote.txt" || fail "(d) the refusal does not name the way out: $(cat "$W/demote.txt")"
+step "(d) failback: the old primary is demoted and receives the promoted copy's data"
+must tgtadm --lld iser --mode logicalunit --op delete --tid 1 --lun 1 >/dev/null
+must tgtpmem-admin mirror-demote "$W/pri.meta"
+must tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+     --backing-store "$W/pri.img" \
+     --bsopts "durability=emulated;push=on;push_port=$pri_push;push_address=$ip;mirror_meta=$W/pri.meta" >/dev/null
+must tgtadm -C $sec_ctl --mode logicalunit --op new --tid 1 --lun 1 --bstype pmem \
+     --backing-store "$W/sec.img" \
+     --bsopts "durability=emulated;mirror=$ip:$pri_push;mirror_target=$pri_iqn;mirror_meta=$W/sec.meta;mirror_policy=degrade" >/dev/null
+wait_sync $sec_ctl 180 || fail "(d) the promoted copy did not resynchronise its old primary: $(mstate $sec_ctl)"
+sec_cmp() { cmp "$W/sec.img" "$W/pri.img" > "$W/cmp.txt" 2>&1 || fail "(d) after failback the copies differ: $(head -n 1 "$W/cmp.txt")"; }
+sec_cmp
+kill -0 "$TGTD_PID" 2>/dev/null && kill -0 "$SEC_PID" 2>/dev/null || fail "a tgtd died"
+summary "mirror: full resync $resync_ms ms for $((size / mib)) MiB; QD1 latency mirrored/single $(awk -v a="$lm" -v b="$l1" 'BEGIN {printf "%.2f", a / b}'), QD16 IOPS $(awk -v a="$im" -v b="$i1" 'BEGIN {printf "%.2f", a / b}'); (a)-(d) checked; bench.txt"
