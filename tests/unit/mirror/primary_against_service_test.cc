@@ -10,6 +10,8 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <thread>
+#include <atomic>
 #include <random>
 
 #include "fake_loop.h"
@@ -33,6 +35,28 @@ using push::service_fixture::kIqn;
 using push::service_fixture::kLunSize;
 
 constexpr std::uint32_t kShift = 16;  // 16 regions of 64 KiB
+
+// The connections the test offers the primary's connects, and the bridges alive. Shared with
+// the connect threads, which may outlive the fixture (an attempt abandoned at its end).
+struct Offers {
+  std::mutex mu;
+  std::deque<std::unique_ptr<testing::Bridge>> ready;
+  std::vector<testing::Bridge*> live;  // touched on the test's thread only while it runs
+};
+
+// A Bridge that keeps itself in `live` while it exists: the session that owns it may be
+// destroyed (a lost link) while the test still turns the bridges.
+class TrackedBridge final : public testing::Bridge {
+ public:
+  TrackedBridge(testing::FakePeer peer, std::shared_ptr<Offers> offers)
+      : Bridge(std::move(peer)), offers_(std::move(offers)) {
+    offers_->live.push_back(this);
+  }
+  ~TrackedBridge() override { std::erase(offers_->live, static_cast<testing::Bridge*>(this)); }
+
+ private:
+  std::shared_ptr<Offers> offers_;
+};
 
 class PrimaryAgainstService : public push::service_fixture::ServiceFixture {
  protected:
@@ -91,12 +115,12 @@ class PrimaryAgainstService : public push::service_fixture::ServiceFixture {
     c.retry_min = 1000ms;
     replica_ = std::make_unique<RdmaReplica>(
         loop, c,
-        [this]() -> rdma_host::BackgroundConnect::Result {
-          std::lock_guard lock(mu_);
-          if (ready_bridges_.empty())
+        [offers = offers_]() -> rdma_host::BackgroundConnect::Result {
+          std::lock_guard lock(offers->mu);
+          if (offers->ready.empty())
             return std::unexpected(std::make_error_code(std::errc::connection_refused));
-          auto b = std::move(ready_bridges_.front());
-          ready_bridges_.pop_front();
+          auto b = std::move(offers->ready.front());
+          offers->ready.pop_front();
           return std::unique_ptr<rdma::Connection>(std::move(b));
         },
         RdmaReplica::Events{
@@ -118,10 +142,9 @@ class PrimaryAgainstService : public push::service_fixture::ServiceFixture {
     testing::FakePeer peer = listener.connect_request({});
     pump_service();
     peer.set_auto_complete(true);
-    auto b = std::make_unique<testing::Bridge>(peer);
-    bridges_.push_back(b.get());
-    std::lock_guard lock(mu_);
-    ready_bridges_.push_back(std::move(b));
+    auto b = std::make_unique<TrackedBridge>(peer, offers_);
+    std::lock_guard lock(offers_->mu);
+    offers_->ready.push_back(std::move(b));
   }
 
   // Turns the loop until pred holds (5 s at most: then the test fails, it does not hang).
@@ -131,7 +154,7 @@ class PrimaryAgainstService : public push::service_fixture::ServiceFixture {
     while (!pred() && std::chrono::steady_clock::now() < end) {
       loop.run_ready();
       pump_service();
-      for (auto* b : bridges_) b->pump();
+      for (std::size_t i = 0; i < offers_->live.size(); ++i) offers_->live[i]->pump();
       replica_->poll();
       replica_->tick();
       primary_->tick(loop.now());
@@ -191,11 +214,9 @@ class PrimaryAgainstService : public push::service_fixture::ServiceFixture {
   std::unique_ptr<MetaStore> pmeta_, smeta_;
   std::vector<std::byte> primary_mem_, secondary_mem_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> secondary_persisted_;
+  std::shared_ptr<Offers> offers_ = std::make_shared<Offers>();
   std::unique_ptr<RdmaReplica> replica_;
   std::unique_ptr<MirrorPrimary> primary_;
-  std::mutex mu_;
-  std::deque<std::unique_ptr<testing::Bridge>> ready_bridges_;
-  std::vector<testing::Bridge*> bridges_;
   std::deque<std::vector<std::byte>> buffers_;
   std::deque<Result> results_;
   std::vector<std::string> logs_;
