@@ -34,9 +34,7 @@
 
 namespace {
 
-void set_err(char* err, std::size_t errlen, const std::string& msg) noexcept {
-  if (err && errlen) std::snprintf(err, errlen, "%s", msg.c_str());
-}
+using tgt_pmem::bs::set_err;
 
 // 0, or the negative errno of a failed Status (EIO if it carried none).
 int errno_result(const tgt_pmem::flush::Status& s) noexcept {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -52,6 +53,11 @@ struct tgtpmem_lun {
 };
 
 namespace tgt_pmem::bs {
+// A C ABI error message into the caller's buffer (always NUL-terminated; nothing if none).
+inline void set_err(char* err, std::size_t errlen, const std::string& msg) noexcept {
+  if (err && errlen) std::snprintf(err, errlen, "%s", msg.c_str());
+}
+
 // The "mirror" object of the LUN's status file (mirror_c_api.cc); nothing if not mirrored.
 void add_mirror_status(const tgtpmem_lun& lun, nlohmann::ordered_json& doc);
 }  // namespace tgt_pmem::bs

@@ -19,13 +19,11 @@
 
 namespace {
 
+using tgt_pmem::bs::set_err;
+
 namespace mirror = tgt_pmem::bs::mirror;
 namespace scsi = tgt_pmem::bs::scsi;
 using mirror::MirrorWriter;
-
-void set_err(char* err, std::size_t errlen, const std::string& msg) noexcept {
-  if (err && errlen) std::snprintf(err, errlen, "%s", msg.c_str());
-}
 
 // The queue pair the link asks for: per staging piece a WRITE and (RDMA FLUSH) a FLUSH, one
 // request's SEND, with room to spare; one receive (one request outstanding); the secondary
