@@ -8,10 +8,10 @@ namespace tgt_pmem::bs::mirror {
 
 MirrorPrimary::MirrorPrimary(MetaStore& meta, Replica& replica, MirrorWriter::Policy policy,
                              std::span<const std::byte> local, std::string name, Log log)
-    : meta_(meta), replica_(replica), local_(local), name_(std::move(name)), log_(std::move(log)) {
+    : meta_(meta), local_(local), name_(std::move(name)), log_(std::move(log)) {
   const bool apart = meta_.record().generations.bitmap != 0;
   writer_ = std::make_unique<MirrorWriter>(
-      meta_, replica_, policy,
+      meta_, replica, policy,
       apart ? MirrorWriter::State::kDegraded : MirrorWriter::State::kSynchronous,
       [this](const std::string& s) { this->log(false, s); });
 }

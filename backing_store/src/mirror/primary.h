@@ -60,7 +60,6 @@ class MirrorPrimary {
   }
 
   MetaStore& meta_;
-  Replica& replica_;
   std::span<const std::byte> local_;
   std::string name_;
   Log log_;

@@ -199,13 +199,9 @@ INSTANTIATE_TEST_SUITE_P(Durability, CApiPush,
                            return std::string(info.index == 0 ? "Msync" : "Emulated");
                          });
 
-// A mirror secondary (issue 16, bsopts mirror_meta=): every command that changes blocks is
-// refused with DATA PROTECT, WRITE PROTECTED, before it touches the medium; reads are
-// served; the generations a primary records (MIRROR_STATE, through the glue) are durable in
-// the metadata store. Bug it catches: a block-changing opcode missing from the refusal (an
-// initiator's WRITE SAME or UNMAP would change the secondary behind its primary's back).
-// A mirror primary whose secondary is away (this host has no RDMA: its connect never
-// succeeds; tgtd's loop is a stub that runs nothing). Bugs caught: policy fail writing the
+// A mirror primary whose secondary is away: this host has no RDMA, so its connect never
+// succeeds, and the loop handed to it never runs a watch (the connect's result is never
+// delivered). Bugs caught: policy fail writing the
 // primary alone or answering GOOD; policy degrade answering GOOD before the generation moved
 // on durably or without the write's region marked; a block-changing command executed
 // without the mirror; a read taken by it.
@@ -294,6 +290,11 @@ TEST_F(CApiPrimary, ReadsAndRefusedCommandsStayLocal) {
   EXPECT_EQ(submit(testing::cdb16(op::kWrite16, kSize / 512, 8), data, &r), 0);
 }
 
+// A mirror secondary (issue 16, bsopts mirror_meta=): every command that changes blocks is
+// refused with DATA PROTECT, WRITE PROTECTED, before it touches the medium; reads are
+// served; the generations a primary records (MIRROR_STATE, through the glue) are durable in
+// the metadata store. Bug it catches: a block-changing opcode missing from the refusal (an
+// initiator's WRITE SAME or UNMAP would change the secondary behind its primary's back).
 TEST_F(CApi, AMirrorSecondaryRefusesEveryBlockChangingCommand) {
   const std::string meta = format_meta("sec.meta", bs::mirror::Role::kSecondary, 7);
   std::ofstream(path_, std::ios::binary | std::ios::in | std::ios::out).write("primary's", 9);
