@@ -4,6 +4,7 @@
 // Every function catches everything: an exception must never unwind into tgtd's C code.
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -77,7 +78,9 @@ void add_mirror_status(const tgtpmem_lun& lun, nlohmann::ordered_json& doc) {
   m["refusal"] = p.primary->refusal();
   m["resync"] = {{"running", progress.running},
                  {"regions_total", progress.regions_total},
-                 {"regions_copied", progress.regions_copied}};
+                 {"regions_copied", progress.regions_copied},
+                 {"mib_per_s", std::round(progress.mib_per_s() * 10) / 10},
+                 {"limit_mib_per_s", lun.options.mirror_resync_mibps}};
   m["writes"] = {{"good", c.good},
                  {"failed", c.failed},
                  {"degraded", c.degraded_writes},
@@ -169,6 +172,8 @@ int tgtpmem_lun_mirror_start(tgtpmem_lun* lun, const tgtpmem_loop_ops* ops, cons
         o.mirror_degrade ? MirrorWriter::Policy::kDegrade : MirrorWriter::Policy::kFail, local,
         std::string("bs_pmem: ") + (name ? name : "?"),
         [p](bool error, const std::string& s) { p->loop->log(error, s); });
+    p->primary->writer().set_resync_pacer(
+        mirror::ResyncPacer(std::uint64_t{o.mirror_resync_mibps} << 20));
     lun->mirror_primary = std::move(parts);
     p->replica->start();
     return 0;

@@ -215,12 +215,21 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         return std::unexpected("bsopts: mirror_policy=" + std::string(val) +
                                ": expected fail or degrade");
       }
+    } else if (key == "mirror_resync_mibps") {
+      auto n = parse_uint(key, val);
+      if (!n) return std::unexpected(n.error());
+      if (*n > Options::kMaxMirrorResyncMibps)
+        return std::unexpected("bsopts: mirror_resync_mibps=" + std::string(val) +
+                               ": must be 0 (no limit) to " +
+                               std::to_string(Options::kMaxMirrorResyncMibps));
+      o.mirror_resync_mibps = static_cast<std::uint32_t>(*n);
     } else {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
                              "durability, push, push_port, push_address, push_poll_us, "
                              "inline_max, mirror_meta, mirror, mirror_target, mirror_lun, "
-                             "mirror_initiator, mirror_chap, mirror_policy)");
+                             "mirror_initiator, mirror_chap, mirror_policy, "
+                             "mirror_resync_mibps)");
     }
   }
   if (seen.contains("push_port") && !o.push)
@@ -245,7 +254,7 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
   if (!o.mirror_meta.empty() && o.layout == LayoutKind::kAtomic)
     return std::unexpected("bsopts: mirror_meta= needs layout=raw");
   for (const char* k : {"mirror_target", "mirror_lun", "mirror_initiator", "mirror_chap",
-                        "mirror_policy"})
+                        "mirror_policy", "mirror_resync_mibps"})
     if (seen.contains(k) && o.mirror.empty())
       return std::unexpected(std::string("bsopts: ") + k + "= needs mirror=ADDRESS");
   if (!o.mirror.empty()) {

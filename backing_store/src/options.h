@@ -61,6 +61,12 @@ struct Options {
   std::string mirror_initiator = "iqn.2024-01.org.tgt-pmem:mirror";
   std::string mirror_chap;       // path of the CHAP file; empty: no CHAP
   bool mirror_degrade = false;   // mirror_policy=degrade; default fail
+  // The resync's rate limit in MiB/s (0: none). The copies run on tgtd's loop beside the
+  // initiators' commands: the default keeps a resync from crowding them out.
+  std::uint32_t mirror_resync_mibps = kDefaultMirrorResyncMibps;
+
+  static constexpr std::uint32_t kDefaultMirrorResyncMibps = 100;
+  static constexpr std::uint32_t kMaxMirrorResyncMibps = 1 << 20;  // 1 TiB/s
 
   friend bool operator==(const Options&, const Options&) = default;
 };

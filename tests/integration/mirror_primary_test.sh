@@ -87,8 +87,15 @@ grep -q "secondary 192.0.2.1:5566 $SEC lun 1, policy degrade: degraded, link" "$
   pass "tgtpmem-admin status shows the mirror and asks for attention" ||
   fail "status: $(grep -i -A1 mirror "$W/status.txt")"
 
-tgt_new_lun 1 2 pmem "$W/lun2.img" "$common;mirror_meta=$W/fail.meta" ||
+wait_status 1 '.mirror.resync.limit_mib_per_s == 100' &&
+  pass "the status file: the resync's default rate limit, 100 MiB/s" ||
+  fail "status: $(jq -c .mirror.resync "$(status_file 1)")"
+
+tgt_new_lun 1 2 pmem "$W/lun2.img" "$common;mirror_meta=$W/fail.meta;mirror_resync_mibps=0" ||
   fail "the primary with policy fail was refused: $(tail -3 "$LOG")"
+wait_status 2 '.mirror.resync.limit_mib_per_s == 0' &&
+  pass "the status file: mirror_resync_mibps=0, no limit" ||
+  fail "status: $(jq -c .mirror.resync "$(status_file 2)")"
 for op in write write-fua; do
   r=$("$PIO" sense $op "$(url 2)" 8 8)
   [[ $r == "CHECK key=0x2 asc=0x0403"* ]] &&

@@ -3,6 +3,7 @@
 // that may differ, issued as writes to the secondary alone, so that the extent table orders
 // them against the initiators' writes exactly as it orders writes among themselves.
 #include <cerrno>
+#include <chrono>
 
 #include "mirror/mirror_writer.h"
 #include "mirror/writer_parts.h"
@@ -37,17 +38,24 @@ std::error_code MirrorWriter::start_resync(Decision decision, std::span<const st
   resync_->done = std::move(done);
   resync_->max_in_flight = max_in_flight == 0 ? 1 : max_in_flight;
   for (std::uint64_t r = 0; r < regions; ++r) resync_->total += sticky_[r] ? 1 : 0;
+  pacer_.reset();
+  resync_->started = pacer_.now();
   state_ = State::kResyncing;
   ++epoch_;
+  const std::uint64_t limit = pacer_.bytes_per_s();
   log("mirror: resync started (" + std::string(to_string(decision)) + "), " +
-      std::to_string(resync_->total) + " regions to copy");
+      std::to_string(resync_->total) + " regions to copy, " +
+      (limit == 0 ? std::string("no rate limit")
+                  : "at most " + std::to_string(limit >> 20) + " MiB/s"));
   pump_resync();
   return {};
 }
 
-MirrorWriter::ResyncProgress MirrorWriter::resync_progress() const noexcept {
+MirrorWriter::ResyncProgress MirrorWriter::resync_progress() const {
   if (!resync_) return {};
-  return {resync_->total, resync_->copied, true};
+  const double seconds =
+      std::chrono::duration<double>(pacer_.now() - resync_->started).count();
+  return {resync_->total, resync_->copied, resync_->bytes_copied, seconds, true};
 }
 
 void MirrorWriter::pump_resync() {
@@ -72,15 +80,17 @@ void MirrorWriter::pump_resync() {
       }
       break;
     }
-    rs.cursor = r + 1;
     const std::uint64_t off = r << shift;
     const std::uint64_t len = std::min<std::uint64_t>(std::uint64_t{1} << shift, lun_size - off);
+    // The rate limit: this region waits for resume_resync() (a timer) or a copy's end.
+    if (!pacer_.take(len)) break;
+    rs.cursor = r + 1;
     auto w = std::make_unique<Write>();
     w->copy = true;
     w->offset = off;
     w->data = rs.local.subspan(off, len);
     w->local = [](LocalDone d) { d({}); };
-    w->done = [this, r](Outcome o, std::error_code ec) { on_copy_done(r, o, ec); };
+    w->done = [this, r, len](Outcome o, std::error_code ec) { on_copy_done(r, len, o, ec); };
     ++rs.in_flight;
     enqueue(std::move(w));
   }
@@ -115,7 +125,8 @@ void MirrorWriter::pump_resync() {
   if (posted) end_resync(posted);
 }
 
-void MirrorWriter::on_copy_done(std::uint64_t region, Outcome o, std::error_code ec) {
+void MirrorWriter::on_copy_done(std::uint64_t region, std::uint64_t bytes, Outcome o,
+                                std::error_code ec) {
   if (!resync_) return;
   Resync& rs = *resync_;
   --rs.in_flight;
@@ -127,6 +138,7 @@ void MirrorWriter::on_copy_done(std::uint64_t region, Outcome o, std::error_code
     sticky_[region] = false;
     activity_[region] = false;
     ++rs.copied;
+    rs.bytes_copied += bytes;
   }
   pump_resync();
 }

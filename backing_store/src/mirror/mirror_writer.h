@@ -33,6 +33,7 @@
 #include "mirror/extent_table.h"
 #include "mirror/meta_store.h"
 #include "mirror/replica.h"
+#include "mirror/resync_pacer.h"
 #include "tgt_pmem/flush/flusher.h"
 
 namespace tgt_pmem::bs::mirror {
@@ -110,9 +111,23 @@ class MirrorWriter {
   struct ResyncProgress {
     std::uint64_t regions_total = 0;
     std::uint64_t regions_copied = 0;
+    std::uint64_t bytes_copied = 0;
+    double seconds = 0;  // since the resync started
     bool running = false;
+    [[nodiscard]] double mib_per_s() const noexcept {
+      return seconds > 0 ? static_cast<double>(bytes_copied) / 1048576.0 / seconds : 0.0;
+    }
   };
-  [[nodiscard]] ResyncProgress resync_progress() const noexcept;
+  [[nodiscard]] ResyncProgress resync_progress() const;
+
+  // The resync's rate limit (resync_pacer.h; default: none). Set it before start_resync.
+  void set_resync_pacer(ResyncPacer pacer) { pacer_ = std::move(pacer); }
+  [[nodiscard]] std::uint64_t resync_limit_bytes_per_s() const noexcept {
+    return pacer_.bytes_per_s();
+  }
+  // Starts the copies the rate limit held back, if their time has come: call it from a
+  // timer while a resync runs (MirrorPrimary::tick does, once a second).
+  void resume_resync() { pump_resync(); }
 
   [[nodiscard]] State state() const noexcept { return state_; }
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
@@ -125,7 +140,7 @@ class MirrorWriter {
   void start(std::uint64_t ticket);
   void send_remote(std::uint64_t ticket);
   void pump_resync();
-  void on_copy_done(std::uint64_t region, Outcome o, std::error_code ec);
+  void on_copy_done(std::uint64_t region, std::uint64_t bytes, Outcome o, std::error_code ec);
   void end_resync(std::error_code ec);
   void on_local(std::uint64_t ticket, std::error_code ec);
   void on_remote(std::uint64_t ticket, std::error_code ec);
@@ -152,6 +167,7 @@ class MirrorWriter {
   std::vector<bool> activity_;  // per region: marked by this writer, clearable when idle
   Counters counters_;
   std::unique_ptr<Resync> resync_;
+  ResyncPacer pacer_;
   // Counts the secondary's comings back (start_resync): a failure reported by a write that
   // started before the current one is not a new loss.
   std::uint64_t epoch_ = 0;

@@ -2,6 +2,7 @@
 // A mirrored LUN's primary side (primary.h).
 #include "mirror/primary.h"
 
+#include <cstdio>
 #include <utility>
 
 namespace tgt_pmem::bs::mirror {
@@ -68,6 +69,19 @@ void MirrorPrimary::on_secondary_down(std::error_code why, const std::string& wh
 }
 
 void MirrorPrimary::tick(Clock::time_point now) {
+  // Copies the rate limit held back start when their time has come.
+  writer_->resume_resync();
+  if (const auto p = writer_->resync_progress(); p.running && now >= next_progress_) {
+    if (next_progress_ != Clock::time_point{}) {
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%.1f", p.mib_per_s());
+      log(false, "mirror: resync " + std::to_string(p.regions_copied) + " of " +
+                     std::to_string(p.regions_total) + " regions copied, " + rate + " MiB/s");
+    }
+    next_progress_ = now + kProgressEvery;
+  } else if (!p.running) {
+    next_progress_ = {};
+  }
   if (now < next_clear_) return;
   next_clear_ = now + std::chrono::seconds(1);
   if (writer_->state() == MirrorWriter::State::kSynchronous)

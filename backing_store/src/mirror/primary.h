@@ -8,7 +8,9 @@
 //     identifiers and what an administrator can do - and the caller drops the link;
 //   - down: logged (each distinct failure once, not every retry), the writer applies the
 //     policy on the next write;
-//   - tick: regions idle on both copies have their bits cleared (clear_idle), once a second.
+//   - tick: the resync's copies held back by its rate limit start, its progress is logged
+//     every 10 s, regions idle on both copies have their bits cleared (clear_idle), once a
+//     second.
 // The writer starts degraded (stopped, with policy fail) when the record says this copy is
 // already apart from the secondary (its bitmap generation is set), else synchronous.
 //
@@ -45,8 +47,10 @@ class MirrorPrimary {
   [[nodiscard]] bool on_secondary_up(const Generations& secondary);
   // A connect attempt or the link failed.
   void on_secondary_down(std::error_code why, const std::string& what);
-  // Clears idle regions' bits at most once per second.
+  // Starts the resync copies its rate limit held back; logs a running resync's progress
+  // every kProgressEvery; clears idle regions' bits at most once per second.
   void tick(Clock::time_point now);
+  static constexpr std::chrono::seconds kProgressEvery{10};
 
   [[nodiscard]] MirrorWriter& writer() noexcept { return *writer_; }
   [[nodiscard]] const MirrorWriter& writer() const noexcept { return *writer_; }
@@ -67,6 +71,7 @@ class MirrorPrimary {
   std::string refusal_;
   std::string last_down_;
   Clock::time_point next_clear_{};
+  Clock::time_point next_progress_{};  // {}: no resync was running at the last tick
 };
 
 }  // namespace tgt_pmem::bs::mirror

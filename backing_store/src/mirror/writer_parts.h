@@ -38,6 +38,8 @@ struct MirrorWriter::Resync {
   unsigned in_flight = 0;
   std::uint64_t total = 0;
   std::uint64_t copied = 0;
+  std::uint64_t bytes_copied = 0;
+  ResyncPacer::Clock::time_point started{};
   std::error_code error;  // the first one: no more copies are started
   bool finishing = false;  // the generations are being recorded
   bool pumping = false;

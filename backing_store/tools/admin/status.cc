@@ -83,9 +83,13 @@ void print_lun(const json& l, std::ostream& out) {
           << str(m, "state") << ", link " << str(m, "link");
       if (!m.value("link_durability", std::string()).empty())
         out << " (" << str(m, "link_durability") << ")";
-      if (r.value("running", false))
+      if (r.value("running", false)) {
         out << ", resync " << str(r, "regions_copied") << "/" << str(r, "regions_total")
-            << " regions";
+            << " regions at " << str(r, "mib_per_s") << " MiB/s";
+        const json limit = r.value("limit_mib_per_s", json());
+        if (limit.is_number() && limit.get<std::uint64_t>() != 0)
+          out << " (limit " << limit.get<std::uint64_t>() << ")";
+      }
       out << '\n';
     }
   }

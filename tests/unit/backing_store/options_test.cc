@@ -101,7 +101,14 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"mirror=192.0.2.2;mirror_meta=/m;mirror_target=t;mirror_chap=chap",
                               "expected the absolute path"},
                       Refused{"mirror=192.0.2.2;mirror_meta=/m;mirror_target=t;push=on",
-                              "cannot be combined with push=on"}));
+                              "cannot be combined with push=on"},
+                      Refused{"mirror_resync_mibps=50", "mirror_resync_mibps= needs mirror=ADDRESS"},
+                      Refused{"mirror=192.0.2.2;mirror_meta=/m;mirror_target=t;"
+                              "mirror_resync_mibps=1048577",
+                              "must be 0 (no limit) to 1048576"},
+                      Refused{"mirror=192.0.2.2;mirror_meta=/m;mirror_target=t;"
+                              "mirror_resync_mibps=fast",
+                              "expected a decimal number"}));
 
 // Bug caught: a mirror primary configured with the wrong secondary (another port, LUN or
 // policy than written) or defaults that acknowledge writes on one copy only.
@@ -113,10 +120,13 @@ TEST(ParseOptions, MirrorNamesTheSecondaryAndDefaultsToPolicyFail) {
   EXPECT_EQ(o->mirror_target, "iqn.2026-12.x:sec");
   EXPECT_EQ(o->mirror_lun, 1u);
   EXPECT_FALSE(o->mirror_degrade) << "the default policy must be fail";
+  EXPECT_EQ(o->mirror_resync_mibps, 100u) << "a resync is rate-limited unless asked";
   o = parse_options(
       "mirror=[2001:db8::2]:7000;mirror_meta=/m;mirror_target=t;mirror_lun=3;"
-      "mirror_policy=degrade;mirror_chap=/etc/tgt-pmem/chap;mirror_initiator=iqn.x:p");
+      "mirror_policy=degrade;mirror_chap=/etc/tgt-pmem/chap;mirror_initiator=iqn.x:p;"
+      "mirror_resync_mibps=0");
   ASSERT_TRUE(o) << o.error();
+  EXPECT_EQ(o->mirror_resync_mibps, 0u);
   EXPECT_EQ(o->mirror, "2001:db8::2");
   EXPECT_EQ(o->mirror_port, 7000);
   EXPECT_EQ(o->mirror_lun, 3u);

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -28,6 +29,7 @@
 #include "memory_medium.h"
 #include "mirror/meta_store.h"
 #include "mirror/mirror_writer.h"
+#include "mirror/resync_pacer.h"
 #include "tgt_pmem/flush/recording.h"
 
 namespace tgt_pmem::bs::mirror {
@@ -590,6 +592,46 @@ TEST_F(MirrorResync, AFullResyncCopiesEveryRegion) {
   EXPECT_EQ(replica_.writes - before, kLun >> kShift);
   EXPECT_TRUE(same(0, kLun));
   EXPECT_EQ(replica_.generations.current, meta_->record().generations.current);
+}
+
+// Bugs: the rate limit ignored (every region copied at once), or a resync held back by it
+// never resumed (the LUN stays apart for good), or one that finishes early with regions left.
+TEST_F(MirrorResync, ARateLimitedResyncCopiesOneSecondsWorthPerSecondToTheEnd) {
+  writer(P::kDegrade, S::kDegraded);
+  std::fill(primary_.begin(), primary_.end(), std::byte{0x3c});
+  ResyncPacer::Clock::time_point now{};
+  // 8 regions of 4 KiB per second.
+  w_->set_resync_pacer(ResyncPacer(8 * 4096, [&now] { return now; }));
+  std::error_code result = std::make_error_code(std::errc::interrupted);
+  ASSERT_FALSE(w_->start_resync(Decision::kFullResync, local(), Generations{},
+                                [&](std::error_code ec) { result = ec; }, 64));
+  const std::uint64_t regions = kLun >> kShift;
+  std::uint64_t seconds = 0;
+  while (w_->state() == S::kResyncing && seconds < 2 * regions) {
+    const std::size_t before = replica_.writes;
+    // Every copy the limit allows now completes at once; more completions start none.
+    while (!replica_.pending.empty()) replica_.complete(0);
+    EXPECT_LE(replica_.writes - before, 8u) << "more than one second's worth in second "
+                                             << seconds;
+    if (!replica_.records.empty()) replica_.complete_record();
+    now += std::chrono::seconds(1);
+    ++seconds;
+    w_->resume_resync();
+  }
+  EXPECT_FALSE(result) << result.message();
+  EXPECT_EQ(w_->state(), S::kSynchronous);
+  EXPECT_TRUE(same(0, kLun));
+  EXPECT_GE(seconds, regions / 8) << "faster than the limit";
+  EXPECT_LE(seconds, regions / 8 + 2) << "slower than the limit: resumes were missed";
+}
+
+// Bug: resume_resync without a resync (or after it ended) starting copies or crashing.
+TEST_F(MirrorResync, ResumeWithoutAResyncDoesNothing) {
+  writer(P::kDegrade);
+  const std::size_t before = replica_.writes;
+  w_->resume_resync();
+  EXPECT_EQ(replica_.writes, before);
+  EXPECT_FALSE(w_->resync_progress().running);
 }
 
 // Bug: copying over a secondary that is newer, or over a split brain.
