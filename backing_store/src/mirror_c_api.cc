@@ -214,7 +214,7 @@ int tgtpmem_mirror_submit(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_resu
                          ? std::error_code()
                          : std::make_error_code(std::errc::io_error));
         },
-        [res, done, arg](MirrorWriter::Outcome o, std::error_code) {
+        [lun, res, done, arg](MirrorWriter::Outcome o, std::error_code) {
           switch (o) {
             case MirrorWriter::Outcome::kGood:
               break;
@@ -230,10 +230,15 @@ int tgtpmem_mirror_submit(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_resu
               fail(res, scsi::key::kMediumError, scsi::asc::kWriteError);
               break;
             case MirrorWriter::Outcome::kNotReplicated:
-              // Policy fail, the secondary lost: nothing was written; an administrator
-              // brings the secondary back (LOGICAL UNIT NOT READY, MANUAL INTERVENTION
-              // REQUIRED).
-              fail(res, scsi::key::kNotReady, scsi::asc::kNotReadyManualIntervention);
+              // Policy fail, the secondary not there: nothing was written. While the first
+              // connect since the LUN was added is still under way (tgtd just started),
+              // LOGICAL UNIT IS IN PROCESS OF BECOMING READY: initiators retry that after a
+              // delay. After that, an administrator brings the secondary back (LOGICAL UNIT
+              // NOT READY, MANUAL INTERVENTION REQUIRED).
+              if (lun->mirror_primary && lun->mirror_primary->replica->first_attempt_pending())
+                fail(res, scsi::key::kNotReady, scsi::asc::kNotReadyBecomingReady);
+              else
+                fail(res, scsi::key::kNotReady, scsi::asc::kNotReadyManualIntervention);
               break;
           }
           done(arg);

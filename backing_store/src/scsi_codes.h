@@ -27,6 +27,7 @@ inline constexpr std::uint8_t kNotReady = 0x02, kMediumError = 0x03, kHardwareEr
 }  // namespace key
 
 namespace asc {
+inline constexpr std::uint16_t kNotReadyBecomingReady = 0x0401;
 inline constexpr std::uint16_t kNotReadyManualIntervention = 0x0403;
 inline constexpr std::uint16_t kWriteError = 0x0c00;
 inline constexpr std::uint16_t kUnrecoveredReadError = 0x1100;

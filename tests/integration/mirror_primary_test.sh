@@ -96,6 +96,9 @@ tgt_new_lun 1 2 pmem "$W/lun2.img" "$common;mirror_meta=$W/fail.meta;mirror_resy
 wait_status 2 '.mirror.resync.limit_mib_per_s == 0' &&
   pass "the status file: mirror_resync_mibps=0, no limit" ||
   fail "status: $(jq -c .mirror.resync "$(status_file 2)")"
+# Until the first connect has failed, a write is BECOMING READY (tests/unit: CApiPrimary);
+# this host has no RDMA, so it fails at once.
+wait_status 2 '.mirror.last_failure != ""' || fail "no connect failure: $(jq -c .mirror "$(status_file 2)")"
 for op in write write-fua; do
   r=$("$PIO" sense $op "$(url 2)" 8 8)
   [[ $r == "CHECK key=0x2 asc=0x0403"* ]] &&

@@ -49,6 +49,7 @@ RdmaReplica::~RdmaReplica() {
 void RdmaReplica::start() {
   if (link_ != Link::kStopped) return;
   backoff_ = config_.retry_min;
+  settled_ = false;
   attempt();
 }
 
@@ -123,6 +124,7 @@ void RdmaReplica::on_state(const push::MirrorStateReply& reply) {
             if (e) return fail(e, "registering the secondary LUN");
             region_ = region;
             link_ = Link::kUp;
+            settled_ = true;
             backoff_ = config_.retry_min;
             last_error_ = {};
             if (events_.up) events_.up(secondary_);
@@ -135,6 +137,7 @@ void RdmaReplica::fail(std::error_code why, const std::string& what) {
   ++generation_;  // callbacks of this session's handshake are old news from here on
   connecting_.reset();
   link_ = Link::kWaiting;
+  settled_ = true;
   last_error_ = why;
   last_failure_ = what + ": " + why.message();
   next_attempt_ = loop_.now() + backoff_;

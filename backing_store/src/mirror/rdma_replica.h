@@ -74,6 +74,11 @@ class RdmaReplica final : public Replica {
   [[nodiscard]] std::error_code record_generations(const Generations& g, Done done) override;
 
   [[nodiscard]] Link link() const noexcept { return link_; }
+  // The first attempt since start() has not ended yet (neither up nor failed): the secondary
+  // may well be there in a moment (tgtd and the LUN just started).
+  [[nodiscard]] bool first_attempt_pending() const noexcept {
+    return !settled_ && (link_ == Link::kConnecting || link_ == Link::kHandshake);
+  }
   [[nodiscard]] std::error_code last_error() const noexcept { return last_error_; }
   [[nodiscard]] const std::string& last_failure() const noexcept { return last_failure_; }
   // How writes are made durable there: "rdma-flush", "commit", or "" while not up.
@@ -94,6 +99,7 @@ class RdmaReplica final : public Replica {
   rdma_host::BackgroundConnect::Work connect_;
   Events events_;
   Link link_ = Link::kStopped;
+  bool settled_ = false;  // an attempt since start() ended, up or failed
   std::unique_ptr<rdma_host::BackgroundConnect> connecting_;
   std::unique_ptr<push::AsyncSession> session_;
   int watched_fd_ = -1;

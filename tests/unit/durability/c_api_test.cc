@@ -6,6 +6,9 @@
 // turning the cache off without flushing (defect 3); a failed flush retried and trusted
 // (defect 5); push-mode COMMIT touching a truncated file outside the SIGBUS guard (defect 7).
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -200,8 +203,8 @@ INSTANTIATE_TEST_SUITE_P(Durability, CApiPush,
                          });
 
 // A mirror primary whose secondary is away: this host has no RDMA, so its connect never
-// succeeds, and the loop handed to it never runs a watch (the connect's result is never
-// delivered). Bugs caught: policy fail writing the
+// succeeds; the loop handed to it runs a watch only when the test says so (until then the
+// first connect is under way). Bugs caught: policy fail writing the
 // primary alone or answering GOOD; policy degrade answering GOOD before the generation moved
 // on durably or without the write's region marked; a block-changing command executed
 // without the mirror; a read taken by it.
@@ -214,8 +217,14 @@ class CApiPrimary : public CApi {
              .c_str());
     tgtpmem_loop_ops ops{};
     ops.ctx = this;
-    ops.event_add = [](void*, int, void (*)(int, int, void*), void*) { return 0; };
-    ops.event_del = [](void*, int) {};
+    ops.event_add = [](void* ctx, int fd, void (*handler)(int, int, void*), void* data) {
+      static_cast<CApiPrimary*>(ctx)->watches_.push_back({fd, handler, data});
+      return 0;
+    };
+    ops.event_del = [](void* ctx, int fd) {
+      auto& w = static_cast<CApiPrimary*>(ctx)->watches_;
+      std::erase_if(w, [fd](const Watch& x) { return x.fd == fd; });
+    };
     ops.log = [](void* ctx, int, const char* m) { static_cast<CApiPrimary*>(ctx)->logs_ += m; };
     char err[256] = "";
     ASSERT_EQ(tgtpmem_lun_mirror_start(lun_, &ops, "lun", err, sizeof err), 0) << err;
@@ -237,15 +246,48 @@ class CApiPrimary : public CApi {
     }
     return taken;
   }
+  // Runs the loop's watches once their fd is readable, as tgtd's loop would: the connect's
+  // result (a failure: no RDMA here) arrives. Returns false if none became readable in 10 s.
+  bool deliver_connect_result() {
+    for (int i = 0; i < 1000; ++i) {
+      for (const Watch w : std::vector<Watch>(watches_)) {
+        pollfd p{w.fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) == 1) {
+          w.handler(w.fd, EPOLLIN, w.data);
+          return true;
+        }
+      }
+      ::usleep(10000);
+    }
+    return false;
+  }
+  struct Watch {
+    int fd;
+    void (*handler)(int, int, void*);
+    void* data;
+  };
+  std::vector<Watch> watches_;
   std::string meta_;
   std::string logs_;
   int done_ = 0;
 };
 
+// Bug caught: a write refused for good (MANUAL INTERVENTION) while the secondary is still
+// being connected to, just after tgtd started: initiators give up on that at once, where
+// they retry BECOMING READY after a delay.
 TEST_F(CApiPrimary, PolicyFailWritesNothingAndSaysNotReady) {
   open_primary("fail");
   std::vector<std::uint8_t> data(4096, 0x5a);
   tgtpmem_result r{};
+  ASSERT_EQ(submit(testing::cdb16(op::kWrite16, 8, 8), data, &r), 1);
+  EXPECT_EQ(r.status, kStatusCheckCondition);
+  EXPECT_EQ(r.sense_key, key::kNotReady);
+  EXPECT_EQ(r.asc, asc::kNotReadyBecomingReady) << "the first connect is still under way";
+  EXPECT_EQ(at(8)[0], 0) << "policy fail wrote the primary alone";
+  // The first connect fails (no RDMA on this host): from now on an administrator is needed.
+  ASSERT_TRUE(deliver_connect_result()) << "the connect's result never arrived";
+  EXPECT_NE(logs_.find("mirror: secondary"), std::string::npos) << logs_;
+  r = {};
   ASSERT_EQ(submit(testing::cdb16(op::kWrite16, 8, 8), data, &r), 1);
   EXPECT_EQ(r.status, kStatusCheckCondition);
   EXPECT_EQ(r.sense_key, key::kNotReady);
