@@ -47,6 +47,15 @@ Session* Service::on_connect_request(std::unique_ptr<rdma::PendingConnection> pe
   }
   auto s = std::make_unique<Session>(std::move(*conn), host_, luns_, exposure_, limits_);
   Session* raw = s.get();
+  // One mirror primary per LUN: the newest. An older one is a connection the primary left
+  // behind (a cut link, no disconnect ever came): its whole-LUN region goes now.
+  raw->on_mirror_claim([this](Session& claimant) {
+    for (auto& [id, other] : sessions_)
+      if (other.get() != &claimant && other->mirror_primary() &&
+          other->lun() == claimant.lun())
+        other->retire("replaced by connection " + std::to_string(claimant.id()) +
+                      ", the LUN's mirror primary now");
+  });
   runtime_.add(*raw);  // numbers it, watches its completion queue
   sessions_.emplace(raw->id(), std::move(s));
   if (auto st = raw->start(); !st) raw->close("cannot set up its buffers: " + st.error().message());

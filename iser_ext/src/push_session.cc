@@ -83,6 +83,12 @@ void Session::fail(const std::string& why) {
   conn_->disconnect();
 }
 
+void Session::retire(const std::string& why) {
+  while (!regions_.empty()) drop_region(regions_.begin());
+  commit_.reset();
+  close(why);
+}
+
 void Session::lun_gone(const PushLun* lun) {
   if (lun_ != lun) return;
   // Before the mapping is unmapped: no rkey of it may stay valid.
@@ -394,6 +400,9 @@ void Session::on_register(std::span<const std::byte> msg) {
     // As tgt's SCSI side: a read-only LUN (readonly=1, software write protect) takes no
     // writes, an offline one nothing.
     r.status = Status::kAccessDenied;
+  } else if (mirror_primary_ && m->offset == 0 && m->length == lun_->size &&
+             regions_.empty()) {
+    // The LUN's mirror primary registers all of it, once per connection (see mirror_primary).
   } else if (regions_.size() >= limits_.max_regions ||
              m->length > limits_.max_exposed - exposed_ || m->length > limits_.max_register ||
              m->length > limits_.register_per_second - std::min(registered_in_window_,
@@ -563,6 +572,12 @@ void Session::on_mirror_state(std::span<const std::byte> msg) {
     const PushLun::MirrorView v = lun_->mirror_get();
     r.role = v.role;
     r.generations = v.generations;
+    if (v.role == MirrorRole::kSecondary && !mirror_primary_) {
+      mirror_primary_ = true;
+      log(false, "the mirror primary of LUN " + std::to_string(lun_->lun) + " of target " +
+                     std::to_string(lun_->tid));
+      if (claimed_) claimed_(*this);
+    }
   }
   reply(encode(r));
 }

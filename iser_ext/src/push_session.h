@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -87,6 +88,17 @@ class Session final : public rdma_host::Link {
   // The initiator name it was admitted with (empty before).
   [[nodiscard]] const std::string& initiator() const noexcept { return initiator_; }
 
+  // Mirroring (issue 16). A session that asked MIRROR_STATE of a secondary LUN is that LUN's
+  // mirror primary: it may register the whole LUN in one region, beyond the per-connection,
+  // per-initiator and registration-rate limits (which would refuse any LUN over 1 GiB), and
+  // a LUN has one at a time: when another session becomes its mirror primary, claimed runs
+  // (the service then retires the older one: a primary that reconnected after a cut left
+  // its old connection behind, still pinning the whole LUN).
+  [[nodiscard]] bool mirror_primary() const noexcept { return mirror_primary_; }
+  void on_mirror_claim(std::function<void(Session&)> claimed) { claimed_ = std::move(claimed); }
+  // Replaced by a newer mirror primary: every region goes now, then the connection.
+  void retire(const std::string& why);
+
  private:
   using Clock = std::chrono::steady_clock;
   enum class State { kAwaitConnect, kAwaitChap, kReady, kClosed };
@@ -129,6 +141,8 @@ class Session final : public rdma_host::Link {
   bool polling_ = false;  // gave the event loop back (kYield) and is to carry on
   bool more_ = false;     // stopped at its completion budget: completions may be waiting
   PushLun* lun_ = nullptr;
+  bool mirror_primary_ = false;
+  std::function<void(Session&)> claimed_;
   int tid_ = -1;                      // the target it was admitted to
   std::uint64_t requested_lun_ = 0;   // the LUN it asked for, given once admitted
   std::string initiator_;

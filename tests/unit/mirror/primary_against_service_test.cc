@@ -237,6 +237,24 @@ TEST_F(PrimaryAgainstService, AFullResyncThenEveryWriteIsDurableOnBoth) {
   EXPECT_TRUE(copies_equal());
 }
 
+// Bug caught: the secondary's push limits (1 GiB per REGISTER, 4 GiB per connection by
+// default) refusing the primary's registration of the whole LUN: no LUN larger than them
+// could be mirrored. Here the limits are a quarter of the LUN.
+TEST_F(PrimaryAgainstService, TheSecondarysPushLimitsDoNotStopTheMirror) {
+  push::SessionLimits l;
+  l.max_register = kLunSize / 4;
+  l.max_exposed = kLunSize / 4;
+  l.register_per_second = kLunSize / 4;
+  service.set_limits(l);
+  service.exposure().max_per_initiator = kLunSize / 4;
+  bring_up(P::kFail);
+  EXPECT_TRUE(copies_equal());
+  Result& r = write(5 * 65536, 4096, 2);
+  ASSERT_TRUE(turn_until([&] { return r.done; }));
+  EXPECT_EQ(r.outcome, O::kGood);
+  EXPECT_TRUE(copies_equal());
+}
+
 // Bug caught: with policy degrade, a write acknowledged on the primary alone whose region is
 // not resynchronised when the secondary comes back (the copies stay different), or a resync
 // in the wrong direction.

@@ -878,6 +878,74 @@ TEST_F(PushService, MirrorStateReadsAndSetsOnlyAWritableSecondary) {
   EXPECT_EQ(recorded.size(), 1u);
 }
 
+// A secondary LUN's mirror primary (a session that asked MIRROR_STATE of it) registers the
+// whole LUN in one region, whatever the limits for other clients. Bug caught: no LUN over
+// max_register (1 GiB by default) could be mirrored at all (the handshake's REGISTER was
+// refused), while ordinary clients keep every limit.
+TEST_F(PushService, TheMirrorPrimaryRegistersTheWholeLunBeyondTheLimits) {
+  SessionLimits l;
+  l.max_register = 16384;
+  l.max_exposed = 16384;
+  l.register_per_second = 16384;
+  service.set_limits(l);
+  service.exposure().max_per_initiator = 16384;
+  lun->mirror_get = [] {
+    return PushLun::MirrorView{MirrorRole::kSecondary, MirrorGenerations{0xa, 0, 0, 0}};
+  };
+  FakePeer plain = connect_peer();
+  ASSERT_EQ(connect(plain).status, Status::kOk);
+  EXPECT_EQ(reg(plain, 0, kLunSize, kRead | kWrite).status, Status::kLimitReached)
+      << "a client that is no mirror primary keeps the limits";
+
+  FakePeer primary = connect_peer();
+  ASSERT_EQ(connect(primary).status, Status::kOk);
+  auto st = parse_mirror_state_reply(request(primary, encode(MirrorState{50, 0, {}})));
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->role, MirrorRole::kSecondary);
+  EXPECT_EQ(reg(primary, 0, kLunSize - 512, kRead | kWrite).status, Status::kLimitReached)
+      << "only the whole LUN, in one region";
+  RegisterReply whole = reg(primary, 0, kLunSize, kRead | kWrite);
+  ASSERT_EQ(whole.status, Status::kOk);
+  EXPECT_EQ(primary.peer_rdma_write(whole.rkey, whole.addr + kLunSize - 512, pattern(512, 9)),
+            IBV_WC_SUCCESS);
+  EXPECT_EQ(reg(primary, 0, kLunSize, kRead | kWrite).status, Status::kLimitReached)
+      << "once per connection";
+}
+
+// A primary that reconnected after a cut link left its old connection behind (no disconnect
+// reached the secondary), pinning the whole LUN. Bug caught: every cut pinning the LUN once
+// more until a liveness probe or the LUN's removal happened to end the old one.
+TEST_F(PushService, ANewMirrorPrimaryRetiresTheOldOneAndItsRegionAtOnce) {
+  lun->mirror_get = [] {
+    return PushLun::MirrorView{MirrorRole::kSecondary, MirrorGenerations{0xa, 0, 0, 0}};
+  };
+  auto become_primary = [&](FakePeer& p) {
+    ASSERT_EQ(connect(p).status, Status::kOk);
+    ASSERT_TRUE(parse_mirror_state_reply(request(p, encode(MirrorState{51, 0, {}}))));
+  };
+  FakePeer old_one = connect_peer();
+  become_primary(old_one);
+  RegisterReply old_region = reg(old_one, 0, kLunSize, kRead | kWrite);
+  ASSERT_EQ(old_region.status, Status::kOk);
+  FakePeer other = connect_peer();  // a plain client of the same LUN: left alone
+  ASSERT_EQ(connect(other).status, Status::kOk);
+  RegisterReply other_region = reg(other, 0, 4096, kRead | kWrite);
+  ASSERT_EQ(other_region.status, Status::kOk);
+
+  FakePeer new_one = connect_peer();
+  become_primary(new_one);
+  EXPECT_TRUE(old_one.disconnect_called());
+  EXPECT_NE(old_one.peer_rdma_write(old_region.rkey, old_region.addr, pattern(512, 3)),
+            IBV_WC_SUCCESS)
+      << "the old primary's region must be gone at once";
+  EXPECT_FALSE(other.disconnect_called());
+  EXPECT_EQ(other.peer_rdma_write(other_region.rkey, other_region.addr, pattern(512, 4)),
+            IBV_WC_SUCCESS);
+  RegisterReply fresh = reg(new_one, 0, kLunSize, kRead | kWrite);
+  EXPECT_EQ(fresh.status, Status::kOk);
+  EXPECT_FALSE(new_one.disconnect_called());
+}
+
 TEST_F(PushService, MirrorStateBeforeConnectEndsTheSession) {
   FakePeer peer = connect_peer();
   auto reply = request(peer, encode(MirrorState{40, 0, {}}));
