@@ -252,6 +252,7 @@ e2e_cleanup() {
     rm -f "$E2E_WORK/tgtd.pid"
   fi
   mountpoint -q "$E2E_PMEM_MNT" && umount "$E2E_PMEM_MNT"
+  link_restore  # a scenario that failed with the veth pair cut
   return 0
 }
 
@@ -527,19 +528,19 @@ srp_scsi_checks() {
   return 0
 }
 
-# rdma_cm_ping SECONDS [LOG]: an RDMA CM connection with data transfer over rxe0 works (rping),
-# retried for up to SECONDS; rping's output goes to LOG (default: nowhere), the number of
-# attempts made to RDMA_CM_PING_ATTEMPTS. The client starts
+# rdma_cm_ping SECONDS [LOG] [ADDRESS]: an RDMA CM connection with data transfer to ADDRESS
+# (default E2E_TARGET_IP: over rxe0) works (rping), retried for up to SECONDS; rping's output
+# goes to LOG (default: nowhere), the number of attempts made to RDMA_CM_PING_ATTEMPTS. The client starts
 # once the server's RDMA CM ID is listening, not after a fixed sleep: under TCG on a busy host,
 # rping's own start-up can take longer than any sleep we would guess (a CI run's boot gate
 # failed so). Used by init.sh as its gate, and to tell a broken network from a broken target.
 rdma_cm_ping() {
-  local deadline=$((SECONDS + $1)) log=${2:-/dev/null} srv rc
+  local deadline=$((SECONDS + $1)) log=${2:-/dev/null} addr=${3:-$E2E_TARGET_IP} srv rc
   RDMA_CM_PING_ATTEMPTS=0
   while :; do
     RDMA_CM_PING_ATTEMPTS=$((RDMA_CM_PING_ATTEMPTS + 1))
     echo "rdma_cm_ping: attempt $RDMA_CM_PING_ATTEMPTS" >> "$log"
-    rping -s -a "$E2E_TARGET_IP" -C 2 >> "$log" 2>&1 &
+    rping -s -a "$addr" -C 2 >> "$log" 2>&1 &
     srv=$!
     local waited=0 listening=no
     while (( waited < 50 )); do
@@ -552,7 +553,7 @@ rdma_cm_ping() {
       waited=$((waited + 1))
     done
     echo "rdma_cm_ping: server listening: $listening (after $waited x 0.2 s)" >> "$log"
-    timeout 15 rping -c -a "$E2E_TARGET_IP" -C 2 -v >> "$log" 2>&1
+    timeout 15 rping -c -a "$addr" -C 2 -v >> "$log" 2>&1
     rc=$?
     echo "rdma_cm_ping: client exit $rc" >> "$log"
     kill "$srv" 2>/dev/null
@@ -579,6 +580,79 @@ srp_rxe_recreate() {
   done
   rdma_cm_ping 60 || fail "RDMA CM over rxe0 still fails after re-creating rxe0"
   echo "+ rxe0 re-created" >> "$E2E_LOG/commands.log"
+}
+
+# ---- a link that can be cut ----------------------------------------------------------------
+# Everything RDMA in the guest runs over rxe0, and a connection between two addresses of one
+# rxe device is rxe's loopback: no packet reaches veth0, so nothing there can cut it. A second
+# path that really crosses the veth pair: CUT_IP becomes a second address of veth0 (served by
+# rxe0), a second Soft-RoCE device rxe1 runs on veth1 (E2E_PEER_IP), and policy routes send
+# locally sent packets for CUT_IP out of veth1 (from E2E_PEER_IP) and their answers out of
+# veth0 (from CUT_IP); the local table would otherwise deliver both on lo, where no rxe
+# listens. An RDMA CM connection from this guest to CUT_IP then runs rxe1 -> veth1 -> veth0 ->
+# rxe0, and netem on the two veths (link_cut) drops its packets both ways while rxe0's
+# loopback (iSER to E2E_TARGET_IP, any other local peer) carries on: a pulled cable, no
+# disconnect reaches either end. Two network namespaces, each with its own rxe, would be the
+# textbook way, but rxe opens its UDP socket (port 4791) in the initial namespace only
+# (rxe_net.c: init_net, in 6.1 and in the backports 6.12 alike), so an rxe on a device of
+# another namespace receives nothing.
+# Works on Debian 12's 6.1 (mirror) and the backports kernel (rdma-hostile). Idempotent: a
+# later scenario of the same boot reuses what an earlier one made. Commands in net.log.
+
+# rxe_cut_path CUT_IP: the path above, checked by an RDMA CM connection with data (rping)
+# that must cross rxe1 (its packet counter), retried for up to 60 s.
+cut_net() {
+  echo "+ $*" >> "$E2E_LOG/net.log"
+  "$@" >> "$E2E_LOG/net.log" 2>&1 || fail "setting up the cut path: $* failed (net.log)"
+}
+rxe_cut_path() {
+  local cut=$1 log=$E2E_LOG/net.log c sent0 sent1
+  local counter=/sys/class/infiniband/rxe1/ports/1/hw_counters/sent_pkts
+  cut_net modprobe sch_netem
+  cut_net ip addr replace "$cut/32" dev veth0
+  rdma link show rxe1 > /dev/null 2>&1 || cut_net rdma link add rxe1 type rxe netdev veth1
+  for c in all veth0 veth1; do
+    cut_net sysctl -qw "net.ipv4.conf.$c.accept_local=1" "net.ipv4.conf.$c.rp_filter=0"
+  done
+  cut_net ip route replace "$cut" dev veth1 src "$E2E_PEER_IP" table 100
+  cut_net ip route replace "$E2E_PEER_IP" dev veth0 src "$cut" table 101
+  while ip rule del pref 10 2> /dev/null; do :; done
+  while ip rule del pref 11 2> /dev/null; do :; done
+  cut_net ip rule add pref 10 to "$cut" iif lo lookup 100
+  cut_net ip rule add pref 11 from "$cut" iif lo lookup 101
+  # The local table after them (pref 0 would answer first and deliver on lo).
+  ip rule show pref 100 | grep -q 'lookup local' || cut_net ip rule add pref 100 lookup local
+  ip rule show pref 0 | grep -q 'lookup local' && cut_net ip rule del pref 0
+  # Fixed neighbours: ARP between two local addresses is left out of the picture (the first
+  # RDMA CM connection over this path sometimes timed out resolving them).
+  cut_net ip neigh replace "$cut" lladdr "$(cat /sys/class/net/veth0/address)" dev veth1 nud permanent
+  cut_net ip neigh replace "$E2E_PEER_IP" lladdr "$(cat /sys/class/net/veth1/address)" dev veth0 nud permanent
+  link_restore || fail "a cut from before is still in place: $(tc qdisc show dev veth0) $(tc qdisc show dev veth1)"
+  for _ in $(seq 1 50); do rdma link show rxe1/1 2>/dev/null | grep -q 'state ACTIVE' && break; sleep 0.2; done
+  rdma link show rxe1/1 | grep -q 'state ACTIVE' || fail "rxe1 did not come up (net.log)"
+  ip route get "$cut" | grep -q "dev veth1" || fail "no route to $cut over veth1: $(ip route get "$cut")"
+  sent0=$(cat "$counter" 2>/dev/null)
+  rdma_cm_ping 60 "$log" "$cut" ||
+    fail "no RDMA CM connection over rxe1 to $cut in 60 s ($RDMA_CM_PING_ATTEMPTS attempts; net.log)"
+  sent1=$(cat "$counter" 2>/dev/null)
+  # rxe counts what it sends; where the counter exists, the rping must have gone through rxe1.
+  if [[ -n $sent0 && -n $sent1 ]] && (( sent1 <= sent0 )); then
+    fail "rping to $cut worked but rxe1 sent nothing: the path does not cross the veth pair (net.log)"
+  fi
+  echo "cut path to $cut: rping attempt $RDMA_CM_PING_ATTEMPTS, rxe1 sent_pkts ${sent0:-?} -> ${sent1:-?}" >> "$log"
+}
+# link_cut: every packet over the veth pair dropped, both ways (netem loss 100% on each end).
+link_cut() {
+  tc qdisc replace dev veth1 root netem loss 100% >> "$E2E_LOG/net.log" 2>&1 &&
+    tc qdisc replace dev veth0 root netem loss 100% >> "$E2E_LOG/net.log" 2>&1
+}
+# link_restore: the veth pair carries packets again; false if a netem qdisc is still there.
+link_restore() {
+  local d
+  for d in veth1 veth0; do
+    tc qdisc show dev "$d" 2> /dev/null | grep -q netem && tc qdisc del dev "$d" root >> "$E2E_LOG/net.log" 2>&1
+  done
+  ! tc qdisc show dev veth0 2> /dev/null | grep -q netem && ! tc qdisc show dev veth1 2> /dev/null | grep -q netem
 }
 
 # ---- LIO's SRP target (ib_srpt), the reference ---------------------------------------------

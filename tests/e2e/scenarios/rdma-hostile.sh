@@ -8,8 +8,9 @@
 #   - a client holding a registered region whose link is cut (netem drops every packet both
 #     ways): a peer that vanished without a disconnect, as a crashed host or a pulled cable.
 # That client reaches tgtd over the veth pair through a second Soft-RoCE device (rxe1 on
-# veth1, target address 192.0.2.3 on veth0, policy routes for locally sent packets), so the
-# cut leaves rxe0's loopback, which the iSER session and the other peers use, alone.
+# veth1, target address 192.0.2.3 on veth0, policy routes for locally sent packets: lib.sh's
+# rxe_cut_path, link_cut, link_restore), so the cut leaves rxe0's loopback, which the iSER
+# session and the other peers use, alone.
 # Checked: tgtd stays up; the iSER job completes I/O in every second of the attack; tgtadm
 # answers within a bound; the unadmitted connections are capped and closed by the handshake
 # timeout; the vanished peer's connection and region go (liveness probe); afterwards tgtd's
@@ -65,41 +66,7 @@ tgtadm_sampler() {
 stats() { sort -n "$1" | awk '{v[NR] = $1} END {printf "%d %d %d", v[NR], v[int((NR + 1) / 2)], NR}'; }
 
 step "Soft-RoCE rxe1 on veth1, routes over the veth pair to $cut_ip"
-{
-  modprobe sch_netem
-  ip addr add "$cut_ip/32" dev veth0
-  rdma link add rxe1 type rxe netdev veth1
-  for c in all veth0 veth1; do
-    sysctl -qw "net.ipv4.conf.$c.accept_local=1" "net.ipv4.conf.$c.rp_filter=0"
-  done
-  # Locally sent packets to $cut_ip leave by veth1 (from the peer address), and the answers
-  # by veth0: the local table would otherwise deliver both on lo, where no rxe listens.
-  ip route add "$cut_ip" dev veth1 src "$E2E_PEER_IP" table 100
-  ip route add "$E2E_PEER_IP" dev veth0 src "$cut_ip" table 101
-  ip rule add pref 10 to "$cut_ip" iif lo lookup 100
-  ip rule add pref 11 from "$cut_ip" iif lo lookup 101
-  ip rule add pref 100 lookup local
-  ip rule del pref 0
-  # Fixed neighbours: ARP between two local addresses is left out of the picture (the first
-  # RDMA CM connection over this path sometimes timed out resolving them).
-  ip neigh replace "$cut_ip" lladdr "$(cat /sys/class/net/veth0/address)" dev veth1 nud permanent
-  ip neigh replace "$E2E_PEER_IP" lladdr "$(cat /sys/class/net/veth1/address)" dev veth0 nud permanent
-} >> "$E2E_LOG/net.log" 2>&1 || fail "setting up rxe1 and its routes failed (net.log)"
-for _ in $(seq 1 50); do rdma link show rxe1/1 2>/dev/null | grep -q 'state ACTIVE' && break; sleep 0.2; done
-rdma link show rxe1/1 | grep -q 'state ACTIVE' || fail "rxe1 did not come up (net.log)"
-ip route get "$cut_ip" | grep -q "dev veth1" || fail "no route to $cut_ip over veth1: $(ip route get "$cut_ip")"
-# An RDMA CM connection with data over the path (rping), retried for up to 60 s.
-path_ok=no
-for attempt in $(seq 1 6); do
-  rping -s -a "$cut_ip" -C 2 >> "$E2E_LOG/net.log" 2>&1 &
-  srv=$!
-  sleep 2
-  timeout 10 rping -c -a "$cut_ip" -C 2 -v >> "$E2E_LOG/net.log" 2>&1 && path_ok=yes
-  kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
-  [[ $path_ok == yes ]] && break
-done
-[[ $path_ok == yes ]] || fail "no RDMA CM connection over rxe1 to $cut_ip in 6 attempts (net.log)"
-echo "rping over rxe1: attempt $attempt" >> "$E2E_LOG/net.log"
+rxe_cut_path "$cut_ip"
 
 step "tgtd (liveness probe after ${probe_s} s quiet, answered within ${probe_s} s), LUN 1 on devdax with push mode, iSER login"
 pmem_namespace devdax
@@ -154,8 +121,7 @@ hostile "$E2E_TARGET_IP" churn $((attack_s - 10)) 256M > "$W/churn.txt" 2>&1 &
 churn_pid=$!
 sleep 2
 # The holding client's link goes dark both ways: no disconnect will ever arrive.
-tc qdisc add dev veth1 root netem loss 100% && tc qdisc add dev veth0 root netem loss 100% ||
-  fail "netem could not cut veth1/veth0"
+link_cut || fail "netem could not cut veth1/veth0 (net.log)"
 t_cut=$SECONDS
 gone=""
 for _ in $(seq 1 300); do
@@ -166,7 +132,7 @@ wait "$idle_pid" "$storm_pid" "$churn_pid"
 wait "$fio_pid"; fio_rc=$?
 kill "$sampler"; wait "$sampler" 2>/dev/null
 kill -0 "$TGTD_PID" 2>/dev/null || fail "tgtd died under the attack (tgtd.log)"
-tc qdisc del dev veth1 root; tc qdisc del dev veth0 root
+link_restore || fail "the netem cut could not be removed (net.log)"
 kill "$hold_pid" 2>/dev/null; wait "$hold_pid" 2>/dev/null
 
 for f in idle storm churn; do note "$(cat "$W/$f.txt")"; done
