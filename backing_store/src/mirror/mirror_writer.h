@@ -122,9 +122,6 @@ class MirrorWriter {
 
   // The resync's rate limit (resync_pacer.h; default: none). Set it before start_resync.
   void set_resync_pacer(ResyncPacer pacer) { pacer_ = std::move(pacer); }
-  [[nodiscard]] std::uint64_t resync_limit_bytes_per_s() const noexcept {
-    return pacer_.bytes_per_s();
-  }
   // Starts the copies the rate limit held back, if their time has come: call it from a
   // timer while a resync runs (MirrorPrimary::tick does, once a second).
   void resume_resync() { pump_resync(); }

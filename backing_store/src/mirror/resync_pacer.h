@@ -5,8 +5,8 @@
 // long stretch the copies started add up to at most rate x time + one second's burst + one
 // copy. The bucket fills at `bytes_per_s` up to one second's worth; 0 is no limit.
 //
-// It never waits: the caller asks may_start() when it would start a copy, and asks again on
-// its next timer tick or completion (MirrorPrimary ticks once a second).
+// It never waits: the caller asks take() when it would start a copy, and asks again on its
+// next timer tick or a copy's completion (MirrorPrimary ticks once a second).
 #pragma once
 
 #include <chrono>
