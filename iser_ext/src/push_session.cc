@@ -92,11 +92,9 @@ void Session::retire(const std::string& why) {
 void Session::lun_gone(const PushLun* lun) {
   if (lun_ != lun) return;
   // Before the mapping is unmapped: no rkey of it may stay valid.
-  while (!regions_.empty()) drop_region(regions_.begin());
-  commit_.reset();
+  retire("LUN " + std::to_string(lun->lun) + " of target " + std::to_string(lun->tid) +
+         " removed");
   lun_ = nullptr;
-  close("LUN " + std::to_string(lun->lun) + " of target " + std::to_string(lun->tid) +
-        " removed");
 }
 
 void Session::access_changed(const PushLun* lun) {

@@ -96,7 +96,8 @@ class Session final : public rdma_host::Link {
   // its old connection behind, still pinning the whole LUN).
   [[nodiscard]] bool mirror_primary() const noexcept { return mirror_primary_; }
   void on_mirror_claim(std::function<void(Session&)> claimed) { claimed_ = std::move(claimed); }
-  // Replaced by a newer mirror primary: every region goes now, then the connection.
+  // Every region goes now, then the connection (replaced by a newer mirror primary; the
+  // LUN's removal, through lun_gone).
   void retire(const std::string& why);
 
  private:
