@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot iser
 # SCSI conformance over iSER: libiscsi's iscsi-test-cu, through libiscsi's own iSER transport
 # (an iser:// URL, RDMA CM on rxe0), against LUN 1 of tgtd with bs_pmem on /dev/dax0.0. Runs,
 # with --dataloss, the suites that reach the backing store (the list of

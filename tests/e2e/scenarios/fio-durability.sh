@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot iser
 # Durability across a crash of tgtd, seen by fio. fio writes 4 KiB random blocks with crc32c
 # verify headers (O_DIRECT, one write at a time, fsync after each) to the iSER disk of a LUN on
 # a fresh ext4-dax pool file; tgtd is SIGKILLed while fio runs. open-iscsi (recovery_tmo

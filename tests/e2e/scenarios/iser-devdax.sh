@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot iser
 # iSER on devdax: the NVDIMM as the character device /dev/dax0.0 (no file system, no
 # read/write: mmap only), exported whole by tgtd over iSER on Soft-RoCE. Data written with
 # O_DIRECT from open-iscsi must read back identical, before and after tgtd is SIGKILLed and

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot iser
 # iSER on fsdax: the NVDIMM as /dev/pmem0, ext4 mounted -o dax, a 256 MiB pool file on it
 # exported by tgtd (--bstype from the run) over iSER on Soft-RoCE. Data written with O_DIRECT
 # from open-iscsi must read back identical, before and after tgtd is SIGKILLed and restarted.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: benchmark
 # A performance sample, not a pass/fail figure: fio 4 KiB random read and random write IOPS
 # (libaio, O_DIRECT, QD 16, time-based) on the iSER disk of four targets in the same guest:
 # tgt with bs_pmem, tgt's `null` (no data at all: the ceiling of tgt's iSER path) and `rdwr`

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot srp-push
 # Push mode (iser_ext): tgtd serves LUN 1 on /dev/dax0.0 with bsopts push=on; the client
 # tool tgtpmem-push (run.sh --bin) connects over RDMA CM (rxe0, port 5566), registers
 # regions, RDMA-WRITEs into the pmem directly and COMMITs. Checked:

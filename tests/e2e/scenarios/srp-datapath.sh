@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: benchmark
 # A figure, not a verdict: SRP's data path (issue 17, item 5) against LIO's ib_srpt in the
 # same guest run. fio, libaio, O_DIRECT, on the first SRP_PERF_SPAN bytes (filled once):
 #   4 KiB random read / write at QD 1 (latency), at QD 16 (IOPS),

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot srp-push
 # Our SRP target when the initiator goes away under I/O: tgtd (lld_srp.so, --bstype from the
 # run, a 256 MiB pool on ext4 -o dax) serves fio 4 KiB random writes (QD 4, at 128 MiB) to
 # ib_srp while the initiator deletes its remote port (an abrupt logout: RDMA CM disconnect

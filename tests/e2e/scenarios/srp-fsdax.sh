@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot srp-push
 # Our SRP target on fsdax: tgtd with lld_srp.so exports a 256 MiB pool file on ext4 -o dax
 # (--bstype from the run) as LUN 1 of SRP target 1; the kernel's ib_srp logs in over RDMA CM
 # (rxe0, port 5555). The LUN must answer INQUIRY, READ CAPACITY and VPD 0x83 as tgtd says

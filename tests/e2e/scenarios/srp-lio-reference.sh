@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: boot srp-push
+# e2e: benchmark part
 # The SRP initiator side of the harness, proven against the kernel's own SRP target: LIO's
 # ib_srpt (fileio backstore on a 256 MiB file on ext4 -o dax, RDMA CM port 5556) and ib_srp
 # logging in over RDMA CM on rxe0. Checks INQUIRY / READ CAPACITY / VPD 0x83, an 8 MiB random
-# pattern at LBA 0 and one at the end (O_DIRECT, read back), then measures fio 4 KiB randread
-# and randwrite (QD 16, libaio, SRP_PERF_RUNTIME s each; 0 skips it) as a reference figure.
+# pattern at LBA 0 and one at the end (O_DIRECT, read back). With E2E_BENCH=1 only (run.sh
+# --bench: the target bench-srp-lio-reference) it then measures fio 4 KiB randread and
+# randwrite (QD 16, libaio, SRP_PERF_RUNTIME s each; 0 skips it) as a reference figure.
 # Needs no module: it documents what our target (srp-fsdax.sh) must do as well as LIO does.
 set -u
 source /e2e/guest/lib.sh
@@ -36,7 +39,7 @@ verify_at "$DEV" 0 "$E2E_WORK/pattern-a" "pattern A"
 verify_at "$DEV" "$off_b" "$E2E_WORK/pattern-b" "pattern B"
 
 perf=""
-if (( SRP_PERF_RUNTIME > 0 )); then
+if (( E2E_BENCH && SRP_PERF_RUNTIME > 0 )); then
   srp_measure lio-srpt "$DEV"
   perf="; fio 4 KiB QD16 ${SRP_PERF_RUNTIME}s: randread ${SRP_IOPS_R[lio-srpt]} IOPS, randwrite ${SRP_IOPS_W[lio-srpt]} IOPS"
 fi

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
+# e2e: benchmark
 # A performance sample, not a pass/fail figure: fio 4 KiB random read and random write IOPS
 # (libaio, O_DIRECT, QD 16, 10 s each, 32 MiB span filled once - perf-sample's job) on
 #   tgt-srp-pmem  our SRP target (tgtd + lld_srp.so) with bs_pmem,
