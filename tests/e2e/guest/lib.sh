@@ -98,10 +98,35 @@ fsdax_files() {
 # tgtd's iSER buffer pool is cut from 1 GiB (tgt's default) to 128 MiB (its minimum; 256
 # buffers of 512 KiB): tgtd registers the pool at the first iSER connection, and under TCG
 # 1 GiB takes 5-6 s longer (first discovery 6.4-7.5 s against 1.4 s, measured in the guest).
-# Twice (push-mode, push-rdma-flush, right after a tgtd restart) the initiator's connect timed
-# out first; tgtd 1.0.85 then failed rdma_create_qp (EINVAL), presumably on the stale request,
-# and crashed in its error path.
+# Several times (push-mode, push-rdma-flush, iser-devdax, rdma-hostile: about one CI run in
+# two) the initiator's connect timed out first; tgtd 1.0.85 then failed rdma_create_qp
+# (EINVAL, on the stale request) and crashed in its error path - at the first iSER discovery
+# of a fresh tgtd, before anything of ours ran. So tgtd_start makes that first connection
+# itself, while tgtd has no target yet: an iSER discovery (it finds nothing), after which the
+# pool is registered for tgtd's lifetime. If tgtd died of it, tgt's bug is logged (step, and
+# commands.log) and a fresh tgtd is started, up to three times: nothing is lost, since no
+# target exists yet.
 tgtd_start() {
+  local attempt
+  for attempt in 1 2 3; do
+    tgtd_start_once
+    if iser_warm_up; then
+      return 0
+    fi
+    step "tgtd crashed at its first iSER connection (tgt's rdma_create_qp error path; tgtd.log): starting it again"
+    wait "$TGTD_PID" 2>/dev/null
+  done
+  fail "tgtd crashed at its first iSER connection three times (tgtd.log)"
+}
+# iser_warm_up: one iSER discovery of the fresh tgtd (no targets yet); fails only if tgtd died.
+iser_warm_up() {
+  local out
+  out=$(timeout 60 iscsiadm -m discovery -t sendtargets -p "$E2E_TARGET_IP:$E2E_ISCSI_PORT" -I iser 2>&1)
+  { echo "+ iscsiadm -m discovery -I iser (tgtd warm-up: registers its iSER pool; no targets yet)"
+    echo "$out"; } >> "$E2E_LOG/commands.log"
+  kill -0 "$TGTD_PID" 2>/dev/null
+}
+tgtd_start_once() {
   tgtd -f --iser pool_sz_mb=128 >> "$E2E_LOG/tgtd.log" 2>&1 </dev/null &
   TGTD_PID=$!
   echo "$TGTD_PID" > "$E2E_WORK/tgtd.pid"
