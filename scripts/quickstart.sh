@@ -53,10 +53,11 @@ stop() {
 if [[ ${1:-} == stop ]]; then stop; exit 0; fi
 [[ $(id -u) -eq 0 ]] || { echo "quickstart: run as root (installs packages, starts tgtd)" >&2; exit 1; }
 
-# 1. Packages and the build (nothing is installed from it). With the flags scripts/test.sh
-# builds with (warnings as errors: Debian 12's g++ 12 builds the project warning-free, as CI
-# checks), so that running the tests next reuses this build instead of compiling it all again.
-scripts/build.sh -DTGTPMEM_WERROR=ON
+# 1. Packages and the build (nothing is installed from it). With the configuration
+# scripts/test.sh builds (Release; warnings as errors: Debian 12's g++ 12 builds the project
+# warning-free, as CI checks), so that running the tests next reuses this build instead of
+# compiling it all again.
+scripts/build.sh --main
 
 # 2. The backing store.
 emulate=0
