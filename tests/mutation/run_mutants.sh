@@ -52,19 +52,35 @@ bug_of() { sed -n 's/^# bug: //p' "$1" | head -n 1; }
 build build "${targets[@]}" || { echo "mutation: the unmutated build failed, see $work/build.log" >&2; exit 1; }
 
 killed=0 survived=0 broken=0
-# First every mutant's tests on the unmutated build: they must pass, and run something.
-declare -A usable
-for p in "${patches[@]}"; do
+# First every mutant's tests on the unmutated build: they must pass, and run something. They
+# only read the build, so as many run at once as there are processors.
+baseline() {  # baseline PATCH: its verdict in WORK/NAME.baseline.verdict
+  local p=$1 name filter verdict=ok
   name=$(basename "$p" .patch)
   filter=$(filter_of "$p")
   if [[ -z $filter ]]; then
-    echo "mutation: $name has no '# filter:' line" >&2
+    verdict="has no '# filter:' line"
   elif ! "$(bin_of "$(target_of "$p")")" --gtest_filter="$filter" >"$work/$name.baseline.log" 2>&1; then
-    echo "mutation: $name: its tests fail without the mutant ($work/$name.baseline.log)" >&2
+    verdict="its tests fail without the mutant ($work/$name.baseline.log)"
   elif [[ $(ran "$work/$name.baseline.log") -lt 1 ]]; then
-    echo "mutation: $name: its filter '$filter' selects no test" >&2
-  else
+    verdict="its filter '$filter' selects no test"
+  fi
+  echo "$verdict" >"$work/$name.baseline.verdict"
+}
+parallel=$(nproc)
+for p in "${patches[@]}"; do
+  while (( $(jobs -rp | wc -l) >= parallel )); do wait -n; done
+  baseline "$p" &
+done
+wait
+declare -A usable
+for p in "${patches[@]}"; do
+  name=$(basename "$p" .patch)
+  verdict=$(cat "$work/$name.baseline.verdict" 2>/dev/null || echo "no baseline verdict")
+  if [[ $verdict == ok ]]; then
     usable[$name]=1
+  else
+    echo "mutation: $name: $verdict" >&2
   fi
 done
 
