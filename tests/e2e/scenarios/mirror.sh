@@ -105,10 +105,11 @@ json_err() { awk '$1 == "\"error\"" {v = $3; sub(/,$/, "", v); print v; exit}' "
 # go to cut.txt with the resync's size and the secondary's queue pairs. No disconnect crossed
 # the cut, so the secondary still had the old connection, pinning the whole LUN, unless its
 # liveness probe ended it during a long cut: the new one's handshake must have retired it
-# (push: one mirror primary per LUN). s_cut: the secondary log's length at the cut.
+# (push: one mirror primary per LUN). s_cut and p_cut: the secondary's and the primary's log
+# lengths at the cut (not at the restore: a reconnect attempt in flight can get through
+# while link_restore is still checking its work, as it once did in CI).
 restored() {
-  local t0=$SECONDS t_up lines how
-  lines=$(wc -l < "$E2E_LOG/tgtd.log")
+  local t0=$SECONDS t_up lines=$p_cut how
   wait_field 0 link up 180 || fail "$1: no reconnect within 180 s of restoring the link: $(mstate 0)"
   t_up=$((SECONDS - t0))
   wait_sync 0 180 || fail "$1: not synchronous within 180 s of the reconnect: $(mstate 0)"
@@ -257,6 +258,7 @@ wait_writes "$pri_dev" "$w0" 300 "$fio_pid" ||
   fail "(b) fio did not write 300 times before the cut ($(( $(writes_done "$pri_dev") - w0 )) writes; running: $(kill -0 "$fio_pid" 2>/dev/null && echo yes || echo no))"
 link_cut || fail "(b) netem could not cut the link (net.log)"
 s_cut=$(wc -l < "$E2E_LOG/tgtd-secondary.log")
+p_cut=$(wc -l < "$E2E_LOG/tgtd.log")
 t_cut=$SECONDS
 w_cut=$(writes_done "$pri_dev")
 wait_field 0 state degraded 120 || fail "(b) the primary is not degraded 120 s after the cut: $(mstate 0)"
@@ -304,6 +306,7 @@ wait_writes "$pri_dev" "$w0" 300 "$fio_pid" ||
   fail "(c) fio did not write 300 times before the cut ($(( $(writes_done "$pri_dev") - w0 )) writes)"
 link_cut || fail "(c) netem could not cut the link (net.log)"
 s_cut=$(wc -l < "$E2E_LOG/tgtd-secondary.log")
+p_cut=$(wc -l < "$E2E_LOG/tgtd.log")
 t_cut=$SECONDS
 for _ in $(seq 1 1200); do kill -0 "$fio_pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$fio_pid" 2>/dev/null &&
