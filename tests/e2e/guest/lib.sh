@@ -98,8 +98,8 @@ fsdax_files() {
 # tgtd's iSER buffer pool is cut from 1 GiB (tgt's default) to 128 MiB (its minimum; 256
 # buffers of 512 KiB): tgtd registers the pool at the first iSER connection, and under TCG
 # 1 GiB takes 5-6 s longer (first discovery 6.4-7.5 s against 1.4 s, measured in the guest).
-# Several times (push-mode, push-rdma-flush, iser-devdax, rdma-hostile: about one CI run in
-# two) the initiator's connect timed out first; tgtd 1.0.85 then failed rdma_create_qp
+# Several times (push-mode, push-rdma-flush, iser-devdax, rdma-hostile, each in a different
+# run) the initiator's connect timed out first; tgtd 1.0.85 then failed rdma_create_qp
 # (EINVAL, on the stale request) and crashed in its error path - at the first iSER discovery
 # of a fresh tgtd, before anything of ours ran. So tgtd_start makes that first connection
 # itself, while tgtd has no target yet: an iSER discovery (it finds nothing), after which the
