@@ -31,6 +31,7 @@
 #include "target.h"
 #include "tgtadm.h"
 #include "work.h"
+#include "driver.h"
 
 #include "tgt_pmem/bs_pmem.h"
 #include "tgt_pmem/net/acl.h"
@@ -58,6 +59,9 @@ struct bs_pmem_lu {
 	char *bsopts;                 /* as given, for the status file (tgt keeps no copy) */
 	const char *path;             /* tgt's, which becomes lu->path only after bs_open */
 	struct event_data published;  /* the first status file, once tgt has set the LU up */
+	int read_in_place;            /* bsopts read_in_place (READ IN PLACE below) */
+	struct list_head lent;        /* READs whose Data-In points into the mapping */
+	void (*tgt_cmd_done)(struct target *, struct scsi_cmd *); /* tgt's lu->cmd_done */
 };
 
 /* Every open LUN, for the last flush if tgtd exits with LUNs still open (see below). */
@@ -294,6 +298,70 @@ static int bs_pmem_mirror_submit(struct bs_pmem_lu *p, struct scsi_cmd *cmd)
 }
 
 /*
+ * READ IN PLACE (bs_pmem(8)). Over iSCSI/TCP a READ's Data-In is sent from the buffer its
+ * scsi_cmd points to, after the command completed. Pointing that buffer into the mapping
+ * instead of copying the blocks into tgt's own saves the copy (a 1 MiB one costs ~60 us of
+ * tgtd's CPU, and a worker's hand-over besides). tgt frees the buffer it allocated when the
+ * command is done: lu->cmd_done, which tgt calls for every command of the LU before it frees
+ * the buffers (iscsi_free_cmd_task, and an aborted command), puts tgt's pointer back first.
+ * The LU cannot be deleted meanwhile: tgt counts the command active until then.
+ * Only for tgt's iSCSI/TCP driver ("iscsi"): iSER and SRP move Data-In by RDMA from buffers
+ * registered with the adapter, which the mapping is not.
+ */
+struct bs_pmem_lent_buf {
+	struct list_head list;
+	struct scsi_cmd *cmd;
+	void *tgt_buf;
+};
+
+static int bs_pmem_lend(struct bs_pmem_lu *p, struct scsi_cmd *cmd)
+{
+	struct bs_pmem_lent_buf *l;
+	const void *data;
+	uint32_t len;
+	struct tgtpmem_cmd c = {
+		.cdb = cmd->scb,
+		.cdb_len = (uint32_t)cmd->scb_len,
+		.in_len = scsi_get_in_length(cmd),
+	};
+
+	if (!p->read_in_place || !p->lun || scsi_get_data_dir(cmd) != DATA_READ)
+		return 0;
+	if (strcmp(tgt_drivers[cmd->c_target->lid]->name, "iscsi"))
+		return 0;
+	l = malloc(sizeof(*l));
+	if (!l)
+		return 0;
+	if (!tgtpmem_read_in_place(p->lun, &c, &data, &len)) {
+		free(l);
+		return 0;
+	}
+	l->cmd = cmd;
+	l->tgt_buf = scsi_get_in_buffer(cmd);
+	list_add_tail(&l->list, &p->lent);
+	scsi_set_in_buffer(cmd, (void *)data);
+	scsi_set_result(cmd, SAM_STAT_GOOD);
+	cmd->sense_len = 0;
+	return 1;
+}
+
+static void bs_pmem_cmd_done(struct target *target, struct scsi_cmd *cmd)
+{
+	struct bs_pmem_lu *p = PMEM_LU(cmd->dev);
+	struct bs_pmem_lent_buf *l;
+
+	list_for_each_entry(l, &p->lent, list) {
+		if (l->cmd == cmd) {
+			scsi_set_in_buffer(cmd, l->tgt_buf);
+			list_del(&l->list);
+			free(l);
+			break;
+		}
+	}
+	p->tgt_cmd_done(target, cmd);
+}
+
+/*
  * A command executed inline runs right here, on tgtd's event loop. When it succeeds,
  * returning 0 lets tgt's SBC code complete it with GOOD at once (its data is already durable:
  * bs_pmem_request returned). A failure is completed asynchronously from a scheduled event,
@@ -307,6 +375,8 @@ static int bs_pmem_cmd_submit(struct scsi_cmd *cmd)
 	/* A mode page changed by tgtadm (not by MODE SELECT, which is hooked) is seen here. */
 	bs_pmem_apply_write_cache(cmd->dev);
 	if (bs_pmem_mirror_submit(p, cmd))
+		return 0;
+	if (bs_pmem_lend(p, cmd))
 		return 0;
 	if (bs_pmem_on_worker(p, cmd))
 		return bs_thread_cmd_submit(cmd);
@@ -585,6 +655,10 @@ static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
 
 	p->exec = v.exec;
 	p->inline_max = v.inline_max;
+	p->read_in_place = v.read_in_place;
+	INIT_LIST_HEAD(&p->lent);
+	p->tgt_cmd_done = lu->cmd_done;
+	lu->cmd_done = bs_pmem_cmd_done;
 	INIT_LIST_HEAD(&p->pending);
 	INIT_LIST_HEAD(&p->finished);
 	tgt_init_sched_event(&p->sched, bs_pmem_run_pending, p);
@@ -597,6 +671,8 @@ static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
 	return TGTADM_SUCCESS;
 fail:
 	/* tgt does not call bs_exit when bs_init fails */
+	if (p->tgt_cmd_done)
+		lu->cmd_done = p->tgt_cmd_done;
 	tgtpmem_options_free(p->opts);
 	p->opts = NULL;
 	free(p->bsopts);
@@ -612,6 +688,7 @@ static void bs_pmem_exit(struct scsi_lu *lu)
 	if (p->exec != TGTPMEM_EXEC_INLINE)
 		bs_thread_close(&p->thread_info);
 	tgt_remove_sched_event(&p->sched);
+	lu->cmd_done = p->tgt_cmd_done;
 	tgtpmem_options_free(p->opts);
 	p->opts = NULL;
 	free(p->bsopts);

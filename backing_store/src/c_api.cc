@@ -93,6 +93,7 @@ void tgtpmem_options_get(const tgtpmem_options* opts, struct tgtpmem_options_val
   v->threads = opts->o.threads;
   v->inline_max = opts->o.inline_max;
   v->atomic_layout = opts->o.layout == tgt_pmem::bs::LayoutKind::kAtomic;
+  v->read_in_place = opts->o.read_in_place ? 1 : 0;
   v->push = opts->o.push;
   v->push_port = opts->o.push_port;
   v->push_poll_us = opts->o.push_poll_us;
@@ -225,6 +226,22 @@ int tgtpmem_lun_flush_error(const tgtpmem_lun* lun) noexcept {
 
 int tgtpmem_lun_take_flush_error_report(tgtpmem_lun* lun) noexcept {
   return lun->lun->medium().take_flush_error_report() ? lun->lun->medium().flush_error() : 0;
+}
+
+int tgtpmem_read_in_place(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, const void** data,
+                          std::uint32_t* len) noexcept {
+  if (!lun->options.read_in_place) return 0;
+  tgt_pmem::bs::Command c;
+  c.cdb = {cmd->cdb, cmd->cdb_len};
+  // Only the size of the Data-In buffer counts: nothing is copied into it.
+  c.in = {static_cast<std::byte*>(nullptr), cmd->in_len};
+  const auto at = tgt_pmem::bs::read_in_place(*lun->lun, c);
+  if (!at) return 0;
+  *data = at->data;
+  *len = at->len;
+  lun->counters.commands.fetch_add(1, std::memory_order_relaxed);
+  lun->counters.in_place.fetch_add(1, std::memory_order_relaxed);
+  return 1;
 }
 
 void tgtpmem_execute(tgtpmem_lun* lun, const tgtpmem_cmd* cmd, tgtpmem_result* res) noexcept {

@@ -55,6 +55,13 @@ class Layout {
                                                  Sync sync) noexcept = 0;
   // Everything stored so far is durable (SYNCHRONIZE CACHE).
   [[nodiscard]] virtual flush::Status sync() noexcept = 0;
+  // Where the logical bytes [offset, offset + len) lie in the mapping, for a transport to send
+  // them from there (READ IN PLACE); nullptr where the layout cannot tell (the atomic layout
+  // remaps blocks, so a block could be reused before it is sent) or a media error is known.
+  [[nodiscard]] virtual const std::byte* in_place(std::uint64_t /*offset*/,
+                                                  std::uint64_t /*len*/) noexcept {
+    return nullptr;
+  }
   // Makes [offset, offset + len) durable after writes that did not go through the layout
   // (push mode's RDMA WRITEs). ENOTSUP where logical bytes are not medium bytes (atomic).
   [[nodiscard]] virtual flush::Status persist_external(std::uint64_t /*offset*/,

@@ -63,6 +63,7 @@ nlohmann::ordered_json status_document(Lun& lun, const LunFacts& facts, const Lu
   c["failed_commands"] = counters.failed.load(std::memory_order_relaxed);
   c["media_errors"] = counters.media_errors.load(std::memory_order_relaxed);
   c["commands_on_workers"] = counters.on_workers.load(std::memory_order_relaxed);
+  c["reads_in_place"] = counters.in_place.load(std::memory_order_relaxed);
   c["flush_failures"] = lun.medium().flush_failures();
   c["bad_ranges_cleared"] = bad ? bad->cleared() : 0;
   j["counters"] = std::move(c);

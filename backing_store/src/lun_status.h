@@ -25,6 +25,7 @@ struct LunCounters {
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> media_errors{0};
   std::atomic<std::uint64_t> on_workers{0};  // executed on a worker thread (exec=threads, auto)
+  std::atomic<std::uint64_t> in_place{0};    // READs sent from the mapping (read_in_place)
 };
 
 // What the engine knows of a LUN that the Lun itself does not keep.

@@ -37,6 +37,25 @@ void MediaAccess::learn(std::uintptr_t granule_begin, std::uintptr_t granule_end
   }
 }
 
+const std::byte* MediaAccess::in_place(std::uint64_t offset, std::uint64_t len) noexcept {
+  try {
+    if (bad_.first_bad(offset, len)) return nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+  std::byte* src = medium_.data() + offset;
+  const GuardedWalk w = guarded_walk(src, len, [](std::byte* chunk, std::size_t, std::size_t) {
+    // One load per page: the kernel reads the rest when it sends.
+    (void)*static_cast<volatile const std::byte*>(chunk);
+    return true;
+  });
+  if (w.end == GuardedWalk::End::kFault) {
+    learn(w.granule_begin, w.granule_end);
+    return nullptr;
+  }
+  return src;
+}
+
 std::optional<std::uint64_t> MediaAccess::read(std::uint64_t offset,
                                                std::span<std::byte> dst) noexcept {
   std::optional<std::uint64_t> known;

@@ -34,6 +34,13 @@ class MediaAccess {
   [[nodiscard]] std::optional<std::uint64_t> read(std::uint64_t offset,
                                                   std::span<std::byte> dst) noexcept;
 
+  // Where [offset, offset + len) can be read in place (sent from the mapping by the
+  // transport, not copied): nullptr if a known bad range lies in it, or if touching one byte
+  // of each of its pages faults (a truncated file, a poisoned line on a touched byte: learned,
+  // so that read() of the range then names the bad byte). A page that faults later, while the
+  // transport sends it, is not caught here (bs_pmem(8), READ IN PLACE).
+  [[nodiscard]] const std::byte* in_place(std::uint64_t offset, std::uint64_t len) noexcept;
+
   // Copies data to offset; with flush, the range is also flush()ed (not drained).
   // Errors: EIO for a media error (see write_error_at), those of the flusher.
   [[nodiscard]] flush::Status store(std::uint64_t offset, std::span<const std::byte> data,

@@ -150,6 +150,10 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
         return std::unexpected("bsopts: durability=" + std::string(val) +
                                ": expected auto, cache-flush or emulated");
       }
+    } else if (key == "read_in_place") {
+      auto b = parse_bool(key, val);
+      if (!b) return std::unexpected(b.error());
+      o.read_in_place = *b;
     } else if (key == "push") {
       auto b = parse_bool(key, val);
       if (!b) return std::unexpected(b.error());
@@ -227,7 +231,7 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
                              "durability, push, push_port, push_address, push_poll_us, "
-                             "inline_max, mirror_meta, mirror, mirror_target, mirror_lun, "
+                             "inline_max, read_in_place, mirror_meta, mirror, mirror_target, mirror_lun, "
                              "mirror_initiator, mirror_chap, mirror_policy, "
                              "mirror_resync_mibps)");
     }

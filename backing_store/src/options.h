@@ -39,6 +39,9 @@ struct Options {
   int threads = 4;               // bs_thread workers with exec=threads or auto
   // exec=auto: the largest transfer executed inline; a larger one goes to a worker.
   std::uint32_t inline_max = 64 * 1024;
+  // READ's Data-In sent straight from the mapping over iSCSI/TCP, not copied (bs_pmem(8),
+  // READ IN PLACE); the raw layout only.
+  bool read_in_place = true;
   LayoutKind layout = LayoutKind::kRaw;  // atomic: torn-write-free, WRITE ATOMIC (no unmap)
   Durability durability = Durability::kAuto;
   bool push = false;             // push mode (iser_ext): initiators RDMA into the mapping

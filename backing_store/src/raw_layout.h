@@ -33,6 +33,9 @@ class RawLayout final : public Layout {
   flush::Status load(std::uint64_t offset, std::span<std::byte> dst) noexcept override;
   flush::Status store(std::uint64_t offset, std::span<const std::byte> src,
                       Sync sync) noexcept override;
+  const std::byte* in_place(std::uint64_t offset, std::uint64_t len) noexcept override {
+    return media_.in_place(offset, len);
+  }
   flush::Status store_atomic(std::uint64_t offset,
                              std::span<const std::byte> src) noexcept override;
   flush::Status store_repeated(std::uint64_t offset, std::uint64_t len,

@@ -366,4 +366,20 @@ Result execute(Lun& lun, const Command& cmd) noexcept {
   }
 }
 
+std::optional<InPlace> read_in_place(Lun& lun, const Command& cmd) noexcept {
+  if (cmd.cdb.empty()) return std::nullopt;
+  switch (cmd.cdb[0]) {
+    case op::kRead6: case op::kRead10: case op::kRead12: case op::kRead16: break;
+    default: return std::nullopt;
+  }
+  const auto e = cdb::decode_extent(cmd.cdb);
+  if (!e || e->blocks == 0 || !in_range(lun, e->lba, e->blocks)) return std::nullopt;
+  const std::uint64_t bytes =
+      std::min<std::uint64_t>(std::uint64_t{e->blocks} * lun.block_size(), cmd.in.size());
+  if (bytes == 0) return std::nullopt;
+  const std::byte* at = lun.layout().in_place(e->lba * lun.block_size(), bytes);
+  if (!at) return std::nullopt;
+  return InPlace{at, static_cast<std::uint32_t>(bytes)};
+}
+
 }  // namespace tgt_pmem::bs

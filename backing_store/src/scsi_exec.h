@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "lun.h"
@@ -30,6 +31,17 @@ struct Result {
 };
 
 [[nodiscard]] Result execute(Lun& lun, const Command& cmd) noexcept;
+
+// A READ (6/10/12/16) whose Data-In can be sent straight from the medium: where its bytes lie
+// and how many (min(blocks, cmd.in) as execute() would copy), once the checks execute() makes
+// passed and the layout can lend them (Layout::in_place). nullopt for any other command, or
+// one that would fail: execute() it then (it gives the sense data). cmd.in's buffer is not
+// touched, only its size counts.
+struct InPlace {
+  const std::byte* data;
+  std::uint32_t len;
+};
+[[nodiscard]] std::optional<InPlace> read_in_place(Lun& lun, const Command& cmd) noexcept;
 
 // VERIFY with BYTCHK loads its range at most this many bytes at a time: a whole range (up to
 // 2^32 blocks) would be one buffer of the range's size for a Data-Out of one block. A multiple

@@ -10,7 +10,11 @@
 #    (status file counter commands_on_workers), and exec=inline/threads not doing what they
 #    say;
 #  - data mixed up when small inline and large worker commands hit one LUN together
-#    (tgtpmem-load --verify from two sessions at once).
+#    (tgtpmem-load --verify from two sessions at once);
+#  - READs in place (read_in_place, the default): not taken (counter reads_in_place), taken
+#    for writes, data sent from the wrong place (--verify, with writes to the same blocks
+#    from another session), tgt's own buffer not given back (tgtd aborts in free(), or
+#    leaks: VmRSS checked).
 # Not a timed test: it counts faults and commands, it does not measure speed.
 # Ports 9122 (control) and 3382 (iSCSI).
 # Usage: large_io_test.sh LOAD_TOOL MODULE_DIR
@@ -30,8 +34,9 @@ trap cleanup EXIT
 url() { echo "iscsi://127.0.0.1:$PORT/$IQN/$1"; }
 minflt() { awk '{print $10}' "/proc/$TGTD_PID/stat"; }
 
-# start_tgtd LOG [VAR=VALUE...]: tgtd with one target, LUN 1 on tgt's null store and LUNs 2-4
-# on pmem files with exec auto, inline and threads, each written whole once.
+# start_tgtd LOG [VAR=VALUE...]: tgtd with one target, LUN 1 on tgt's null store, LUNs 2-4
+# on pmem files with exec auto, inline and threads (read_in_place=off: every READ executes
+# where exec says), and LUN 5 with the defaults; each written whole once.
 start_tgtd() {
   local log=$1 v rc; shift
   for v in "$@"; do export "${v?}"; done  # for tgtd alone: unset again below
@@ -42,9 +47,13 @@ start_tgtd() {
   tgtadm_c --lld iscsi --mode logicalunit --op new --tid 1 --lun 1 --bstype null \
     --backing-store /dev/null || return 1
   local n=2 e
-  for e in auto inline threads; do
+  for e in auto inline threads default; do
     rm -f "$W/$e.img"; truncate -s 256m "$W/$e.img"
-    tgt_new_lun 1 $n pmem "$W/$e.img" "durability=emulated;exec=$e" || return 1
+    if [[ $e == default ]]; then
+      tgt_new_lun 1 $n pmem "$W/$e.img" "durability=emulated" || return 1
+    else
+      tgt_new_lun 1 $n pmem "$W/$e.img" "durability=emulated;exec=$e;read_in_place=off" || return 1
+    fi
     "$LOAD" -q 8 -b 1m -r 0 -a sequential -n 256 "$(url $n)" >/dev/null || return 1
     n=$((n + 1))
   done
@@ -60,13 +69,14 @@ faults_per_mib() {
   echo $(((after - before) / 256))
 }
 
-# counters LUN [MIN]: "COMMANDS ON_WORKERS" from the LUN's status file, once it counts at least
+# counters LUN [MIN]: "COMMANDS ON_WORKERS IN_PLACE" from the LUN's status file, once it counts at least
 # MIN commands (the file is refreshed each second).
 counters() {
-  local f=$TGTPMEM_RUN_DIR/tgtd.$CTL/lun.1.$1.json i v="-1 -1"
+  local f=$TGTPMEM_RUN_DIR/tgtd.$CTL/lun.1.$1.json i v="-1 -1 -1"
   for i in $(seq 1 50); do
-    v=$(jq -r '"\(.counters.commands) \(.counters.commands_on_workers)"' "$f" 2>/dev/null || echo "-1 -1")
-    ((${v% *} >= ${2:-0})) && break
+    v=$(jq -r '"\(.counters.commands) \(.counters.commands_on_workers) \(.counters.reads_in_place)"' \
+        "$f" 2>/dev/null || echo "-1 -1 -1")
+    ((${v%% *} >= ${2:-0})) && break
     sleep 0.1
   done
   echo "$v"
@@ -116,10 +126,10 @@ declare -A cmds workers
 declare -A moved
 run() {
   local n c w
-  for n in 2 3 4; do read -r cmds[$n] workers[$n] <<<"$(settled $n)"; done
+  for n in 2 3 4; do read -r cmds[$n] workers[$n] _ <<<"$(settled $n)"; done
   for n in 2 3 4; do "$LOAD" -q 4 -b "$2" -r 50 -n "$1" "$(url $n)" >/dev/null; done
   for n in 2 3 4; do
-    read -r c w <<<"$(counters $n $((cmds[$n] + $1)))"
+    read -r c w _ <<<"$(counters $n $((cmds[$n] + $1)))"
     moved[$n]=$((w - workers[$n]))
   done
 }
@@ -146,6 +156,30 @@ wait $small; small_rc=$?
   pass "exec=auto: 4 KiB and 1 MiB sessions at once, every read verified" ||
   { fail "exec=auto: verify failed (small $small_rc, large $large_rc)"; cat "$W/small.out" "$W/large.out"; }
 kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd still running" || fail "tgtd died"
+
+# --- 4. READs in place (LUN 5, the defaults) -----------------------------------------------
+read -r _ _ off_in_place <<<"$(settled 2)"
+((off_in_place == 0)) && pass "read_in_place=off: no READ sent in place" ||
+  fail "read_in_place=off: $off_in_place READs sent in place"
+read -r c0 w0 p0 <<<"$(settled 5)"
+"$LOAD" -q 4 -b 4k -r 100 -n 200 "$(url 5)" >/dev/null &&
+  "$LOAD" -q 4 -b 1m -r 100 -n 64 "$(url 5)" >/dev/null &&
+  "$LOAD" -q 4 -b 1m -r 0 -n 64 "$(url 5)" >/dev/null || fail "load on LUN 5 failed"
+read -r c1 w1 p1 <<<"$(counters 5 $((c0 + 328)))"
+echo "note: LUN 5, 200 x 4 KiB and 64 x 1 MiB READs, 64 x 1 MiB WRITEs: $((c1 - c0)) commands," \
+     "$((p1 - p0)) in place, $((w1 - w0)) on workers"
+((c1 - c0 == 328 && p1 - p0 == 264 && w1 - w0 == 64)) &&
+  pass "read_in_place: every READ sent in place, the 1 MiB WRITEs on workers" ||
+  fail "read_in_place: $((p1 - p0)) of 264 READs in place, $((w1 - w0)) of 64 WRITEs on workers"
+"$LOAD" -q 8 -b 4k -r 50 --verify --size 64m -t 5 "$(url 5)" >"$W/small5.out" 2>&1 & small=$!
+"$LOAD" -q 4 -b 1m -r 50 --verify --offset 64m --size 128m -t 5 "$(url 5)" >"$W/large5.out" 2>&1
+large_rc=$?
+wait $small; small_rc=$?
+((small_rc == 0 && large_rc == 0)) &&
+  pass "read_in_place: 4 KiB and 1 MiB sessions at once, every read verified" ||
+  { fail "read_in_place: verify failed (small $small_rc, large $large_rc)"; cat "$W/small5.out" "$W/large5.out"; }
+kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd still running (tgt freed its own buffers)" ||
+  fail "tgtd died"
 
 echo "$passes passed, $failures failed"
 exit $((failures > 0))

@@ -58,6 +58,7 @@ struct tgtpmem_options_values {
 	int exec;              /* enum tgtpmem_exec */
 	int threads;           /* worker threads for TGTPMEM_EXEC_THREADS and _AUTO */
 	uint32_t inline_max;   /* TGTPMEM_EXEC_AUTO: largest transfer executed inline, bytes */
+	int read_in_place;     /* 1: read_in_place=on (tgtpmem_read_in_place) */
 	int atomic_layout;     /* 1: layout=atomic */
 	int push;              /* 1: push=on (iser_ext push mode for this LUN) */
 	uint16_t push_port;    /* push_port=, default 5566 */
@@ -220,6 +221,18 @@ struct tgtpmem_result {
 /* Executes one command synchronously; never fails otherwise than through *res. */
 void tgtpmem_execute(tgtpmem_lun *lun, const struct tgtpmem_cmd *cmd,
 		     struct tgtpmem_result *res) TGTPMEM_NOEXCEPT;
+
+/*
+ * A READ (6/10/12/16) whose Data-In the transport may send straight from the LUN's mapping
+ * instead of a copy (read_in_place=on, the raw layout): returns 1 with *data and *len (the
+ * bytes to send, as tgtpmem_execute would have copied them) and counts the command; 0 when it
+ * must be executed with tgtpmem_execute (another command, one that fails, a known media error
+ * in its range, another layout, read_in_place=off). cmd->in_buf is not used, cmd->in_len
+ * bounds *len. The bytes are the medium's until they are sent: a write to the same blocks
+ * meanwhile may be seen, as with any overlapping commands. Thread-safe.
+ */
+int tgtpmem_read_in_place(tgtpmem_lun *lun, const struct tgtpmem_cmd *cmd, const void **data,
+			  uint32_t *len) TGTPMEM_NOEXCEPT;
 
 /*
  * Whether a line about a failed command of this LUN may be logged now: at most

@@ -56,7 +56,8 @@ void print_lun(const json& l, std::ostream& out) {
   out << "    bsopts '" << l.value("bsopts", std::string()) << "'\n";
   const json c = l.value("counters", json::object());
   out << "    commands " << c.value("commands", 0ULL) << " (on workers "
-      << c.value("commands_on_workers", 0ULL) << ", failed " << c.value("failed_commands", 0ULL)
+      << c.value("commands_on_workers", 0ULL) << ", reads in place "
+      << c.value("reads_in_place", 0ULL) << ", failed " << c.value("failed_commands", 0ULL)
       << ", media errors " << c.value("media_errors", 0ULL) << "), flush failures "
       << c.value("flush_failures", 0ULL) << ", bad ranges " << l.value("bad_ranges_total", 0ULL)
       << " (cleared " << c.value("bad_ranges_cleared", 0ULL) << ")\n";

@@ -76,6 +76,18 @@ TEST(AtomicLayout, WritesAreRemappedNotInPlace) {
   EXPECT_NE(std::search(mem.begin(), mem.end(), a.begin(), a.end()), mem.end());
 }
 
+// A block's place changes with every write and the old one is reused: a READ's data sent from
+// the mapping after the command could be another LBA's by then. Never lent.
+TEST(AtomicLayout, ReadsAreNeverLentInPlace) {
+  std::vector<std::byte> mem(kSize);
+  flush::RecordingFlusher f;
+  auto lun = open_atomic(mem, f);
+  ASSERT_TRUE(lun);
+  ASSERT_TRUE(bs::execute(*lun, {cdb16(op::kWrite16, 0, 8), pattern(8 * kBs, 4), {}}).good());
+  const auto c = cdb16(op::kRead16, 0, 8);
+  EXPECT_FALSE(bs::read_in_place(*lun, {c, {}, {static_cast<std::byte*>(nullptr), 8 * kBs}}));
+}
+
 TEST(AtomicLayout, WriteAtomicUpToTheLimitAndNoFurther) {
   std::vector<std::byte> mem(kSize);
   flush::RecordingFlusher f;

@@ -187,5 +187,21 @@ TEST(MediaErrors, NoBadRangesNoInformationOnOtherFailures) {
   EXPECT_FALSE(r.info_valid);  // a failed flush is no bad block
 }
 
+// READ IN PLACE: a range with a known bad byte is never lent (the transport would send
+// poison, or fail the connection instead of a MEDIUM ERROR); execute() then names the LBA.
+TEST(MediaErrors, ReadInPlaceRefusesARangeWithAKnownBadByte) {
+  BadLun l({{10 * 512 + 100, 1}});
+  const auto c = cdb16(op::kRead16, 8, 4);
+  const bs::Command cmd{c, {}, {static_cast<std::byte*>(nullptr), 4 * 512}};
+  EXPECT_FALSE(bs::read_in_place(*l.lun, cmd));
+  std::vector<std::byte> out;
+  auto r = l.read(8, 4, out);
+  expect_sense(r, key::kMediumError, asc::kUnrecoveredReadError);
+  EXPECT_EQ(r.info, 10u);
+  // The blocks before it are lent.
+  const auto before = cdb16(op::kRead16, 0, 10);
+  EXPECT_TRUE(bs::read_in_place(*l.lun, {before, {}, {static_cast<std::byte*>(nullptr), 10 * 512}}));
+}
+
 }  // namespace
 }  // namespace tgt_pmem::testing

@@ -16,6 +16,13 @@ TEST(ParseOptions, EmptyGivesDefaults) {
   EXPECT_TRUE(o->unmap);
   EXPECT_EQ(o->exec, Exec::kAuto) << "small commands inline, large ones on workers";
   EXPECT_EQ(o->inline_max, 64u * 1024);
+  EXPECT_TRUE(o->read_in_place) << "READs over iSCSI/TCP sent from the mapping";
+}
+
+TEST(ParseOptions, ReadInPlaceOnOff) {
+  EXPECT_FALSE(parse_options("read_in_place=off")->read_in_place);
+  EXPECT_TRUE(parse_options("read_in_place=on")->read_in_place);
+  EXPECT_FALSE(parse_options("read_in_place=maybe"));
 }
 
 TEST(ParseOptions, AutoTakesThreadsAndInlineMax) {

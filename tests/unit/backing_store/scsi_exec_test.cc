@@ -382,5 +382,46 @@ TEST_F(ScsiExec, TruncatedCdbIsRefusedNotRead) {
   expect_sense(l_.run(c), key::kIllegalRequest, asc::kInvalidOpcode);
 }
 
+// READ IN PLACE: the bytes a transport sends from the mapping are the ones execute() would copy.
+bs::Command in_place_cmd(const std::vector<std::uint8_t>& c, std::size_t in_len) {
+  return {c, {}, {static_cast<std::byte*>(nullptr), in_len}};
+}
+
+TEST_F(ScsiExec, ReadInPlacePointsAtTheBlocksExecuteWouldCopy) {
+  const auto data = pattern(16 * 512, 3);
+  ASSERT_TRUE(l_.write(200, data).good());
+  const auto c = cdb16(op::kRead16, 200, 16);
+  const auto at = bs::read_in_place(*l_.lun, in_place_cmd(c, data.size()));
+  ASSERT_TRUE(at);
+  ASSERT_EQ(at->len, data.size());
+  // The medium's own bytes, at LBA 200: not a copy.
+  EXPECT_EQ(at->data, l_.mem.data() + 200 * 512);
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), at->data));
+}
+
+TEST_F(ScsiExec, ReadInPlaceIsBoundedByTheDataInBuffer) {
+  // An initiator's Expected Data Transfer Length below the CDB's: only what fits is sent.
+  const auto c = cdb16(op::kRead16, 0, 16);
+  const auto at = bs::read_in_place(*l_.lun, in_place_cmd(c, 3 * 512));
+  ASSERT_TRUE(at);
+  EXPECT_EQ(at->len, 3u * 512);
+  std::vector<std::uint8_t> r6 = {op::kRead6, 0, 0, 10, 0, 0};  // 0 blocks: 256
+  const auto at6 = bs::read_in_place(*l_.lun, in_place_cmd(r6, 256 * 512));
+  ASSERT_TRUE(at6);
+  EXPECT_EQ(at6->len, 256u * 512);
+}
+
+TEST_F(ScsiExec, ReadInPlaceLeavesFailuresAndOtherCommandsToExecute) {
+  // Out of range: execute() answers LBA OUT OF RANGE; never a pointer past the mapping.
+  EXPECT_FALSE(bs::read_in_place(*l_.lun, in_place_cmd(cdb16(op::kRead16, 2047, 2), 1024)));
+  EXPECT_FALSE(bs::read_in_place(*l_.lun, in_place_cmd(cdb16(op::kRead16, UINT64_MAX, 1), 512)));
+  EXPECT_FALSE(bs::read_in_place(*l_.lun, in_place_cmd(cdb16(op::kRead16, 0, 0), 0)));
+  EXPECT_FALSE(bs::read_in_place(*l_.lun, in_place_cmd(cdb16(op::kRead16, 0, 1), 0)));
+  EXPECT_FALSE(bs::read_in_place(*l_.lun, in_place_cmd(cdb16(op::kWrite16, 0, 1), 512)));
+  EXPECT_FALSE(bs::read_in_place(*l_.lun, in_place_cmd(cdb16(op::kVerify16, 0, 1), 512)));
+  std::vector<std::uint8_t> short_read = {op::kRead16, 0, 0};
+  EXPECT_FALSE(bs::read_in_place(*l_.lun, in_place_cmd(short_read, 512)));
+}
+
 }  // namespace
 }  // namespace tgt_pmem::testing
