@@ -8,6 +8,8 @@
 #   rdwr  tgt's pread/pwrite store on a file
 #   pmem  bs_pmem on an emulated pmem file (created with truncate; bsopts
 #         durability=emulated), only when --module-dir holds bs_pmem.so
+#   pmem-NAME  with --pmem-variant NAME=BSOPTS: a second pmem LUN with those bsopts besides,
+#         to set a bs_pmem option against the default in the same run
 # Each LUN is first filled (every block of the region written once, sequentially, 1 MiB
 # writes: the steady state of a LUN in use, where no write is the first to touch its page of
 # a sparse file; --no-fill skips it to show that first-touch cost), then gets a random-write
@@ -45,6 +47,9 @@ Usage: iscsi_backends.sh [OPTIONS]
   --load PATH          tgtpmem-load executable (default: tgtpmem-load in PATH)
   --module-dir DIR     directory with bs_pmem.so; without it only null and rdwr are measured
   --pmem-bsopts OPTS   --bsopts for the pmem LUN (default: none, the module's defaults)
+  --pmem-variant NAME=BSOPTS
+                       also measure a second pmem LUN, store pmem-NAME, with these bsopts
+                       (e.g. copy=read_in_place=off)
   --qd LIST            queue depth, or a list of them: "1 4 16 32" (default 16)
   --block-size SIZE    I/O size (default 4k)
   --seconds S          measured seconds per row (default 10)
@@ -67,6 +72,7 @@ USAGE
 load=$(command -v tgtpmem-load || true)
 module_dir=""
 pmem_bsopts=""
+pmem_variant=""
 qds=16
 block_size=4k
 seconds=10
@@ -86,6 +92,7 @@ while (( $# )); do
     --load) load=$2; shift 2 ;;
     --module-dir) module_dir=$2; shift 2 ;;
     --pmem-bsopts) pmem_bsopts=$2; shift 2 ;;
+    --pmem-variant) pmem_variant=$2; shift 2 ;;
     --qd) qds=$2; shift 2 ;;
     --block-size) block_size=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
@@ -120,6 +127,12 @@ out=$(readlink -f "$out")
 load=$(readlink -f "$load")
 if [[ -n $module_dir ]]; then
   [[ -f $module_dir/bs_pmem.so ]] || die "--module-dir $module_dir has no bs_pmem.so"
+fi
+variant_name=${pmem_variant%%=*} variant_bsopts=${pmem_variant#*=}
+if [[ -n $pmem_variant ]]; then
+  [[ -n $module_dir ]] || die "--pmem-variant needs --module-dir"
+  [[ $pmem_variant == *=* && $variant_name =~ ^[a-z0-9_]+$ ]] ||
+    die "--pmem-variant: expected NAME=BSOPTS with NAME of a-z, 0-9, _"
 fi
 
 # tgtd 1.0.85 ignores SIGTERM (its handler is empty), so tgtd_stop alone waits and then
@@ -166,6 +179,15 @@ if (( have_pmem )); then
   fi
   backends+=(pmem)
   lun[pmem]=3
+  if [[ -n $pmem_variant ]]; then
+    truncate -s "$size" "$work/pmem-$variant_name.img"
+    if ! tgt_new_lun 1 4 pmem "$work/pmem-$variant_name.img" "$pmem_bsopts;$variant_bsopts"; then
+      cat "$work/tgtd.log" >&2
+      die "tgtd refused the pmem-$variant_name LUN (see its log above)"
+    fi
+    backends+=("pmem-$variant_name")
+    lun[pmem-$variant_name]=4
+  fi
 fi
 tgt_allow_all 1
 
@@ -192,6 +214,8 @@ echo "workload: $block_size random, QD $qds, ${seconds} s per row; per LUN $fill
 echo "files:    $work ($fs_type)"
 if (( have_pmem )); then
   echo "pmem:     emulated: a $size file made with truncate on $fs_type, bsopts '${pmem_bsopts}'"
+  [[ -z $pmem_variant ]] ||
+    echo "pmem-$variant_name: the same, bsopts '$pmem_bsopts;$variant_bsopts'"
   echo "module:   $module_id"
 else
   echo "pmem:     not measured: no bs_pmem module given (--module-dir DIR with bs_pmem.so)"
@@ -263,7 +287,8 @@ jq -cs 'map(select(.store == "null")) as $null | .[] | . as $r
   as $n | $r + {vs_null: (if $n > 0 then $r.iops / $n else null end)}' "$rows" >"$rows.ratio"
 
 name=iscsi-backends
-title="tgtd over iSCSI/TCP on 127.0.0.1: $block_size random I/O, null vs rdwr vs pmem (libiscsi initiator, ${seconds} s per point, $rounds round(s), medians)"
+stores=$(printf ' vs %s' "${backends[@]}")
+title="tgtd over iSCSI/TCP on 127.0.0.1: $block_size random I/O, ${stores# vs } (libiscsi initiator, ${seconds} s per point, $rounds round(s), medians)"
 # The load beside the machine: tgtd and the initiator share its CPUs with whatever else runs.
 figures_document "$rows.ratio" "$out/$name.json" "$name" "$title" "${command_line% }" \
   "$(figures_host), load average $load_start at start"
