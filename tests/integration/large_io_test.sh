@@ -148,13 +148,20 @@ echo "note: commands on workers, 200 x 4 KiB then 64 x 1 MiB: auto $small_auto/$
   fail "exec=threads: $small_threads of 200 small, $large_threads of 64 large on workers"
 
 # --- 3. small and large commands at once on one exec=auto LUN, verified ----------------------
-"$LOAD" -q 8 -b 4k -r 50 --verify --size 64m -t 5 "$(url 2)" >"$W/small.out" 2>&1 & small=$!
-"$LOAD" -q 4 -b 1m -r 50 --verify --offset 64m --size 128m -t 5 "$(url 2)" >"$W/large.out" 2>&1
-large_rc=$?
-wait $small; small_rc=$?
-((small_rc == 0 && large_rc == 0)) &&
-  pass "exec=auto: 4 KiB and 1 MiB sessions at once, every read verified" ||
-  { fail "exec=auto: verify failed (small $small_rc, large $large_rc)"; cat "$W/small.out" "$W/large.out"; }
+# verified LUN WHAT: a 4 KiB and a 1 MiB session at once on the LUN (their own regions), every
+# READ checked against what the session wrote.
+verified() {
+  local small small_rc large_rc
+  "$LOAD" -q 8 -b 4k -r 50 --verify --size 64m -t 5 "$(url "$1")" >"$W/small$1.out" 2>&1 & small=$!
+  "$LOAD" -q 4 -b 1m -r 50 --verify --offset 64m --size 128m -t 5 "$(url "$1")" \
+    >"$W/large$1.out" 2>&1
+  large_rc=$?
+  wait $small; small_rc=$?
+  ((small_rc == 0 && large_rc == 0)) &&
+    pass "$2: 4 KiB and 1 MiB sessions at once, every read verified" ||
+    { fail "$2: verify failed (small $small_rc, large $large_rc)"; cat "$W/small$1.out" "$W/large$1.out"; }
+}
+verified 2 exec=auto
 kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd still running" || fail "tgtd died"
 
 # --- 4. READs in place (LUN 5, the defaults) -----------------------------------------------
@@ -171,13 +178,7 @@ echo "note: LUN 5, 200 x 4 KiB and 64 x 1 MiB READs, 64 x 1 MiB WRITEs: $((c1 - 
 ((c1 - c0 == 328 && p1 - p0 == 264 && w1 - w0 == 64)) &&
   pass "read_in_place: every READ sent in place, the 1 MiB WRITEs on workers" ||
   fail "read_in_place: $((p1 - p0)) of 264 READs in place, $((w1 - w0)) of 64 WRITEs on workers"
-"$LOAD" -q 8 -b 4k -r 50 --verify --size 64m -t 5 "$(url 5)" >"$W/small5.out" 2>&1 & small=$!
-"$LOAD" -q 4 -b 1m -r 50 --verify --offset 64m --size 128m -t 5 "$(url 5)" >"$W/large5.out" 2>&1
-large_rc=$?
-wait $small; small_rc=$?
-((small_rc == 0 && large_rc == 0)) &&
-  pass "read_in_place: 4 KiB and 1 MiB sessions at once, every read verified" ||
-  { fail "read_in_place: verify failed (small $small_rc, large $large_rc)"; cat "$W/small5.out" "$W/large5.out"; }
+verified 5 read_in_place
 kill -0 "$TGTD_PID" 2>/dev/null && pass "tgtd still running (tgt freed its own buffers)" ||
   fail "tgtd died"
 
