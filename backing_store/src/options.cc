@@ -231,8 +231,8 @@ std::expected<Options, std::string> parse_options(std::string_view text) {
       return std::unexpected("bsopts: unknown key '" + std::string(key) +
                              "' (known: block_size, write_cache, unmap, exec, threads, layout, "
                              "durability, push, push_port, push_address, push_poll_us, "
-                             "inline_max, read_in_place, mirror_meta, mirror, mirror_target, mirror_lun, "
-                             "mirror_initiator, mirror_chap, mirror_policy, "
+                             "inline_max, read_in_place, mirror_meta, mirror, mirror_target, "
+                             "mirror_lun, mirror_initiator, mirror_chap, mirror_policy, "
                              "mirror_resync_mibps)");
     }
   }

@@ -200,7 +200,8 @@ TEST(MediaErrors, ReadInPlaceRefusesARangeWithAKnownBadByte) {
   EXPECT_EQ(r.info, 10u);
   // The blocks before it are lent.
   const auto before = cdb16(op::kRead16, 0, 10);
-  EXPECT_TRUE(bs::read_in_place(*l.lun, {before, {}, {static_cast<std::byte*>(nullptr), 10 * 512}}));
+  EXPECT_TRUE(
+      bs::read_in_place(*l.lun, {before, {}, {static_cast<std::byte*>(nullptr), 10 * 512}}));
 }
 
 }  // namespace
