@@ -655,7 +655,8 @@ static tgtadm_err bs_pmem_init(struct scsi_lu *lu, char *bsopts)
 
 	p->exec = v.exec;
 	p->inline_max = v.inline_max;
-	p->read_in_place = v.read_in_place;
+	/* The atomic layout never lends (tgtpmem_read_in_place): no READ need ask. */
+	p->read_in_place = v.read_in_place && !v.atomic_layout;
 	INIT_LIST_HEAD(&p->lent);
 	p->tgt_cmd_done = lu->cmd_done;
 	lu->cmd_done = bs_pmem_cmd_done;
